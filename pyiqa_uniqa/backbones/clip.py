@@ -1,0 +1,65 @@
+"""Build open_clip CLIP models by name, with weights from an OpenAI-layout file or a pretrained tag.
+
+UniQA is ViT-B/16 with QuickGELU: the default ``ViT-B-16-quickgelu`` gives the official features;
+plain ``ViT-B-16`` (GELU) is off by about 0.03. open_clip must stay below 4.0 (4.x drops the
+OpenAI builder); we load files ourselves, strictly, so nothing is silently resized.
+"""
+from pathlib import Path
+
+from pyiqa_uniqa.backbones.openai_layout import CheckpointMismatchError, check_openai_state_dict
+
+DEFAULT_CLIP = 'ViT-B-16-quickgelu'
+_CONFIG_DIR = Path(__file__).with_name('model_configs')
+_registered = False
+
+__all__ = ['DEFAULT_CLIP', 'CheckpointMismatchError', 'create_clip', 'get_tokenizer']
+
+
+def _open_clip():
+    """open_clip, with our small model configs (e.g. ``tiny-clip-quickgelu``) registered."""
+    global _registered
+    import open_clip
+    if not _registered:
+        open_clip.add_model_config(_CONFIG_DIR)
+        _registered = True
+    return open_clip
+
+
+def get_tokenizer(model_name=DEFAULT_CLIP):
+    return _open_clip().get_tokenizer(model_name)
+
+
+def create_clip(model_name=DEFAULT_CLIP, weights=None, device='cpu'):
+    """An fp32 open_clip ``CLIP`` in eval mode.
+
+    weights: None (random init), a path to a flat OpenAI-layout state dict (keys and shapes are
+    checked; every mismatch is listed), or an open_clip pretrained tag such as ``'openai'``.
+    """
+    open_clip = _open_clip()
+    if model_name not in open_clip.list_models():
+        raise ValueError(f'Unknown CLIP model {model_name!r}. Known: {", ".join(open_clip.list_models())}.')
+    if weights is None or Path(str(weights)).expanduser().is_file():
+        model = open_clip.create_model(model_name, pretrained=None)
+        if weights is not None:
+            load_openai_weights(model, weights, model_name)
+    else:
+        try:
+            model = open_clip.create_model(model_name, pretrained=str(weights))
+        except Exception as err:  # noqa: BLE001 - unknown tag or no network: say which
+            raise RuntimeError(
+                f'Could not get CLIP weights {weights!r} for {model_name}: {err}. Pass the path of a '
+                'local OpenAI-layout checkpoint instead (a file that does not exist is treated as '
+                'a pretrained tag).') from err
+    return model.float().eval().to(device)
+
+
+def load_openai_weights(model, path, model_name=''):
+    """Strictly load a flat OpenAI-layout file into an open_clip model (fp16 parts become fp32)."""
+    from pyiqa_uniqa.weights import load_state_dict, unwrap_params
+    state_dict = unwrap_params(load_state_dict(path), key='state_dict')
+    reference = model.state_dict()
+    if 'logit_scale' in state_dict and state_dict['logit_scale'].ndim != reference['logit_scale'].ndim:
+        state_dict['logit_scale'] = state_dict['logit_scale'].reshape(reference['logit_scale'].shape)
+    check_openai_state_dict(state_dict, reference, source=str(path), model_name=model_name)
+    model.load_state_dict({k: v.float() for k, v in state_dict.items()}, strict=True)
+    return model

@@ -1,0 +1,31 @@
+"""Encode fixed prompts once.
+
+A frozen text tower gives the same features for the same prompts on every forward, so they are
+computed once under ``no_grad`` and kept. The cache key includes a fingerprint of the text tower's
+weights (storage address and in-place version counter of each tensor), so loading new weights or
+moving the model invalidates it without anyone having to remember to.
+"""
+import weakref
+
+import torch
+
+_cache = weakref.WeakKeyDictionary()  # model -> {(prompts, fingerprint, device): features}
+
+
+def _text_tower_fingerprint(model):
+    tensors = [p for name, p in model.named_parameters() if not name.startswith('visual.')]
+    return tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
+
+
+def encode_prompts(model, tokenizer, prompts):
+    """Text features [N, D] (not normalised) for ``prompts``, computed once per model and weights."""
+    prompts = tuple(prompts)
+    key = (prompts, _text_tower_fingerprint(model))
+    per_model = _cache.setdefault(model, {})
+    if key not in per_model:
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            features = model.encode_text(tokenizer(list(prompts)).to(device))
+        per_model.clear()  # keep only the features for the current weights
+        per_model[key] = features
+    return per_model[key]

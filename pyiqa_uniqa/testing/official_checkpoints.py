@@ -1,0 +1,24 @@
+"""Write random CLIP checkpoints in the exact layout of the official ``UniQA_weight.pt``.
+
+That file is a flat OpenAI-CLIP state dict (302 keys for ViT-B/16, no wrapper, no ``module.``),
+saved after OpenAI's fp16 conversion: conv, linear and attention weights and the two projections
+in fp16; layer norms, embeddings and ``logit_scale`` in fp32.
+"""
+import torch
+
+GEOMETRIES = {'ViT-B-16': 'ViT-B-16-quickgelu', 'tiny': 'tiny-clip-quickgelu'}
+_FP32_MARKERS = ('ln_', 'embedding', 'logit_scale')
+
+
+def official_dtype(key):
+    return torch.float32 if any(m in key for m in _FP32_MARKERS) else torch.float16
+
+
+def write_official_clip_checkpoint(path, geometry='tiny', seed=0):
+    """Write a random checkpoint of ``geometry`` ('ViT-B-16' or 'tiny') to ``path``; return the path."""
+    from pyiqa_uniqa.backbones.clip import create_clip
+    torch.manual_seed(seed)
+    model = create_clip(GEOMETRIES[geometry])
+    state_dict = {k: v.detach().to(official_dtype(k)).clone() for k, v in model.state_dict().items()}
+    torch.save(state_dict, path)
+    return path

@@ -1,0 +1,42 @@
+import torch
+import torch.nn as nn
+
+from pyiqa_uniqa.backbones import FrozenTowerModule, create_clip, encode_prompts, get_tokenizer
+
+
+class CountingTokenizer:
+    def __init__(self, tokenizer):
+        self.tokenizer, self.calls = tokenizer, 0
+
+    def __call__(self, texts):
+        self.calls += 1
+        return self.tokenizer(texts)
+
+
+def test_prompts_encoded_once_and_recomputed_after_new_weights():
+    clip = create_clip('tiny-clip-quickgelu')
+    tokenizer = CountingTokenizer(get_tokenizer('tiny-clip-quickgelu'))
+    prompts = ['bad image', 'good image']
+    first = encode_prompts(clip, tokenizer, prompts)
+    assert encode_prompts(clip, tokenizer, prompts) is first and tokenizer.calls == 1
+    assert not first.requires_grad
+    new_weights = {k: v + 1 if k == 'ln_final.bias' else v for k, v in clip.state_dict().items()}
+    clip.load_state_dict(new_weights)
+    changed = encode_prompts(clip, tokenizer, prompts)
+    assert tokenizer.calls == 2 and not torch.allclose(changed, first)
+
+
+class Holder(FrozenTowerModule):
+    def __init__(self):
+        super().__init__()
+        self.hold_frozen('tower', nn.Linear(4, 4))
+        self.head = nn.Linear(4, 1)
+
+
+def test_frozen_tower_is_outside_checkpoints_but_moves():
+    net = Holder()
+    assert set(net.state_dict()) == {'head.weight', 'head.bias'}
+    assert all(p.requires_grad for p in net.parameters())
+    net.double().train()
+    assert net.tower.weight.dtype == torch.float64
+    assert not net.tower.training and not net.tower.weight.requires_grad

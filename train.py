@@ -1,0 +1,8 @@
+"""Train from a checkout: ``python train.py -opt options/uniqa/koniq.yml``.
+
+Same as ``pyiqa-uniqa train``: pyiqa's training pipeline, rooted at the working directory.
+"""
+from pyiqa_uniqa.training.command import main
+
+if __name__ == '__main__':
+    main()
