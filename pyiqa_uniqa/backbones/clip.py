@@ -4,6 +4,8 @@ UniQA is ViT-B/16 with QuickGELU: the default ``ViT-B-16-quickgelu`` gives the o
 plain ``ViT-B-16`` (GELU) is off by about 0.03. open_clip must stay below 4.0 (4.x drops the
 OpenAI builder); we load files ourselves, strictly, so nothing is silently resized.
 """
+import contextlib
+import logging
 from pathlib import Path
 
 from pyiqa_uniqa.backbones.openai_layout import CheckpointMismatchError, check_openai_state_dict
@@ -39,7 +41,10 @@ def create_clip(model_name=DEFAULT_CLIP, weights=None, device='cpu'):
     if model_name not in open_clip.list_models():
         raise ValueError(f'Unknown CLIP model {model_name!r}. Known: {", ".join(open_clip.list_models())}.')
     if weights is None or Path(str(weights)).expanduser().is_file():
-        model = open_clip.create_model(model_name, pretrained=None)
+        # open_clip warns that the model is random; true only when no file follows
+        quiet = _without_random_init_warning() if weights is not None else contextlib.nullcontext()
+        with quiet:
+            model = open_clip.create_model(model_name, pretrained=None)
         if weights is not None:
             load_openai_weights(model, weights, model_name)
     else:
@@ -51,6 +56,22 @@ def create_clip(model_name=DEFAULT_CLIP, weights=None, device='cpu'):
                 'local OpenAI-layout checkpoint instead (a file that does not exist is treated as '
                 'a pretrained tag).') from err
     return model.float().eval().to(device)
+
+
+class _DropRandomInitWarning(logging.Filter):
+    def filter(self, record):
+        return 'No pretrained weights loaded' not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _without_random_init_warning():
+    """open_clip warns that a model built without a tag is random; ours gets a file right after."""
+    drop = _DropRandomInitWarning()
+    logging.getLogger().addFilter(drop)
+    try:
+        yield
+    finally:
+        logging.getLogger().removeFilter(drop)
 
 
 def load_openai_weights(model, path, model_name=''):
