@@ -40,7 +40,8 @@ setup(
     long_description_content_type='text/markdown',
     python_requires='>=3.9',
     packages=find_packages(include=['pyiqa_uniqa', 'pyiqa_uniqa.*']),
-    package_data={'pyiqa_uniqa': ['*.yml', '*/*.yml', '*/*.csv', '*/*.json']},
+    # data files anywhere in the package (model configs, prompt tables, reference numbers)
+    package_data={'pyiqa_uniqa': ['**/*.yml', '**/*.yaml', '**/*.json', '**/*.csv', '**/*.txt']},
     install_requires=[
         'pyiqa>=0.1.16',
         'torch>=2.6',  # torch.load(weights_only=True) is the default from 2.6

@@ -5,6 +5,7 @@ plain ``ViT-B-16`` (GELU) is off by about 0.03. open_clip must stay below 4.0 (4
 OpenAI builder); we load files ourselves, strictly, so nothing is silently resized.
 """
 import contextlib
+import difflib
 import logging
 from pathlib import Path
 
@@ -39,7 +40,9 @@ def create_clip(model_name=DEFAULT_CLIP, weights=None, device='cpu'):
     """
     open_clip = _open_clip()
     if model_name not in open_clip.list_models():
-        raise ValueError(f'Unknown CLIP model {model_name!r}. Known: {", ".join(open_clip.list_models())}.')
+        close = difflib.get_close_matches(model_name, open_clip.list_models(), n=5)
+        raise ValueError(f'Unknown CLIP model {model_name!r}. Close names: {", ".join(close) or "none"} '
+                         '(all names: open_clip.list_models()).')
     if weights is None or Path(str(weights)).expanduser().is_file():
         # open_clip warns that the model is random; true only when no file follows
         quiet = _without_random_init_warning() if weights is not None else contextlib.nullcontext()

@@ -39,6 +39,8 @@ def test_kill_then_resume_restores_iteration_and_weights(workdir):
     deadline = time.time() + 240
     while not (states / '10.state').exists() and run.poll() is None and time.time() < deadline:
         time.sleep(0.05)
+    if run.poll() is not None:
+        pytest.fail(f'training ended before it could be interrupted:\n{run.stdout.read()[-3000:]}')
     run.kill()
     run.wait()
     saved = sorted(int(p.stem) for p in states.glob('*.state'))
