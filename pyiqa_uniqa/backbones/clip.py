@@ -15,7 +15,8 @@ DEFAULT_CLIP = 'ViT-B-16-quickgelu'
 _CONFIG_DIR = Path(__file__).with_name('model_configs')
 _registered = False
 
-__all__ = ['DEFAULT_CLIP', 'CheckpointMismatchError', 'create_clip', 'get_tokenizer']
+__all__ = ['DEFAULT_CLIP', 'CheckpointMismatchError', 'clip_model_config', 'clip_reference_state_dict',
+           'create_clip', 'get_tokenizer']
 
 
 def _open_clip():
@@ -28,8 +29,29 @@ def _open_clip():
     return open_clip
 
 
+def _known_model(model_name):
+    open_clip = _open_clip()
+    if model_name not in open_clip.list_models():
+        close = difflib.get_close_matches(model_name, open_clip.list_models(), n=5)
+        raise ValueError(f'Unknown CLIP model {model_name!r}. Close names: {", ".join(close) or "none"} '
+                         '(all names: open_clip.list_models()).')
+    return open_clip
+
+
 def get_tokenizer(model_name=DEFAULT_CLIP):
-    return _open_clip().get_tokenizer(model_name)
+    return _known_model(model_name).get_tokenizer(model_name)
+
+
+def clip_model_config(model_name=DEFAULT_CLIP):
+    """open_clip's geometry dict for ``model_name`` (``vision_cfg``, ``text_cfg``, ``embed_dim``)."""
+    return _known_model(model_name).get_model_config(model_name)
+
+
+def clip_reference_state_dict(model_name=DEFAULT_CLIP):
+    """Keys and shapes of ``model_name``'s state dict, built on the meta device (no memory, no init)."""
+    import torch
+    with torch.device('meta'):
+        return _known_model(model_name).create_model(model_name, pretrained=None, device='meta').state_dict()
 
 
 def create_clip(model_name=DEFAULT_CLIP, weights=None, device='cpu'):
@@ -38,11 +60,7 @@ def create_clip(model_name=DEFAULT_CLIP, weights=None, device='cpu'):
     weights: None (random init), a path to a flat OpenAI-layout state dict (keys and shapes are
     checked; every mismatch is listed), or an open_clip pretrained tag such as ``'openai'``.
     """
-    open_clip = _open_clip()
-    if model_name not in open_clip.list_models():
-        close = difflib.get_close_matches(model_name, open_clip.list_models(), n=5)
-        raise ValueError(f'Unknown CLIP model {model_name!r}. Close names: {", ".join(close) or "none"} '
-                         '(all names: open_clip.list_models()).')
+    open_clip = _known_model(model_name)
     if weights is None or Path(str(weights)).expanduser().is_file():
         # open_clip warns that the model is random; true only when no file follows
         quiet = _without_random_init_warning() if weights is not None else contextlib.nullcontext()

@@ -6,6 +6,18 @@ file in one go.
 """
 
 
+import torch
+
+# OpenAI's fp16 conversion (kept by the official UniQA_weight.pt) leaves these in fp32
+_FP32_MARKERS = ('ln_', 'embedding', 'logit_scale')
+
+
+def openai_dtype(key):
+    """The dtype OpenAI-layout files store ``key`` in: fp32 for norms, embeddings and logit_scale,
+    fp16 for conv, linear and attention weights and the two projections."""
+    return torch.float32 if any(m in key for m in _FP32_MARKERS) else torch.float16
+
+
 class CheckpointMismatchError(ValueError):
     """A state dict does not fit the model it is meant for."""
 

@@ -6,12 +6,9 @@ in fp16; layer norms, embeddings and ``logit_scale`` in fp32.
 """
 import torch
 
+from pyiqa_uniqa.backbones.openai_layout import openai_dtype
+
 GEOMETRIES = {'ViT-B-16': 'ViT-B-16-quickgelu', 'tiny': 'tiny-clip-quickgelu'}
-_FP32_MARKERS = ('ln_', 'embedding', 'logit_scale')
-
-
-def official_dtype(key):
-    return torch.float32 if any(m in key for m in _FP32_MARKERS) else torch.float16
 
 
 def write_official_clip_checkpoint(path, geometry='tiny', seed=0):
@@ -19,6 +16,6 @@ def write_official_clip_checkpoint(path, geometry='tiny', seed=0):
     from pyiqa_uniqa.backbones.clip import create_clip
     torch.manual_seed(seed)
     model = create_clip(GEOMETRIES[geometry])
-    state_dict = {k: v.detach().to(official_dtype(k)).clone() for k, v in model.state_dict().items()}
+    state_dict = {k: v.detach().to(openai_dtype(k)).clone() for k, v in model.state_dict().items()}
     torch.save(state_dict, path)
     return path

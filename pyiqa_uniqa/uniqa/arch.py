@@ -1,0 +1,177 @@
+"""UniQA (arXiv 2406.01069) quality scoring: frozen UniQA CLIP + residual adapter + level prompts.
+
+score(x) = mean over prompt groups g of  sum_k softmax_k(s * cos(f'(x), t_gk)) * level_k
+
+- f'(x) = f + adapter(f), f the CLIP image feature (``adapter.py``); without the adapter f' = f;
+- t_gk the text feature of the k-th of the five level prompts of group g (``prompts.py``), encoded
+  once per weights and cached (the official code re-encodes them on every forward);
+- s = exp(logit_scale) of the frozen CLIP;
+- level_k the learnable ``score_level``, initialised to 0.2, 0.4, 0.6, 0.8, 1.0.
+
+Given the same backbone file, adapter checkpoint and crops, this equals the official
+``UniQA_Adapter_Patchtest`` (prompt set ``level``), ``..._PromptEs`` (``ensemble``) and
+``..._PromptEs_AGIQA`` (``aigc``) to 1e-5; note that the two latter default to
+``pos_embedding=False`` in the official code, while here ``pos_embedding`` defaults to True
+everywhere (the backbone was pre-trained with positional embeddings; pass False to reproduce those
+classes exactly). In training mode one forward runs on the given crop; in eval mode the score is
+the mean over test-time crops (``crops.py``).
+
+The CLIP model is held frozen outside ``state_dict()``, so a checkpoint holds exactly the official
+trainable keys: ``adapter.fc.0.weight``, ``adapter.fc.2.weight`` and ``score_level``.
+"""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pyiqa_uniqa.backbones import (
+    FrozenTowerModule,
+    check_openai_state_dict,
+    create_clip,
+    encode_prompts,
+    get_tokenizer,
+)
+from pyiqa_uniqa.uniqa.adapter import ResidualAdapter
+from pyiqa_uniqa.uniqa.crops import (
+    CROP_MODES,
+    average_views,
+    crop_offsets,
+    crop_views,
+    fit_to_crop,
+)
+from pyiqa_uniqa.uniqa.image_encoder import encode_image
+from pyiqa_uniqa.uniqa.prompts import LEVELS_PER_GROUP, flat_prompts, prompt_groups
+from pyiqa_uniqa.weights import (
+    WeightsNotFoundError,
+    find_weights,
+    load_state_dict,
+    unwrap_params,
+)
+
+UNIQA_CLIP = 'ViT-B-16-quickgelu'
+UNIQA_WEIGHTS_FILE = 'UniQA_weight.pt'
+UNIQA_WEIGHTS_ENV = 'UNIQA_WEIGHTS'
+UNIQA_WEIGHTS_SOURCE = (
+    'the UniQA authors (https://github.com/zht8506/UniQA, README "Pretrained weights"): Google Drive '
+    'https://drive.google.com/file/d/1stL1EqYvjkThGDpfPWRQzvbA780FKM4n or Baidu Pan (extraction '
+    'code tnnq)')
+RANDOM_BACKBONE = 'random'  # random CLIP weights (seed 0): for tests and the offline demo
+
+OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+INITIAL_SCORE_LEVELS = (0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+def load_uniqa_clip(model_name=UNIQA_CLIP, backbone_weights=None):
+    """The frozen-to-be CLIP: from ``backbone_weights`` (a path; None searches for the official
+    ``UniQA_weight.pt``, see ``pyiqa_uniqa.weights.find_weights``) or random with ``'random'``."""
+    if backbone_weights == RANDOM_BACKBONE:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return create_clip(model_name)
+    path = find_weights(UNIQA_WEIGHTS_FILE, path=backbone_weights, env_var=UNIQA_WEIGHTS_ENV,
+                        source_hint=UNIQA_WEIGHTS_SOURCE)
+    return create_clip(model_name, weights=path)
+
+
+class UniQA(FrozenTowerModule):
+    """UniQA scorer for pyiqa; every argument is reachable as ``create_metric(name, **kwargs)``.
+
+    Args:
+        backbone_weights: OpenAI-layout CLIP file (the official ``UniQA_weight.pt``); None looks
+            in ``$UNIQA_WEIGHTS`` then ``$TORCH_HOME/hub/pyiqa/UniQA_weight.pt``; ``'random'``
+            builds random weights (tests, offline demo).
+        pretrained_model_path: adapter checkpoint (official keys, optionally under ``params``).
+        prompt_set: ``'level'``, ``'ensemble'`` or ``'aigc'`` (see ``prompts.py``).
+        use_adapter: add the residual adapter (False: zero-shot scoring).
+        pos_embedding: add the (resized) positional embedding; False reproduces the official
+            classes that drop it.
+        crop_size: side of the square crops scored (224, as the official protocol).
+        test_crops: ``'random'`` (``num_crops`` seeded random crops) or ``'five'`` (centre + corners).
+        num_crops, crop_seed: number of random test crops and the seed of their offsets.
+        model_name: open_clip model geometry (``'tiny-clip-quickgelu'`` for tests).
+        adapter_recipe: set by the per-dataset metric configs: the recipe that trains the adapter
+            they need; without ``pretrained_model_path`` such a metric refuses to run.
+    """
+
+    def __init__(self, backbone_weights=None, pretrained_model_path=None, prompt_set='level',
+                 use_adapter=True, pos_embedding=True, crop_size=224, test_crops='random',
+                 num_crops=10, crop_seed=0, model_name=UNIQA_CLIP, adapter_recipe=None):
+        super().__init__()
+        if adapter_recipe and not pretrained_model_path:
+            raise WeightsNotFoundError(
+                f'This UniQA metric scores with an adapter trained on its dataset, and no official '
+                f'adapters exist. Train one with `pyiqa-uniqa train -opt {adapter_recipe}` (a recipe of the '
+                f'pyiqa-uniqa repository; it saves '
+                f'experiments/<name>/models/net_best.pth), then pass '
+                f'pretrained_model_path=<that file> to pyiqa.create_metric.')
+        if test_crops not in CROP_MODES:
+            raise ValueError(f'test_crops must be one of {CROP_MODES}, got {test_crops!r}.')
+        if num_crops < 1 or crop_size < 1:
+            raise ValueError(f'num_crops and crop_size must be >= 1, got {num_crops} and {crop_size}.')
+        self.groups = len(prompt_groups(prompt_set))
+        self.prompts = flat_prompts(prompt_set)
+        self.pos_embedding = pos_embedding
+        self.crop_size = crop_size
+        self.test_crops = test_crops
+        self.num_crops = num_crops
+        self.crop_seed = crop_seed
+
+        clip = self.hold_frozen('clip', load_uniqa_clip(model_name, backbone_weights))
+        self.tokenizer = get_tokenizer(model_name)
+        embed_dim = clip.visual.output_dim
+        self.adapter = ResidualAdapter(embed_dim) if use_adapter else None
+        self.score_level = nn.Parameter(torch.tensor(INITIAL_SCORE_LEVELS))
+        for name, value in (('pixel_mean', OPENAI_CLIP_MEAN), ('pixel_std', OPENAI_CLIP_STD)):
+            self.register_buffer(name, torch.tensor(value).view(1, 3, 1, 1), persistent=False)
+        if pretrained_model_path:
+            self.load_adapter(pretrained_model_path)
+
+    def load_adapter(self, path):
+        """Load trainable weights saved by pyiqa (``{'params': ...}``) or the official repo."""
+        state_dict = unwrap_params(load_state_dict(path))
+        check_openai_state_dict(state_dict, self.state_dict(), source=str(path),
+                                model_name=f'UniQA (use_adapter={self.adapter is not None})')
+        self.load_state_dict(state_dict, strict=True)
+
+    def text_features(self):
+        """L2-normalised prompt features [groups * 5, D]; the text tower runs once per weights."""
+        return F.normalize(encode_prompts(self.clip, self.tokenizer, self.prompts), dim=-1)
+
+    def score(self, images):
+        """One score per image [N, 1] for images already at the size to encode."""
+        pixels = (images - self.pixel_mean) / self.pixel_std
+        # the frozen tower builds a graph only when a caller wants gradients w.r.t. the image
+        # (as_loss); no_grad rather than inference_mode, whose tensors the adapter could not
+        # save for its backward pass
+        with torch.set_grad_enabled(torch.is_grad_enabled() and images.requires_grad):
+            features = encode_image(self.clip.visual, pixels, self.pos_embedding)
+        if self.adapter is not None:
+            features = self.adapter(features)
+        cosine = F.normalize(features, dim=-1) @ self.text_features().t()
+        logits = self.clip.logit_scale.exp() * cosine
+        probs = logits.reshape(len(logits), self.groups, LEVELS_PER_GROUP).softmax(dim=-1)
+        return (probs * self.score_level).sum(dim=-1).mean(dim=-1, keepdim=True)
+
+    def forward(self, images):
+        images = fit_to_crop(as_rgb(images), self.crop_size)
+        if self.training:
+            return self.score(images)
+        height, width = images.shape[-2:]
+        offsets = crop_offsets(height, width, self.crop_size, self.test_crops, self.num_crops,
+                               self.crop_seed)
+        crops, weights = crop_views(images, offsets, self.crop_size)
+        return average_views(self.score(crops), weights)
+
+
+def as_rgb(images):
+    """[B, 3, H, W] from RGB, grayscale (replicated) or RGBA (alpha dropped) tensors."""
+    if images.ndim == 3:
+        images = images[None]
+    channels = images.shape[1] if images.ndim == 4 else None
+    if channels == 3:
+        return images
+    if channels == 1:
+        return images.expand(-1, 3, -1, -1)
+    if channels == 4:
+        return images[:, :3]
+    raise ValueError(f'UniQA expects images [B, 3, H, W] in [0, 1]; got shape {tuple(images.shape)}.')

@@ -1,0 +1,70 @@
+"""Test-time crops for UniQA: which square crops of an image get scored, and how they are averaged.
+
+The official protocol scores ten random 224x224 crops and averages them, drawing the offsets
+with an unseeded ``torch.randint``, so a score changes from run to run. Here the offsets come
+from a generator seeded with ``(seed, height, width)``: an image always gets the same crops,
+whatever else is in its batch and however often it is scored. ``five`` is the official
+centre-plus-corners variant. All images of a batch share one tensor size, hence one set of
+offsets, so every crop of every image goes through the encoder in a single batch.
+
+Images smaller than the crop on either side are upscaled (bilinear, aspect ratio kept) until the
+short side equals the crop size, instead of failing as the official code does. Crops at the same
+offset (e.g. an image exactly the crop size) are scored once and weighted by their count, which
+leaves the mean unchanged.
+"""
+import zlib
+from collections import Counter
+
+import torch
+import torch.nn.functional as F
+
+CROP_MODES = ('random', 'five')
+
+
+def fit_to_crop(images, crop_size):
+    """Upscale ``images`` [B, C, H, W] whose short side is below ``crop_size`` (see module doc)."""
+    height, width = images.shape[-2:]
+    short = min(height, width)
+    if short >= crop_size:
+        return images
+    scale = crop_size / short
+    size = (max(crop_size, round(height * scale)), max(crop_size, round(width * scale)))
+    return F.interpolate(images, size=size, mode='bilinear', align_corners=False)
+
+
+def random_crop_offsets(height, width, crop_size, num_crops, seed=0):
+    """``num_crops`` (top, left) offsets, reproducible for a given seed and image size."""
+    generator = torch.Generator().manual_seed(zlib.crc32(f'{seed}:{height}x{width}'.encode()))
+    tops = torch.randint(0, height - crop_size + 1, (num_crops,), generator=generator)
+    lefts = torch.randint(0, width - crop_size + 1, (num_crops,), generator=generator)
+    return list(zip(tops.tolist(), lefts.tolist()))
+
+
+def five_crop_offsets(height, width, crop_size):
+    """Centre, top-left, top-right, bottom-left, bottom-right (the official order)."""
+    bottom, right = height - crop_size, width - crop_size
+    return [(bottom // 2, right // 2), (0, 0), (0, right), (bottom, 0), (bottom, right)]
+
+
+def crop_offsets(height, width, crop_size, mode='random', num_crops=10, seed=0):
+    if mode == 'random':
+        return random_crop_offsets(height, width, crop_size, num_crops, seed)
+    if mode == 'five':
+        return five_crop_offsets(height, width, crop_size)
+    raise ValueError(f'Unknown test crop mode {mode!r}; choose one of {CROP_MODES}.')
+
+
+def crop_views(images, offsets, crop_size):
+    """Crops of ``images`` [B, ...] at each distinct offset, stacked offset-major, and each
+    distinct offset's weight (its share of ``offsets``)."""
+    counts = Counter(offsets)
+    crops = torch.cat([images[:, :, top:top + crop_size, left:left + crop_size]
+                       for top, left in counts])
+    weights = torch.tensor([n / len(offsets) for n in counts.values()])
+    return crops, weights
+
+
+def average_views(scores, weights):
+    """Per-image weighted mean of offset-major crop scores [V*B, 1] -> [B, 1]."""
+    per_view = scores.reshape(len(weights), -1)
+    return (per_view * weights.to(per_view)[:, None]).sum(dim=0)[:, None]

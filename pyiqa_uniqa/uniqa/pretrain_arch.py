@@ -1,0 +1,92 @@
+"""``UniQAPretrainCLIP``: the CLIP that UniQA pre-training trains, both towers by default.
+
+forward(images, text_tokens) -> (image features, text features, logit_scale) for the contrastive
+loss; forward(images) alone -> a zero-shot quality score in [0, 1] (the expected level under a
+softmax over the five level prompts), which is what pyiqa's validation loop correlates with MOS.
+
+The whole CLIP is a registered submodule (``self.clip``): unlike the downstream metric, the
+backbone is what is being trained, so it belongs in checkpoints. Options freeze either tower or
+replace full fine-tuning with LoRA (peft) on the MLP layers; ``logit_scale`` (the learnable
+temperature) trains in every mode.
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+from open_clip import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+from torch import nn
+
+from pyiqa_uniqa.backbones import create_clip, encode_prompts, get_tokenizer
+
+# LoRA goes on the linear layers of every block's MLP. Not on attention: open_clip uses
+# nn.MultiheadAttention, whose out_proj is read as a weight (a LoRA on it alone is never applied)
+# and whose peft wrapper (experimental) merges out_proj twice in peft 0.21, so an exported merge
+# would not be the network that was trained.
+DEFAULT_LORA = {'r': 16, 'alpha': 32, 'dropout': 0.0, 'target_modules': ['c_fc', 'c_proj']}
+UNSUPPORTED_LORA_TARGETS = ('attn', 'out_proj', 'in_proj')
+
+
+def default_zero_shot_prompts():
+    """The UniQA metric's five level prompts, so validation scores what the metric will use."""
+    from pyiqa_uniqa.uniqa.prompts import flat_prompts
+    return list(flat_prompts('level'))
+
+
+class UniQAPretrainCLIP(nn.Module):
+
+    def __init__(self, clip_model='ViT-B-16-quickgelu', weights=None, train_image_tower=True,
+                 train_text_tower=True, lora=None, zero_shot_prompts=None, max_logit_scale=100.0):
+        super().__init__()
+        self.clip_model = clip_model
+        self.clip = create_clip(clip_model, weights)
+        # images arrive in [0, 1] (pyiqa's convention); not persistent, so checkpoints stay CLIP-only
+        self.register_buffer('pixel_mean', torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('pixel_std', torch.tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1), persistent=False)
+        self.tokenizer = get_tokenizer(clip_model)
+        self.zero_shot_prompts = list(zero_shot_prompts or default_zero_shot_prompts())
+        self.max_log_scale = math.log(max_logit_scale)
+        if lora:
+            self._add_lora({**DEFAULT_LORA, **(lora if isinstance(lora, dict) else {})})
+        else:
+            self.clip.visual.requires_grad_(train_image_tower)
+            for name, parameter in self.clip.named_parameters():
+                if not name.startswith('visual.') and name != 'logit_scale':
+                    parameter.requires_grad_(train_text_tower)
+        if not any(p.requires_grad for n, p in self.clip.named_parameters() if n != 'logit_scale'):
+            raise ValueError('Both CLIP towers are frozen and LoRA is off: nothing but the temperature would train.')
+
+    def _add_lora(self, options):
+        import peft
+        unsupported = [t for t in options['target_modules'] if t.split('.')[-1] in UNSUPPORTED_LORA_TARGETS]
+        if unsupported:
+            raise ValueError(f'LoRA on {unsupported} is not supported (attention layers are nn.MultiheadAttention); '
+                             "target the MLP layers, e.g. ['c_fc', 'c_proj'].")
+        config = peft.LoraConfig(r=options['r'], lora_alpha=options['alpha'], lora_dropout=options['dropout'],
+                                 target_modules=list(options['target_modules']))
+        peft.inject_adapter_in_model(config, self.clip)  # in place; the open_clip class stays
+        for name, parameter in self.clip.named_parameters():
+            parameter.requires_grad_('lora_' in name or name == 'logit_scale')
+        # export merges the adapters into the base weights and needs the scale they were trained with
+        self.register_buffer('lora_scaling', torch.tensor(options['alpha'] / options['r']))
+
+    def clamp_logit_scale(self):
+        """CLIP caps the temperature at 100 (log 4.6052); called after each optimiser step."""
+        with torch.no_grad():
+            self.clip.logit_scale.clamp_(0, self.max_log_scale)
+
+    def encode_image(self, images):
+        return self.clip.encode_image((images - self.pixel_mean) / self.pixel_std)
+
+    def forward(self, images, text_tokens=None):
+        """images: [B, 3, H, W] in [0, 1]; text_tokens: [B, context] or None for zero-shot scores."""
+        if text_tokens is None:
+            return self.zero_shot_score(images)
+        return self.encode_image(images), self.clip.encode_text(text_tokens), self.clip.logit_scale.exp()
+
+    def zero_shot_score(self, images):
+        """[B, 1] expected level (0 = first prompt, 1 = last) under softmax over the level prompts."""
+        text = F.normalize(encode_prompts(self.clip, self.tokenizer, self.zero_shot_prompts), dim=-1)
+        image = F.normalize(self.encode_image(images), dim=-1)
+        probabilities = (self.clip.logit_scale.exp() * image @ text.T).softmax(dim=-1)
+        levels = torch.linspace(0, 1, len(self.zero_shot_prompts), device=images.device)
+        return (probabilities @ levels).unsqueeze(1)

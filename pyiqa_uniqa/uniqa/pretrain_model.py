@@ -1,0 +1,142 @@
+"""``UniQAPretrainModel``: contrastive image-text pre-training of UniQA's CLIP inside pyiqa's trainer.
+
+Subclass of the foundation's ``FrozenBackboneIQAModel`` (not pyiqa's bare BaseModel) because
+everything but the training step is what that class already does right: the network from
+``network``, one optimiser over the trainable parameters with ``lr_<part>`` groups, "best"
+tracking without a second network copy, and validation that correlates ``net(img)`` with MOS,
+which our network answers with its zero-shot level score. What changes here:
+
+- the step: the symmetric contrastive loss on (image, caption) batches, gradient accumulation,
+  mixed precision on GPU (bf16 where supported, else fp16 with a gradient scaler), optional
+  gradient clipping, and the temperature clamped after each step as CLIP does;
+- weight decay is not applied to gains, biases, layer norms and the temperature (open_clip's
+  rule for CLIP training);
+- checkpoints hold the whole CLIP, frozen parts included: the backbone is the product here and
+  ``pyiqa-uniqa export-backbone`` turns any checkpoint (latest or best) into an OpenAI-layout file.
+
+Train options read here: ``contrastive_loss_opt`` (default SymmetricContrastiveLoss),
+``accumulate_grad_batches`` (1), ``mixed_precision`` (auto | bf16 | fp16 | none; auto = bf16 or
+fp16 on GPU, none on CPU), ``grad_clip_norm`` (off); and ``val.report_initial`` (see
+``init_training_settings``). Accumulation sums the gradients of micro-batches, but each
+micro-batch only contrasts against its own captions: it is not a larger contrastive batch.
+"""
+from contextlib import nullcontext
+
+import torch
+from pyiqa.losses import build_loss
+from pyiqa.models.base_model import BaseModel
+from pyiqa.utils import get_root_logger
+
+from pyiqa_uniqa.training.base_model import (
+    FrozenBackboneIQAModel,
+    TrainableSnapshot,
+    trainable_state_dict,
+)
+
+
+def decay_exempt(name, parameter):
+    """open_clip's rule: no weight decay on gains, biases, layer norms and the temperature."""
+    return parameter.ndim < 2 or 'ln_' in name or 'bias' in name or 'logit_scale' in name
+
+
+class _StateDictView:
+    """What pyiqa's ``save_network`` needs from a network: a state_dict()."""
+
+    def __init__(self, state_dict):
+        self._state_dict = state_dict
+
+    def state_dict(self):
+        return dict(self._state_dict)
+
+
+class UniQAPretrainModel(FrozenBackboneIQAModel):
+    option_keys = {'train': {'contrastive_loss_opt', 'accumulate_grad_batches', 'mixed_precision', 'grad_clip_norm'},
+                   'val': {'report_initial'}}
+
+    def init_training_settings(self):
+        super().init_training_settings()
+        train_opt = self.opt['train']
+        self.cri_contrastive = build_loss(
+            dict(train_opt.get('contrastive_loss_opt') or {'type': 'SymmetricContrastiveLoss'})).to(self.device)
+        self.accumulate = int(train_opt.get('accumulate_grad_batches', 1))
+        if self.accumulate < 1:
+            raise ValueError('train.accumulate_grad_batches must be at least 1.')
+        self.grad_clip_norm = train_opt.get('grad_clip_norm')
+        self.amp_dtype = self._amp_dtype(train_opt.get('mixed_precision', 'auto'))
+        self.scaler = torch.amp.GradScaler('cuda', enabled=self.amp_dtype == torch.float16)
+        self.micro_step = 0
+        self.optimizer.zero_grad(set_to_none=True)
+        # val.report_initial: the first validation of each dataset also scores the weights training
+        # started from (logged as iteration 0), so a log shows what pre-training changed; it costs a
+        # CPU copy of the trainable tensors, and is skipped on resume (the start is not the initial state)
+        report = (self.opt.get('val') or {}).get('report_initial', False) and not self.opt['path'].get('resume_state')
+        self._initial_state = self._trainable_copy() if report else None
+        self._initial_reported = set()
+
+    def _trainable_copy(self):
+        return {k: v.detach().to('cpu', copy=True) for k, v in trainable_state_dict(self.get_bare_model(self.net)).items()}
+
+    def validation(self, dataloader, current_iter, tb_logger, save_img=False):
+        name = dataloader.dataset.opt['name']
+        if self._initial_state is not None and name not in self._initial_reported:
+            self._initial_reported.add(name)
+            bare, trained = self.get_bare_model(self.net), self._trainable_copy()
+            bare.load_state_dict(self._initial_state, strict=False)
+            get_root_logger().info(f'Validation of the initial weights on {name}, logged as iteration 0:')
+            super().validation(dataloader, 0, tb_logger, save_img)
+            bare.load_state_dict(trained, strict=False)
+        super().validation(dataloader, current_iter, tb_logger, save_img)
+
+    def _amp_dtype(self, choice):
+        if choice not in ('auto', 'bf16', 'fp16', 'none', None, False):
+            raise ValueError(f'train.mixed_precision must be auto, bf16, fp16 or none, not {choice!r}.')
+        if self.device.type != 'cuda' or choice in ('none', None, False):
+            return None
+        if choice == 'auto':
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if choice == 'bf16' else torch.float16
+
+    def get_optimizer(self, optim_type, params, lr, **kwargs):
+        names = {id(p): n for n, p in self.get_bare_model(self.net).named_parameters()}
+        groups = []
+        for group in params:
+            exempt = [p for p in group['params'] if decay_exempt(names[id(p)], p)]
+            decayed = [p for p in group['params'] if not decay_exempt(names[id(p)], p)]
+            groups += [{**group, 'params': decayed}, {**group, 'params': exempt, 'weight_decay': 0.0}]
+        return super().get_optimizer(optim_type, [g for g in groups if g['params']], lr, **kwargs)
+
+    def feed_data(self, data):
+        super().feed_data(data)
+        self.text_tokens = data['text_tokens'].to(self.device) if 'text_tokens' in data else None
+
+    def optimize_parameters(self, current_iter):
+        if self.text_tokens is None:
+            raise ValueError('UniQAPretrainModel trains on image-caption batches (an ImageTextDataset); '
+                             'the training batch has no text_tokens.')
+        self.micro_step += 1
+        step_now = self.micro_step % self.accumulate == 0
+        # DDP: all-reduce gradients only on the micro-batch that steps
+        sync = nullcontext() if step_now or not hasattr(self.net, 'no_sync') else self.net.no_sync()
+        autocast = torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
+                                  enabled=self.amp_dtype is not None)
+        with sync:
+            with autocast:
+                image_features, text_features, logit_scale = self.net(self.img_input, self.text_tokens)
+                loss = self.cri_contrastive(image_features, text_features, logit_scale)
+            self.scaler.scale(loss / self.accumulate).backward()
+        if step_now:
+            if self.grad_clip_norm:
+                self.scaler.unscale_(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.grad_clip_norm)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.get_bare_model(self.net).clamp_logit_scale()
+        self.log_dict = self.reduce_loss_dict({'l_contrastive': loss.detach(),
+                                               'logit_scale': logit_scale.detach().float()})
+
+    def save_network(self, net, net_label, current_iter=None, param_key='params'):
+        state_dict = self.get_bare_model(self.net).state_dict()
+        if isinstance(net, TrainableSnapshot):
+            state_dict.update(net.state_dict())  # the best trainable tensors; frozen ones never change
+        BaseModel.save_network(self, _StateDictView(state_dict), net_label, current_iter, param_key)

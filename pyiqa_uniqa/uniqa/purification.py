@@ -1,0 +1,277 @@
+"""``pyiqa-uniqa purify``: keep the most relevant, most informative human comments per image.
+
+UniQA's purification of AVA comments (research/uniqa.md §1.4): each comment of an image gets an
+aesthetics-relevance rank (AR: similarity of its text embedding to the image's generated
+aesthetic description) and an informativeness rank (IR: its length); the comments with the
+smallest AR + IR are kept. What the paper leaves open, we choose (and expose):
+
+- similarity: cosine of CLIP text-tower embeddings (``--embedder clip``, the backbone being
+  trained), or mean-pooled embeddings of any Hugging Face text encoder (``--embedder hf:<id>``);
+- length: tokens of the embedder's tokenizer (``--informativeness tokens``), or words, characters;
+- k comments per image (``--top-k``, default 3);
+- ranks are ordinal (1 = best): equal similarities or lengths are ordered by the comments' order
+  in the input, and equal sums by AR then input order, so the result is deterministic;
+- before ranking, empty comments and exact repeats (case and spacing ignored) are dropped, and
+  images without a reference description lose all their comments; every drop is counted by reason.
+
+Comments file: JSONL with ``image`` and ``comment`` (one per line) or ``comments`` (a list).
+Reference file(s): caption JSONL from ``pyiqa-uniqa caption --task aesthetics``. Output: caption
+records (task aesthetics, source comment) that ``ImageTextDataset`` reads. Resumable: images
+already in the output are skipped.
+"""
+import json
+from collections import Counter, OrderedDict
+from dataclasses import dataclass
+
+from pyiqa_uniqa.uniqa.captioning_records import (
+    RecordAppender,
+    expand_caption_paths,
+    read_records,
+)
+
+DROP_REASONS = ('empty', 'duplicate', 'no_reference', 'below_top_k')
+
+
+def ordinal_ranks(values, descending=True):
+    """1-based ranks of ``values``; ties keep input order."""
+    order = sorted(range(len(values)), key=lambda i: (-values[i] if descending else values[i], i))
+    ranks = [0] * len(values)
+    for rank, index in enumerate(order, start=1):
+        ranks[index] = rank
+    return ranks
+
+
+@dataclass
+class RankedComment:
+    index: int  # position among the image's comments
+    text: str
+    similarity: float
+    length: int
+    relevance_rank: int
+    informativeness_rank: int
+
+    @property
+    def rank_sum(self):
+        return self.relevance_rank + self.informativeness_rank
+
+
+def rank_comments(texts, similarities, lengths, top_k):
+    """The top-k comments by AR + IR (ties: AR, then input order), best first."""
+    relevance = ordinal_ranks(similarities)
+    informativeness = ordinal_ranks(lengths)
+    ranked = [RankedComment(i, texts[i], float(similarities[i]), int(lengths[i]), relevance[i], informativeness[i])
+              for i in range(len(texts))]
+    ranked.sort(key=lambda c: (c.rank_sum, c.relevance_rank, c.index))
+    return ranked[:top_k]
+
+
+def _normalised(text):
+    return ' '.join(text.casefold().split())
+
+
+def clean_comments(comments):
+    """(kept texts, Counter of drop reasons): drops empty comments and exact repeats."""
+    kept, seen, dropped = [], set(), Counter()
+    for text in comments:
+        key = _normalised(text)
+        if not key:
+            dropped['empty'] += 1
+        elif key in seen:
+            dropped['duplicate'] += 1
+        else:
+            seen.add(key)
+            kept.append(text.strip())
+    return kept, dropped
+
+
+class ClipTextEmbedder:
+    """Unit-norm CLIP text features; informativeness in CLIP BPE tokens (not truncated)."""
+
+    def __init__(self, model_name, weights=None, device=None, batch_size=256):
+        import torch
+
+        from pyiqa_uniqa.backbones import create_clip, get_tokenizer
+        self.device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
+        self.model = create_clip(model_name, weights, device=self.device)
+        self.tokenizer = get_tokenizer(model_name)
+        self.batch_size = batch_size
+
+    def embed(self, texts):
+        import torch
+        import torch.nn.functional as F
+        chunks = []
+        with torch.no_grad():
+            for start in range(0, len(texts), self.batch_size):
+                tokens = self.tokenizer(texts[start:start + self.batch_size]).to(self.device)
+                chunks.append(F.normalize(self.model.encode_text(tokens).float(), dim=-1).cpu())
+        return torch.cat(chunks)
+
+    def token_count(self, text):
+        return len(self.tokenizer.encode(text))
+
+
+class HuggingFaceTextEmbedder:
+    """Mean-pooled last hidden states of a Hugging Face text encoder (e.g. a sentence-transformers model)."""
+
+    def __init__(self, model_id, device=None, batch_size=256):
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+        self.device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
+        self.tokenizer = AutoTokenizer.from_pretrained(model_id)
+        self.model = AutoModel.from_pretrained(model_id).to(self.device).eval()
+        self.batch_size = batch_size
+
+    def embed(self, texts):
+        import torch
+        import torch.nn.functional as F
+        chunks = []
+        with torch.no_grad():
+            for start in range(0, len(texts), self.batch_size):
+                batch = self.tokenizer(texts[start:start + self.batch_size], padding=True, truncation=True,
+                                       return_tensors='pt').to(self.device)
+                hidden = self.model(**batch).last_hidden_state
+                mask = batch['attention_mask'].unsqueeze(-1).to(hidden.dtype)
+                chunks.append(F.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1).float().cpu())
+        return torch.cat(chunks)
+
+    def token_count(self, text):
+        return len(self.tokenizer(text, add_special_tokens=False)['input_ids'])
+
+
+def build_embedder(spec, clip_weights=None, device=None):
+    """'clip' (the default CLIP), 'clip:<open_clip model>' or 'hf:<Hugging Face id or folder>'."""
+    kind, _, name = spec.partition(':')
+    if kind == 'clip':
+        from pyiqa_uniqa.backbones.clip import DEFAULT_CLIP
+        return ClipTextEmbedder(name or DEFAULT_CLIP, clip_weights, device)
+    if kind == 'hf' and name:
+        return HuggingFaceTextEmbedder(name, device)
+    raise ValueError(f"--embedder must be 'clip', 'clip:<model>' or 'hf:<model id>', not {spec!r}.")
+
+
+def length_function(kind, embedder):
+    measures = {'tokens': embedder.token_count, 'words': lambda t: len(t.split()), 'chars': len}
+    if kind not in measures:
+        raise ValueError(f'informativeness must be one of {sorted(measures)}, not {kind!r}.')
+    return measures[kind]
+
+
+def read_comments(paths):
+    """image -> list of comment strings, in input order."""
+    comments = OrderedDict()
+    for path in expand_caption_paths(paths):
+        records, _ = read_records(path)
+        for number, record in enumerate(records, start=1):
+            texts = record.get('comments', record.get('comment', record.get('text')))
+            texts = [texts] if isinstance(texts, str) else texts
+            if not isinstance(record.get('image'), str) or not isinstance(texts, list) or \
+                    not all(isinstance(t, str) for t in texts):
+                raise ValueError(f'{path} record {number}: need "image" and "comment" (a string) or '
+                                 f'"comments" (a list of strings); got keys {sorted(record)}.')
+            comments.setdefault(record['image'], []).extend(texts)
+    return comments
+
+
+def read_references(paths, task='aesthetics'):
+    """image -> list of reference records (captions of ``task``; records without a task count too)."""
+    references = {}
+    for path in expand_caption_paths(paths):
+        records, _ = read_records(path)
+        for record in records:
+            if record.get('task', task) == task and isinstance(record.get('caption'), str):
+                references.setdefault(record.get('image'), []).append(record)
+    return references
+
+
+def purify(comments, references, embedder, length, top_k, out_path, chunk_images=64, progress=True):
+    """Rank and keep comments (see module doc); appends to ``out_path``; returns the drop report."""
+    import torch
+    from tqdm import tqdm
+
+    if top_k < 1:
+        raise ValueError('--top-k must be at least 1.')
+    done = set()
+    if out_path.exists():
+        done = {r['image'] for r in read_records(out_path)[0]}
+    todo = [image for image in comments if image not in done]
+    report = Counter({reason: 0 for reason in DROP_REASONS})
+    report.update({'images': len(todo), 'images_already_done': len(comments) - len(todo), 'comments': 0, 'kept': 0})
+    with RecordAppender(out_path) as appender, tqdm(total=len(todo), desc='purify', unit='img',
+                                                    disable=not progress) as bar:
+        for start in range(0, len(todo), chunk_images):
+            chunk = todo[start:start + chunk_images]
+            cleaned = {}
+            for image in chunk:
+                report['comments'] += len(comments[image])
+                texts, dropped = clean_comments(comments[image])
+                report.update(dropped)
+                if image not in references:
+                    report['no_reference'] += len(texts)
+                elif texts:
+                    cleaned[image] = texts
+            all_texts = [t for texts in cleaned.values() for t in texts]
+            reference_texts = [r['caption'] for image in cleaned for r in references[image]]
+            comment_features = embedder.embed(all_texts) if all_texts else None
+            reference_features = embedder.embed(reference_texts) if reference_texts else None
+            records, c_at, r_at = [], 0, 0
+            for image, texts in cleaned.items():
+                refs = references[image]
+                # several reference descriptions: compare against their mean direction
+                reference = torch.nn.functional.normalize(reference_features[r_at:r_at + len(refs)].mean(0), dim=0)
+                similarities = (comment_features[c_at:c_at + len(texts)] @ reference).tolist()
+                c_at, r_at = c_at + len(texts), r_at + len(refs)
+                kept = rank_comments(texts, similarities, [length(t) for t in texts], top_k)
+                report['below_top_k'] += len(texts) - len(kept)
+                report['kept'] += len(kept)
+                records += [_record(image, comment, refs[0]) for comment in kept]
+            appender.write(records)
+            bar.update(len(chunk))
+    return dict(report)
+
+
+def _record(image, comment, reference):
+    return {'image': image, 'caption': comment.text, 'task': 'aesthetics', 'source': 'comment',
+            'level': reference.get('level'), 'level_index': reference.get('level_index'), 'mos': reference.get('mos'),
+            'similarity': round(comment.similarity, 6), 'relevance_rank': comment.relevance_rank,
+            'informativeness_rank': comment.informativeness_rank, 'rank_sum': comment.rank_sum}
+
+
+def format_report(report):
+    dropped = sum(report[r] for r in DROP_REASONS)
+    lines = [f"{report['comments']} comments on {report['images']} images: kept {report['kept']}, "
+             f"dropped {dropped}" + (f" ({report['images_already_done']} images already done, skipped)"
+                                     if report['images_already_done'] else '')]
+    explanations = {'empty': 'empty or whitespace only', 'duplicate': 'repeat of an earlier comment on the same image',
+                    'no_reference': 'image has no reference description', 'below_top_k': 'ranked below the top k'}
+    lines += [f'  {report[r]:>8} {r}: {explanations[r]}' for r in DROP_REASONS]
+    return '\n'.join(lines)
+
+
+def add_arguments(parser):
+    parser.add_argument('--comments', required=True, nargs='+', help='comment JSONL file(s) or globs')
+    parser.add_argument('--reference', required=True, nargs='+',
+                        help='generated aesthetic description JSONL(s) (pyiqa-uniqa caption --task aesthetics)')
+    parser.add_argument('--out', required=True, help='output caption JSONL (appended to; resumes)')
+    parser.add_argument('--top-k', type=int, default=3, help='comments kept per image')
+    parser.add_argument('--embedder', default='clip',
+                        help="'clip' (ViT-B-16-quickgelu), 'clip:<open_clip model>', or 'hf:<model id or folder>'")
+    parser.add_argument('--clip-weights', help="CLIP weights: an OpenAI-layout file or an open_clip tag "
+                        "(default: 'openai', downloaded by open_clip)")
+    parser.add_argument('--informativeness', default='tokens', choices=['tokens', 'words', 'chars'])
+    parser.add_argument('--reference-task', default='aesthetics')
+    parser.add_argument('--report', help='also write the drop report as JSON here')
+    parser.add_argument('--device')
+    parser.add_argument('--no-progress', action='store_true')
+
+
+def run(args):
+    from pathlib import Path
+    comments = read_comments(args.comments)
+    references = read_references(args.reference, args.reference_task)
+    weights = args.clip_weights or ('openai' if args.embedder.startswith('clip') else None)
+    embedder = build_embedder(args.embedder, weights, args.device)
+    report = purify(comments, references, embedder, length_function(args.informativeness, embedder),
+                    args.top_k, Path(args.out), progress=not args.no_progress)
+    print(format_report(report))
+    if args.report:
+        Path(args.report).write_text(json.dumps(report, indent=2))

@@ -1,0 +1,85 @@
+"""Every UniQA recipe parses, uses only keys pyiqa reads, and follows the official recipe."""
+import inspect
+from pathlib import Path
+
+import pytest
+import yaml
+
+OPTIONS = Path(__file__).resolve().parents[2] / 'options' / 'uniqa'
+RECIPES = sorted(p for p in OPTIONS.glob('*.yml') if not p.name.startswith('pretrain'))
+DATASET_RECIPES = [p for p in RECIPES if p.name != 'demo.yml']
+
+
+def load(path):
+    from pyiqa.utils.options import ordered_yaml
+    return yaml.load(path.read_text(), Loader=ordered_yaml()[0])
+
+
+@pytest.mark.parametrize('path', RECIPES, ids=lambda p: p.name)
+def test_recipe_keys_are_all_read(path):
+    from pyiqa.utils.registry import DATASET_REGISTRY, MODEL_REGISTRY
+
+    from pyiqa_uniqa.training.option_check import unknown_keys
+    from pyiqa_uniqa.uniqa.arch import UniQA
+
+    opt = load(path)
+    assert unknown_keys(opt) == []
+    assert set(opt['network']) - {'type'} <= set(inspect.signature(UniQA).parameters)
+    assert opt['network']['type'] == 'UniQA'
+    MODEL_REGISTRY.get(opt['model_type'])
+    for dataset in opt['datasets'].values():
+        DATASET_REGISTRY.get(dataset['type'])
+        if 'base_type' in dataset:
+            DATASET_REGISTRY.get(dataset['base_type'])
+
+
+@pytest.mark.parametrize('path', DATASET_RECIPES, ids=lambda p: p.name)
+def test_dataset_recipes_follow_the_official_recipe(path):
+    opt = load(path)
+    train, val = opt['datasets']['train'], opt['datasets']['val']
+    assert train['augment']['hflip'] is True and train['augment']['random_crop'] == 224
+    assert train['batch_size_per_gpu'] == 8 and train['mos_normalize'] is True
+    assert opt['train']['optim'] == {'type': 'Adam', 'lr': 2e-4}
+    assert opt['train']['scheduler']['type'] == 'CosineAnnealingLR'
+    assert opt['train']['scheduler']['T_max'] == opt['train']['total_epoch']
+    assert opt['train']['mos_loss_opt']['type'] == 'MSELoss' and 'metric_loss_opt' not in opt['train']
+    assert opt['network']['crop_size'] == 224
+    # validation never reads the held-out test part unless the user edits the recipe
+    assert val.get('source_phase', 'train') in ('train', 'val') and 'override_phase' not in val
+    if val.get('source_phase') == 'val':
+        assert 'official_split' == train['split_index']  # a real validation split, not the test part
+    epochs = {'koniq.yml': 20, 'livec.yml': 50}
+    if path.name in epochs:
+        assert opt['train']['total_epoch'] == epochs[path.name]
+    if 'fewlabel' in path.name:
+        assert train['num_labels'] == 50 and 'label_seed' in train
+
+
+def test_every_adapter_metric_names_an_existing_recipe():
+    from pyiqa_uniqa.configs import UNIQA_CONFIGS
+
+    recipes = [cfg['metric_opts'].get('adapter_recipe') for cfg in UNIQA_CONFIGS.values()]
+    assert len([r for r in recipes if r]) == 7
+    for recipe in filter(None, recipes):
+        assert (OPTIONS.parents[1] / recipe).is_file(), recipe
+
+
+def test_demo_options_move_paths_into_the_workdir(tmp_path):
+    from pyiqa_uniqa.uniqa.demo import DEMO_OPTIONS, demo_options
+
+    assert (OPTIONS / 'demo.yml').resolve() == DEMO_OPTIONS.resolve()
+    opt = demo_options(tmp_path, backbone_weights=str(tmp_path / 'UniQA_weight.pt'), epochs=3)
+    assert all(d['dataroot_target'].startswith(str(tmp_path)) for d in opt['datasets'].values())
+    assert opt['network']['model_name'] == 'ViT-B-16-quickgelu'
+    assert opt['train']['total_epoch'] == opt['train']['scheduler']['T_max'] == 3
+    assert demo_options(tmp_path)['network']['backbone_weights'] == 'random'
+
+
+@pytest.mark.parametrize('argv, message', [(['--epochs', '0'], '--epochs must be >= 1'),
+                                           (['--backbone-weights', 'missing.pt'], 'missing.pt: no such file')])
+def test_demo_refuses_bad_arguments_before_any_work(tmp_path, argv, message):
+    from pyiqa_uniqa.cli import main
+
+    with pytest.raises(SystemExit, match=message):
+        main(['demo', '--workdir', str(tmp_path / 'demo'), *argv])
+    assert not (tmp_path / 'demo').exists()
