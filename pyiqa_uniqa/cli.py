@@ -12,6 +12,7 @@ import sys
 COMMANDS = {
     'train': ('pyiqa_uniqa.training.command', "train with pyiqa's pipeline on an options YAML"),
     'install-hook': ('pyiqa_uniqa.install_hook', 'write the start-up hook (needed after pip install -e)'),
+    'demo': ('pyiqa_uniqa.uniqa.demo', 'train a UniQA adapter on bundled photos offline; SRCC/PLCC before vs after'),
     'build-dq': ('pyiqa_uniqa.depictqa.build_dq', 'build DepictQA brief samples (DQ-495K JSON) from an image folder'),
     'caption': ('pyiqa_uniqa.uniqa.captioning', 'UniQA: MOS-level-guided quality/aesthetic captions with a vision-language model (resumable, sharded)'),
     'purify': ('pyiqa_uniqa.uniqa.purification', 'UniQA: keep the top-k most relevant and informative human comments per image'),
@@ -19,6 +20,7 @@ COMMANDS = {
     'select-prompts': ('pyiqa_uniqa.attiqa.select_prompts', 'ATTIQA: pick the best CLIP prompt pair per attribute on a probe set'),
     'label': ('pyiqa_uniqa.attiqa.label', 'ATTIQA: CLIP attribute pseudo-labels for a folder or CSV of images (resumable, sharded)'),
     'eval': ('pyiqa_uniqa.bench.eval_command', 'SRCC/PLCC/KRCC/RMSE tables of metrics on IQA datasets'),
+    'bench': ('pyiqa_uniqa.bench.bench_command', 'latency, throughput and memory of metrics on the same images'),
 }
 
 

@@ -1,0 +1,105 @@
+"""``pyiqa-uniqa bench``: load time, per-image latency, batched throughput and memory per metric.
+
+    pyiqa-uniqa bench -m uniqa attiqa depictqa psnr --images photos/ --device cpu
+    pyiqa-uniqa bench -m "uniqa:backbone_weights=random" topiq_nr --threads 1 --repeats 3
+
+Every metric runs on the same images (default: the scikit-image photos that ship with
+scikit-image, at their own sizes). Writes ``bench.md`` and ``bench.csv`` into ``--out`` and prints the
+table. Metric options work as in ``eval`` (``name:key=value,...`` or ``--metric-opt``).
+"""
+import os
+import shlex
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser):
+    parser.add_argument('-m', '--metrics', nargs='+', default=[], metavar='METRIC',
+                        help='pyiqa or plugin metric names, optionally "name:key=value,key=value"')
+    parser.add_argument('--metric-opt', metavar='YAML', help='per-metric options (as for eval)')
+    parser.add_argument('--images', metavar='FOLDER',
+                        help='folder of images (default: the scikit-image colour photos)')
+    parser.add_argument('--max-images', type=int, help='use at most this many images')
+    parser.add_argument('--device', help='cpu, cuda, ... (default: cuda when available)')
+    parser.add_argument('--warmup', type=int, default=1, help='untimed runs before timing (default 1)')
+    parser.add_argument('--repeats', type=int, default=5, help='timed runs per measurement (default 5)')
+    parser.add_argument('--batch-size', type=int, default=4, help='batch for the throughput figure (default 4)')
+    parser.add_argument('--size', type=int, default=224, help='square side of the throughput batch (default 224)')
+    parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch decides)')
+    parser.add_argument('--offline', action='store_true', help='never try the Hugging Face Hub (HF_HUB_OFFLINE=1; automatic when it does not resolve)')
+    parser.add_argument('--out', default='bench_results', help='report folder (default ./bench_results)')
+
+
+def _validate(args):
+    for flag in ('warmup', 'repeats', 'batch_size', 'size', 'max_images', 'threads'):
+        value = getattr(args, flag)
+        minimum = 0 if flag == 'warmup' else 1
+        if value is not None and value < minimum:
+            raise SystemExit(f'bench: --{flag.replace("_", "-")} must be >= {minimum}')
+    if args.metric_opt and not Path(args.metric_opt).is_file():
+        raise SystemExit(f'bench: --metric-opt {args.metric_opt}: no such file')
+
+
+def command_line(args):
+    parts = ['pyiqa-uniqa', 'bench', '-m', *args.metrics]
+    for flag in ('metric_opt', 'images', 'max_images', 'device', 'warmup', 'repeats', 'batch_size', 'size',
+                 'threads', 'out'):
+        value = getattr(args, flag)
+        if value is not None:
+            parts += [f'--{flag.replace("_", "-")}', str(value)]
+    return shlex.join(parts + (['--offline'] if args.offline else []))
+
+
+def run(args):
+    _validate(args)
+    from pyiqa_uniqa.bench.offline import configure_offline
+
+    note = configure_offline(args.offline)  # before pyiqa imports huggingface_hub
+    if note:
+        print(f'bench: {note}', file=sys.stderr)
+    import platform
+
+    import torch
+
+    import pyiqa_uniqa  # noqa: F401 - merges the plugin's metric names into pyiqa
+    from pyiqa_uniqa.bench.bench_images import load_bench_images
+    from pyiqa_uniqa.bench.bench_report import write_bench_report
+    from pyiqa_uniqa.bench.bench_runner import BenchSettings, measure_metric
+    from pyiqa_uniqa.bench.failures import OK
+    from pyiqa_uniqa.bench.metric_specs import (
+        MetricSpecError,
+        check_metric_names,
+        parse_metric_specs,
+    )
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        specs = parse_metric_specs(args.metrics, args.metric_opt)
+        check_metric_names(specs)
+        images, skipped = load_bench_images(args.images, args.max_images)
+    except (MetricSpecError, FileNotFoundError) as err:
+        raise SystemExit(f'bench: {err}') from None
+    for line in skipped:
+        print(f'bench: skipped {line}', file=sys.stderr)
+    device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
+    settings = BenchSettings(device=device, warmup=args.warmup, repeats=args.repeats,
+                             batch_size=args.batch_size, size=args.size)
+    sizes = sorted({f'{img.shape[-1]}×{img.shape[-2]}' for _, img in images})
+    cpu = platform.processor() or platform.machine()
+    context = (f'{len(images)} images ({", ".join(sizes)}) from {args.images or "scikit-image photos"}; '
+               f'device {device}'
+               + (f' ({torch.cuda.get_device_name(device)})' if device.startswith('cuda') else
+                  f' ({cpu}, {os.cpu_count()} logical cores, torch threads {torch.get_num_threads()})')
+               + f'; warm-up {settings.warmup}, repeats {settings.repeats}; torch {torch.__version__}.')
+    results = []
+    for spec in specs:
+        print(f'bench: {spec.label} ...', file=sys.stderr, flush=True)
+        results.append(measure_metric(spec, images, settings))
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table = write_bench_report(results, out_dir, settings, command_line(args), context,
+                               gpu=device.startswith('cuda'))
+    print(context + '\n\n' + table)
+    print(f'Written to {out_dir}/bench.md and bench.csv', file=sys.stderr)
+    return 0 if any(r.status == OK for r in results) else 1
