@@ -8,6 +8,16 @@ os.environ.setdefault('HF_HUB_OFFLINE', '1')
 os.environ.setdefault('TRANSFORMERS_OFFLINE', '1')
 
 
+@pytest.fixture(autouse=True, scope='session')
+def one_torch_thread():
+    """The test models are tiny: on a 2-core machine more intra-op threads only add contention."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope='session')
 def tiny_clip_checkpoint(tmp_path_factory):
     """A random flat OpenAI-layout checkpoint of the tiny geometry ('tiny-clip-quickgelu')."""

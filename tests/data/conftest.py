@@ -23,11 +23,3 @@ def small_photos():
 def rng_image():
     return torch.from_numpy(np.random.default_rng(0).random((3, 40, 56), dtype=np.float32))
 
-
-@pytest.fixture(autouse=True, scope='session')
-def single_torch_thread():
-    """The images here are tiny: on this shared 2-core machine intra-op threads only add contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

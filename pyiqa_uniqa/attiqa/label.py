@@ -1,0 +1,216 @@
+"""``pyiqa-uniqa label``: CLIP attribute pseudo-labels for a folder or CSV of images.
+
+Output: a pyiqa meta-info CSV (image path relative to the image root, then the five attribute
+columns, then a ``split`` column train/val chosen by a hash of the path) that
+``AttributeLabelDataset`` reads for pre-training, and ``<out>.failed.csv`` listing images that
+could not be read (reported, skipped, never retried silently).
+
+Long jobs: ``--shard i/n`` (or torchrun's RANK/WORLD_SIZE) takes every n-th image. Each shard
+appends to its own part file under ``<out>.parts/`` batch by batch (flushed), so a killed shard
+resumes where it stopped with nothing lost or labelled twice. When a shard finishes and all shard
+parts are complete, it merges them into ``<out>`` (``--merge`` does only that).
+"""
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
+from pyiqa_uniqa.attiqa.label_store import ResumableCSV
+
+PATH_COLUMN = 'image_path'
+LABEL_COLUMNS = [PATH_COLUMN, *ATTRIBUTES]
+FAILED_COLUMNS = ['image_path', 'error']
+
+
+def _check_probabilities(row):
+    for value in row[1:]:
+        if not 0.0 <= float(value) <= 1.0:
+            raise ValueError(value)
+
+
+def part_paths(parts_dir, index, count):
+    stem = f'shard-{index:05d}-of-{count:05d}'
+    return parts_dir / f'{stem}.csv', parts_dir / f'{stem}.failed.csv', parts_dir / f'{stem}.done'
+
+
+def listing_fingerprint(paths):
+    return hashlib.sha1('\n'.join(paths).encode('utf-8')).hexdigest()
+
+
+def check_manifest(parts_dir, manifest):
+    """The parts of one job must come from the same images, shard count and prompts."""
+    path = parts_dir / 'manifest.json'
+    if path.exists():
+        previous = json.loads(path.read_text())
+        changed = [k for k in manifest if previous.get(k) != manifest[k]]
+        if changed:
+            raise ValueError(f'{parts_dir} holds parts of a different job ({", ".join(changed)} changed). '
+                             'Resume with the same --images/--prompts/--shard n/CLIP, or use another --out.')
+    else:
+        parts_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f'.manifest.{os.getpid()}.tmp')  # shards may start at the same moment
+        tmp.write_text(json.dumps(manifest, indent=1))
+        os.replace(tmp, path)
+
+
+class LabelImages:
+    """Dataset over relative paths: (position, image [3,S,S] or None, error or '')."""
+
+    def __init__(self, root, paths, size):
+        self.root, self.paths, self.size = Path(root), paths, size
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, position):
+        from pyiqa_uniqa.attiqa.clip_scorer import resize_center_crop
+        from pyiqa_uniqa.attiqa.image_sources import UnreadableImageError, read_rgb
+        try:
+            image = read_rgb(self.root / self.paths[position], draft_size=self.size)
+        except UnreadableImageError as err:
+            return position, None, str(err)
+        return position, resize_center_crop(image.unsqueeze(0), self.size)[0], ''
+
+
+def _keep_batch(items):
+    # unreadable images come as None, so the loop stacks the good ones itself (a module-level
+    # function rather than a lambda: DataLoader workers must pickle it)
+    return items
+
+
+def label_shard(scorer, root, paths, label_file, failed_file, batch_size=32, num_workers=0, progress=True):
+    """Label ``paths`` into ``label_file`` (resuming), unreadable ones into ``failed_file``.
+    Returns (newly labelled, newly failed, already done)."""
+    import torch
+    from torch.utils.data import DataLoader
+    from tqdm import tqdm
+
+    labels = ResumableCSV(label_file, LABEL_COLUMNS, _check_probabilities)
+    failures = ResumableCSV(failed_file, FAILED_COLUMNS)
+    done = {row[0] for row in labels.recover()} | {row[0] for row in failures.recover()}
+    todo = [p for p in paths if p not in done]
+    loader = DataLoader(LabelImages(root, todo, scorer.size), batch_size=batch_size, num_workers=num_workers,
+                        collate_fn=_keep_batch)
+    labelled = failed = 0
+    with tqdm(total=len(paths), initial=len(paths) - len(todo), unit='img', disable=not progress,
+              desc=f'label {Path(label_file).stem}') as bar:
+        for batch in loader:
+            good = [(todo[i], image) for i, image, _ in batch if image is not None]
+            bad = [(todo[i], error) for i, image, error in batch if image is None]
+            if good:
+                probabilities = scorer(torch.stack([image for _, image in good])).cpu().tolist()
+                labels.append([[path, *(f'{p:.6f}' for p in row)] for (path, _), row in zip(good, probabilities)])
+            failures.append([[path, error] for path, error in bad])
+            for path, error in bad:
+                tqdm.write(f'skipped unreadable image {path}: {error}', file=sys.stderr)
+            labelled, failed = labelled + len(good), failed + len(bad)
+            bar.update(len(batch))
+    return labelled, failed, len(paths) - len(todo)
+
+
+def split_of(path, val_fraction):
+    """Stable train/val assignment from the path alone (independent of shards and order)."""
+    bucket = int(hashlib.md5(path.encode('utf-8')).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return 'val' if bucket < val_fraction else 'train'
+
+
+def merge_parts(parts_dir, count, paths, out, val_fraction):
+    """Combine all shard parts into ``out`` (listing order) and ``<out>.failed.csv``.
+    Returns None when some shard has not finished yet, else (labelled, failed)."""
+    import csv
+    if not all(part_paths(parts_dir, i, count)[2].exists() for i in range(count)):
+        return None
+    labelled, failed = {}, {}
+    for index in range(count):
+        label_file, failed_file, _ = part_paths(parts_dir, index, count)
+        for target, path, columns in ((labelled, label_file, LABEL_COLUMNS), (failed, failed_file, FAILED_COLUMNS)):
+            for row in ResumableCSV(path, columns).recover():
+                if row[0] in labelled or row[0] in failed:
+                    raise ValueError(f'{row[0]} appears in more than one shard part under {parts_dir}.')
+                target[row[0]] = row
+    missing = [p for p in paths if p not in labelled and p not in failed]
+    if missing:
+        raise ValueError(f'{len(missing)} images have no label yet (e.g. {missing[:3]}); rerun the shards.')
+    out = Path(out)
+    for target_path, header, rows in (
+            (out, [*LABEL_COLUMNS, 'split'], [[*labelled[p], split_of(p, val_fraction)] for p in paths if p in labelled]),
+            (failed_path_for(out), FAILED_COLUMNS, [failed[p] for p in paths if p in failed])):
+        tmp = target_path.with_name(target_path.name + '.tmp')
+        with open(tmp, 'w', newline='', encoding='utf-8') as handle:
+            writer = csv.writer(handle, lineterminator='\n')
+            writer.writerow(header)
+            writer.writerows(rows)
+        os.replace(tmp, target_path)  # concurrent mergers write identical files; each replace is atomic
+    return len(labelled), len(failed)
+
+
+def failed_path_for(out):
+    out = Path(out)
+    return out.with_name(out.stem + '.failed.csv')
+
+
+def shard_from_environment(shard_text):
+    """(index, count) from --shard, else torchrun's RANK/WORLD_SIZE, else (0, 1)."""
+    from pyiqa_uniqa.attiqa.image_sources import parse_shard
+    world = int(os.environ.get('WORLD_SIZE', '1'))
+    if shard_text and world > 1:
+        raise ValueError('--shard and torchrun (WORLD_SIZE > 1) both split the work; use one of them.')
+    if shard_text:
+        return parse_shard(shard_text)
+    return int(os.environ.get('RANK', '0')), world
+
+
+def add_arguments(parser):
+    from pyiqa_uniqa.attiqa.clip_scorer import add_clip_arguments
+    parser.add_argument('--images', required=True, help='image folder (recursive) or CSV (first column: paths)')
+    parser.add_argument('--image-root', default=None, help='folder CSV paths are relative to (default: the CSV folder)')
+    parser.add_argument('--prompts', default=None,
+                        help='prompts YAML from select-prompts (default: the CLIP-IQA pairs, unselected)')
+    parser.add_argument('--out', required=True, help='meta-info CSV to write')
+    parser.add_argument('--shard', default=None, help="i/n: label every n-th image from i (one process per shard)")
+    parser.add_argument('--merge', action='store_true', help='only merge finished shard parts into --out')
+    parser.add_argument('--num-workers', type=int, default=2, help='image decoding workers')
+    parser.add_argument('--val-fraction', type=float, default=0.02, help="share of images in the 'val' split")
+    parser.add_argument('--no-progress', action='store_true')
+    add_clip_arguments(parser)
+
+
+def run(args):
+    from pyiqa_uniqa.attiqa.image_sources import list_images, shard_of
+    from pyiqa_uniqa.attiqa.prompt_bank import DEFAULT_PAIRS
+    from pyiqa_uniqa.attiqa.prompts_file import load_prompt_pairs
+
+    index, count = shard_from_environment(args.shard)
+    root, paths = list_images(args.images, args.image_root)
+    pairs = load_prompt_pairs(args.prompts) if args.prompts else dict(DEFAULT_PAIRS)
+    out = Path(args.out)
+    parts_dir = out.with_name(out.name + '.parts')
+    check_manifest(parts_dir, {'images': len(paths), 'listing': listing_fingerprint(paths), 'shards': count,
+                               'prompts': {k: list(v) for k, v in pairs.items()},
+                               'clip': [args.model_name, str(args.clip_weights)]})
+    if not args.merge:
+        import torch
+
+        from pyiqa_uniqa.attiqa.clip_scorer import (
+            CLIPAttributeScorer,
+            build_clip_from_args,
+        )
+        device = args.device or (f'cuda:{os.environ.get("LOCAL_RANK", "0")}' if torch.cuda.is_available() else 'cpu')
+        clip_model, tokenizer = build_clip_from_args(args, device)
+        scorer = CLIPAttributeScorer(clip_model, tokenizer, pairs)
+        label_file, failed_file, done_marker = part_paths(parts_dir, index, count)
+        labelled, failed, skipped = label_shard(
+            scorer, root, shard_of(paths, index, count), label_file, failed_file, args.batch_size,
+            args.num_workers, progress=not args.no_progress)
+        done_marker.touch()
+        print(f'shard {index}/{count}: {labelled} labelled, {failed} unreadable, {skipped} already done before.')
+    merged = merge_parts(parts_dir, count, paths, out, args.val_fraction)
+    if merged is None:
+        print(f'other shards are still running; the last one to finish merges into {out} '
+              f'(or run again with --merge).')
+        return 0
+    print(f'wrote {out}: {merged[0]} images labelled; {merged[1]} unreadable listed in {failed_path_for(out)}.')
+    return 0
+

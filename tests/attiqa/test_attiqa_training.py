@@ -1,0 +1,71 @@
+"""A short CPU pre-training run through ``pyiqa-uniqa train``: the ranking loss goes down."""
+import logging
+import re
+
+import numpy as np
+import yaml
+
+from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
+
+
+def write_labels(image_folder, path):
+    """Labels from image statistics the network can learn (brightness, colour spread, ...)."""
+    from pyiqa_uniqa.attiqa.image_sources import list_images, read_rgb
+    _, paths = list_images(image_folder)
+    lines = ['image_path,' + ','.join(ATTRIBUTES)]
+    for name in paths:
+        if 'truncated' in name:
+            continue
+        image = read_rgb(image_folder / name).numpy()
+        stats = [np.abs(np.diff(image, axis=2)).mean() * 4, image.mean(), image.std() * 2, image.std(axis=0).mean() * 4,
+                 np.abs(np.diff(image, axis=1)).mean() * 4]
+        lines.append(name + ',' + ','.join(f'{min(max(v, 0), 1):.4f}' for v in stats))
+    path.write_text('\n'.join(lines) + '\n')
+
+
+def test_pretraining_run_lowers_the_ranking_loss(image_folder, tmp_path, monkeypatch):
+    import torch
+
+    from pyiqa_uniqa.cli import main
+    write_labels(image_folder, tmp_path / 'attrs.csv')
+    data = {'type': 'AttributeLabelDataset', 'dataroot_target': str(image_folder),
+            'meta_info_file': str(tmp_path / 'attrs.csv'), 'num_worker_per_gpu': 0}
+    options = {
+        'name': 'attiqa_pretrain_test', 'model_type': 'ATTIQAPretrainModel', 'num_gpu': 0, 'manual_seed': 0,
+        'datasets': {
+            'train': {**data, 'name': 'train', 'augment': {'random_crop': 32}, 'use_shuffle': True,
+                      'batch_size_per_gpu': 9, 'dataset_enlarge_ratio': 5},
+            'val': {**data, 'name': 'val', 'augment': {'center_crop': 32}, 'batch_size_per_gpu': 9}},
+        'network': {'type': 'ATTIQA', 'backbone': 'test_resnet', 'head_hidden': 16},
+        'path': {'pretrain_network': None, 'strict_load': True, 'resume_state': None},
+        'train': {'optim': {'type': 'Adam', 'lr': 3e-3}, 'scheduler': {'type': 'MultiStepLR', 'milestones': [1000]},
+                  'total_iter': 30, 'warmup_iter': -1,
+                  'mos_loss_opt': {'type': 'AttributeRankingLoss', 'margin': 0.1, 'tie_threshold': 0.01}},
+        'val': {'val_freq': 30, 'save_img': False, 'key_metric': 'srcc',
+                'metrics': {'srcc': {'type': 'calculate_attribute_srcc'}}},
+        'logger': {'print_freq': 1, 'save_checkpoint_freq': 1000, 'save_latest_freq': 1000, 'use_tb_logger': False},
+    }
+    recipe = tmp_path / 'pretrain.yml'
+    recipe.write_text(yaml.safe_dump(options))
+    monkeypatch.chdir(tmp_path)
+    # pyiqa sets up its logger (file, INFO level) only on the process's first get_root_logger call,
+    # which an earlier test may have made without a file: listen to the logger directly
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    pyiqa_logger = logging.getLogger('pyiqa')
+    level = pyiqa_logger.level
+    pyiqa_logger.addHandler(handler)
+    pyiqa_logger.setLevel(logging.INFO)
+    try:
+        main(['train', '-opt', str(recipe)])
+    finally:
+        pyiqa_logger.removeHandler(handler)
+        pyiqa_logger.setLevel(level)
+
+    losses = [float(v) for v in re.findall(r'l_mos: ([0-9.e+-]+)', '\n'.join(messages))]
+    assert len(losses) == 30
+    assert np.mean(losses[-8:]) < 0.7 * np.mean(losses[:8])
+    best = torch.load(tmp_path / 'experiments' / 'attiqa_pretrain_test' / 'models' / 'net_best.pth',
+                      weights_only=True)['params']
+    assert any(k.startswith('attribute_heads.sharpness.') for k in best) and any(k.startswith('backbone.') for k in best)

@@ -1,0 +1,120 @@
+"""Pseudo-labelling: exactly-once after a kill, torn lines, shards, unreadable images, merge."""
+import csv
+
+import pytest
+
+from pyiqa_uniqa.attiqa import label
+from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
+from pyiqa_uniqa.attiqa.image_sources import list_images, parse_shard, shard_of
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: not an Exception, so nothing in the labeller may swallow it."""
+
+
+def rows_of(path):
+    with open(path, newline='') as handle:
+        return list(csv.reader(handle))[1:]
+
+
+def test_shards_partition_the_listing():
+    paths = [f'img_{i:03d}.png' for i in range(103)]
+    shards = [shard_of(paths, i, 4) for i in range(4)]
+    assert sorted(p for s in shards for p in s) == paths  # nothing lost, nothing twice
+    assert max(map(len, shards)) - min(map(len, shards)) <= 1
+    assert parse_shard('3/4') == (3, 4)
+    for bad in ('4/4', '-1/2', 'a/b', '1'):
+        with pytest.raises(ValueError):
+            parse_shard(bad)
+
+
+def test_listing_is_recursive_sorted_and_from_csv(image_folder, tmp_path):
+    root, paths = list_images(image_folder)
+    assert root == image_folder and paths == sorted(paths) and 'sub/00_astronaut.png' in paths and len(paths) == 10
+    listing = tmp_path / 'list.csv'
+    listing.write_text('name\n' + '\n'.join(paths[:3]) + '\n')
+    assert list_images(listing, image_folder) == (image_folder, paths[:3])
+    with pytest.raises(FileNotFoundError):
+        list_images(tmp_path / 'missing')
+
+
+def test_killed_run_resumes_with_every_image_labelled_exactly_once(image_folder, tiny_scorer, tmp_path, monkeypatch):
+    _, paths = list_images(image_folder)
+    reference = tmp_path / 'reference'
+    label.label_shard(tiny_scorer, image_folder, paths, reference / 'l.csv', reference / 'f.csv', batch_size=3,
+                      progress=False)
+    expected = {row[0]: row for row in rows_of(reference / 'l.csv')}
+
+    calls = []
+
+    class KillOnThirdBatch:
+        size = tiny_scorer.size
+
+        def __call__(self, images):
+            calls.append(len(images))
+            if len(calls) == 3:
+                raise Killed
+            return tiny_scorer(images)
+
+    run = tmp_path / 'run'
+    with pytest.raises(Killed):
+        label.label_shard(KillOnThirdBatch(), image_folder, paths, run / 'l.csv', run / 'f.csv', batch_size=3,
+                          progress=False)
+    done_before = rows_of(run / 'l.csv')
+    assert len(done_before) == 6  # two flushed batches survive the kill
+    with open(run / 'l.csv', 'a') as handle:
+        handle.write('sub/06_rocket.png,0.12')  # the torn line a kill mid-write leaves
+
+    scored = []
+
+    class Counting:
+        size = tiny_scorer.size
+
+        def __call__(self, images):
+            scored.append(len(images))
+            return tiny_scorer(images)
+
+    labelled, failed, skipped = label.label_shard(Counting(), image_folder, paths, run / 'l.csv', run / 'f.csv',
+                                                  batch_size=3, progress=False)
+    assert (skipped, labelled, failed) == (6, len(paths) - 7, 1)
+    assert sum(scored) == len(paths) - 7  # only the images not done before the kill are scored again
+    final = rows_of(run / 'l.csv')
+    names = [row[0] for row in final] + [row[0] for row in rows_of(run / 'f.csv')]
+    assert sorted(names) == sorted(paths) and len(names) == len(set(names))
+    assert {row[0]: row for row in final} == expected  # same values as an uninterrupted run
+    assert [row[0] for row in rows_of(run / 'f.csv')] == ['zz_truncated.png']
+
+
+def test_command_with_two_shards_merges_into_a_pyiqa_meta_info(image_folder, tmp_path, capsys):
+    import pandas as pd
+
+    from pyiqa_uniqa.cli import main
+    out = tmp_path / 'attrs.csv'
+    common = ['label', '--images', str(image_folder), '--out', str(out), '--model-name', 'tiny-clip-quickgelu',
+              '--clip-weights', 'none', '--batch-size', '4', '--num-workers', '0', '--no-progress']
+    main(common + ['--shard', '1/2'])
+    assert not out.exists() and 'still running' in capsys.readouterr().out
+    main(common + ['--shard', '0/2'])
+    table = pd.read_csv(out)
+    assert list(table.columns) == ['image_path', *ATTRIBUTES, 'split']
+    _, paths = list_images(image_folder)
+    assert table['image_path'].tolist() == [p for p in paths if p != 'zz_truncated.png']
+    assert table[list(ATTRIBUTES)].to_numpy().min() >= 0 and table[list(ATTRIBUTES)].to_numpy().max() <= 1
+    assert pd.read_csv(label.failed_path_for(out))['image_path'].tolist() == ['zz_truncated.png']
+    with pytest.raises(ValueError, match='different job'):
+        main(common + ['--shard', '0/3'])
+
+
+def test_pretraining_dataset_reads_the_labels(image_folder, tmp_path):
+    from pyiqa_uniqa.attiqa.dataset import AttributeLabelDataset
+    meta = tmp_path / 'attrs.csv'
+    meta.write_text('image_path,' + ','.join(ATTRIBUTES) + ',split\n01_chelsea.png,0.1,0.2,0.3,0.4,0.5,train\n'
+                    '02_coffee.png,0.5,0.5,0.5,0.5,0.5,val\n')
+    dataset = AttributeLabelDataset({'dataroot_target': str(image_folder), 'meta_info_file': str(meta),
+                                     'split_index': 'split', 'phase': 'train'})
+    item = dataset[0]
+    assert len(dataset) == 1 and item['img'].shape[0] == 3
+    assert item['attributes'].tolist() == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5])
+    meta.write_text('image_path,sharpness\n01_chelsea.png,0.1\n')
+    with pytest.raises(ValueError, match='brightness'):
+        AttributeLabelDataset({'dataroot_target': str(image_folder), 'meta_info_file': str(meta)})

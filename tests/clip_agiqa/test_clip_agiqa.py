@@ -1,0 +1,114 @@
+"""CLIP-AGIQA: only context + head train and are saved; prompts re-encoded only when needed."""
+import pytest
+import torch
+
+from pyiqa_uniqa.clip_agiqa.arch import CLIPAGIQA, QUALITY_LEVELS
+
+
+@pytest.fixture(scope='module')
+def TINY(tiny_clip_checkpoint):
+    # fixed CLIP weights from a file: the checkpoint of context + head only fits the same CLIP
+    return {'model_name': 'tiny-clip-quickgelu', 'clip_weights': str(tiny_clip_checkpoint)}
+
+
+@pytest.fixture(scope='module')
+def net(TINY):
+    torch.manual_seed(0)
+    return CLIPAGIQA(**TINY)
+
+
+def test_checkpoint_holds_only_the_context_and_the_head(net):
+    keys = set(net.state_dict())
+    assert keys == {'prompt_learner.ctx', 'regressor.1.weight', 'regressor.1.bias', 'regressor.4.weight',
+                    'regressor.4.bias'}
+    assert net.prompt_learner.ctx.shape[0] == 4  # 'a photo of a'
+    assert net.regressor[1].in_features == 32 * (len(QUALITY_LEVELS) + 1)  # image + six prompts
+    assert {id(p) for p in net.parameters()}.isdisjoint(id(p) for p in net.clip.parameters())
+
+
+def test_gradient_reaches_the_context_through_the_frozen_text_tower_only(net):
+    net.train()
+    net.zero_grad()
+    net(torch.rand(3, 3, 230, 250)).pow(2).mean().backward()
+    assert net.prompt_learner.ctx.grad.abs().sum() > 0 and net.regressor[1].weight.grad is not None
+    assert all(p.grad is None for p in net.clip.parameters())
+    assert not net.clip.training  # train() leaves the frozen CLIP in eval mode
+    net.eval()
+
+
+def test_eval_encodes_prompts_once_until_the_context_changes(net, monkeypatch):
+    from pyiqa_uniqa.clip_agiqa import arch
+    calls = []
+    original = arch.encode_text_embeddings
+    monkeypatch.setattr(arch, 'encode_text_embeddings', lambda *a: calls.append(1) or original(*a))
+    net.eval()
+    with torch.no_grad():
+        first = net(torch.rand(2, 3, 224, 224))
+        net(torch.rand(2, 3, 224, 224))
+        assert len(calls) <= 1
+        net.prompt_learner.ctx.add_(0.5)
+        image = torch.rand(1, 3, 224, 224)
+        changed = net(image)
+    assert len(calls) == 2 and first.shape == (2, 1) and changed.shape == (1, 1)
+    with torch.no_grad():
+        net.prompt_learner.ctx.sub_(0.5)
+
+
+def test_checkpoint_round_trip_metric_and_errors(net, TINY, tmp_path):
+    import pyiqa
+
+    from pyiqa_uniqa.weights import WeightsNotFoundError
+    path = tmp_path / 'clip_agiqa_agiqa3k.pth'
+    torch.save({'params': net.state_dict()}, path)
+    image = torch.rand(2, 3, 224, 224)
+    metric = pyiqa.create_metric('clip-agiqa', device='cpu', pretrained_model_path=str(path), **TINY)
+    with torch.no_grad():
+        assert torch.allclose(metric(image), net.eval()(image), atol=1e-5)
+    with pytest.raises(WeightsNotFoundError, match='options/clip_agiqa/agiqa3k.yml'):
+        pyiqa.create_metric('clip-agiqa-aigciqa2023', device='cpu', **TINY)
+    with pytest.raises(ValueError, match='does not fit'):
+        CLIPAGIQA(context_init='', n_ctx=8, pretrained_model_path=str(path), **TINY)
+
+
+def test_official_split_and_meta_info(tmp_path):
+    import numpy as np
+    import pandas as pd
+    from scipy.io import savemat
+
+    from pyiqa_uniqa.clip_agiqa.meta_info import (
+        agiqa3k_table,
+        aigciqa2023_table,
+        official_split,
+    )
+    split = official_split(2982)
+    assert split.count('test') == 597 and split == official_split(2982)
+    data = tmp_path / 'data.csv'
+    pd.DataFrame({'name': [f'img{i}.jpg' for i in range(10)], 'prompt': ['p'] * 10,
+                  'mos_quality': np.linspace(0, 5, 10), 'mos_align': np.ones(10)}).to_csv(data, index=False)
+    table = agiqa3k_table(data)
+    assert list(table.columns) == ['img_name', 'mos', 'split'] and table['split'].tolist().count('test') == 2
+    with pytest.raises(ValueError, match='mos_quality'):
+        agiqa3k_table(data, target='nope')
+    savemat(tmp_path / 'mosz1.mat', {'MOSz': np.arange(5.0).reshape(5, 1)})
+    table = aigciqa2023_table(tmp_path / 'mosz1.mat')
+    assert table['img_name'].tolist()[2] == 'Image/allimg/2.png' and table['mos'].tolist()[2] == 2.0
+
+
+def test_official_trainer_checkpoints_load_unchanged(net, TINY, tmp_path):
+    # the official trainer's layout: one {'state_dict', 'epoch', 'optimizer', ...} file per part,
+    # prompt learner in fp16 with its CLIP-derived token buffers, regression as nn.Sequential 0..4
+    state = net.state_dict()
+    prompt = {'ctx': state['prompt_learner.ctx'].half(), 'token_prefix': torch.zeros(6, 1, 32),
+              'token_suffix': torch.zeros(6, 72, 32)}
+    regression = {k[len('regressor.'):]: v for k, v in state.items() if k.startswith('regressor.')}
+    for name, part in (('prompt_learner', prompt), ('regression', regression)):
+        torch.save({'state_dict': part, 'epoch': 100, 'optimizer': {'state': {}, 'param_groups': [{'lr': 0.002}]}},
+                   tmp_path / f'{name}.pth.tar')
+    import pyiqa
+    metric = pyiqa.create_metric('clip-agiqa', device='cpu', official_checkpoint=(
+        tmp_path / 'prompt_learner.pth.tar', tmp_path / 'regression.pth.tar'), **TINY)
+    loaded = metric.net
+    assert torch.equal(loaded.regressor[1].weight, net.regressor[1].weight)
+    assert torch.allclose(loaded.prompt_learner.ctx, net.prompt_learner.ctx, atol=1e-3)
+    with pytest.raises(ValueError, match='no ctx'):
+        CLIPAGIQA(official_checkpoint=(tmp_path / 'regression.pth.tar', tmp_path / 'regression.pth.tar'), **TINY)
