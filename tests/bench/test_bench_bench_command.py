@@ -39,7 +39,8 @@ def test_the_rss_peak_can_be_reset_per_metric():
     assert peak_rss_mib() - base > 50
     del block
     reset_peak_rss()
-    assert peak_rss_mib() - rss_mib() < 5
+    # the freed 64 MiB no longer counts in the peak (without the reset it would stay above base + 64)
+    assert peak_rss_mib() - base < 32
 
 
 def test_bench_table_has_a_row_per_metric(image_folder, tiny_clip_checkpoint, tmp_path, monkeypatch, capsys):

@@ -26,11 +26,15 @@ def test_recipe_keys_are_all_read(path):
     assert unknown_keys(opt) == []
     assert set(opt['network']) - {'type'} <= set(inspect.signature(UniQA).parameters)
     assert opt['network']['type'] == 'UniQA'
+    from pyiqa.data import _lazy_import_dataset  # how pyiqa's build_dataset finds its own types
+
     MODEL_REGISTRY.get(opt['model_type'])
     for dataset in opt['datasets'].values():
-        DATASET_REGISTRY.get(dataset['type'])
-        if 'base_type' in dataset:
-            DATASET_REGISTRY.get(dataset['base_type'])
+        for type_name in (dataset['type'], dataset.get('base_type')):
+            if type_name and type_name not in DATASET_REGISTRY:
+                _lazy_import_dataset(type_name)
+            if type_name:
+                DATASET_REGISTRY.get(type_name)
 
 
 @pytest.mark.parametrize('path', DATASET_RECIPES, ids=lambda p: p.name)
