@@ -46,9 +46,15 @@ UNIQA_CONFIGS = {
 }
 
 # --- ATTIQA (arXiv 2406.01020) and the AIGC CLIP-AGIQA model ---------------------------------
+# No official weights exist for either: each name expects a checkpoint you trained, found as
+# pretrained_model_path=... or under its weights_file name in pyiqa's cache dir.
+ATTIQA_FINETUNED_ON = ('koniq', 'livec', 'spaq', 'flive', 'ava')  # options/attiqa/<dataset>.yml
 ATTIQA_CONFIGS = {
-    'attiqa': _nr('ATTIQA'),
-    'clip-agiqa': _nr('CLIPAGIQA'),
+    'attiqa': _nr('ATTIQA', weights_file='attiqa_koniq.pth'),  # KonIQ, as pyiqa's NR defaults
+    **{f'attiqa-{dataset}': _nr('ATTIQA', weights_file=f'attiqa_{dataset}.pth') for dataset in ATTIQA_FINETUNED_ON},
+    'clip-agiqa': _nr('CLIPAGIQA', score_range='0, 5', weights_file='clip_agiqa_agiqa3k.pth'),
+    'clip-agiqa-agiqa3k': _nr('CLIPAGIQA', score_range='0, 5', weights_file='clip_agiqa_agiqa3k.pth'),
+    'clip-agiqa-aigciqa2023': _nr('CLIPAGIQA', score_range='0, 100', weights_file='clip_agiqa_aigciqa2023.pth'),
 }
 
 # --- DepictQA-style descriptive quality (arXiv 2405.18842) -----------------------------------

@@ -19,14 +19,17 @@ LAZY_REGISTRATIONS = {
         'FrozenBackboneIQAModel': 'pyiqa_uniqa.training.base_model:FrozenBackboneIQAModel',
         'UniQAPretrainModel': 'pyiqa_uniqa.uniqa.pretrain_model:UniQAPretrainModel',
         'DepictQAModel': 'pyiqa_uniqa.depictqa.model:DepictQAModel',
+        'ATTIQAPretrainModel': 'pyiqa_uniqa.attiqa.pretrain_model:ATTIQAPretrainModel',
     },
     'losses': {
         'SymmetricContrastiveLoss': 'pyiqa_uniqa.uniqa.contrastive_loss:SymmetricContrastiveLoss',
+        'AttributeRankingLoss': 'pyiqa_uniqa.attiqa.ranking_loss:AttributeRankingLoss',
     },
     'datasets': {
         'PhotoDistortionNRDataset': 'pyiqa_uniqa.data.photo_datasets:PhotoDistortionNRDataset',
         'PhotoDistortionFRDataset': 'pyiqa_uniqa.data.photo_datasets:PhotoDistortionFRDataset',
         'DQ495KDataset': 'pyiqa_uniqa.depictqa.dataset:DQ495KDataset',
+        'AttributeLabelDataset': 'pyiqa_uniqa.attiqa.dataset:AttributeLabelDataset',
         'ImageTextDataset': 'pyiqa_uniqa.uniqa.image_text_dataset:ImageTextDataset',
         'CarvedSplitNRDataset': 'pyiqa_uniqa.uniqa.carved_split:CarvedSplitNRDataset',
     },
@@ -34,6 +37,7 @@ LAZY_REGISTRATIONS = {
         'calculate_dq_distortion_accuracy': 'pyiqa_uniqa.depictqa.evaluation:calculate_dq_distortion_accuracy',
         'calculate_dq_ab_accuracy': 'pyiqa_uniqa.depictqa.evaluation:calculate_dq_ab_accuracy',
         'calculate_dq_level_accuracy': 'pyiqa_uniqa.depictqa.evaluation:calculate_dq_level_accuracy',
+        'calculate_attribute_srcc': 'pyiqa_uniqa.attiqa.attribute_metrics:calculate_attribute_srcc',
     },
 }
 

@@ -1,0 +1,112 @@
+"""describe / compare / the pyiqa metric: odd inputs, bounded decoding, scores, errors."""
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pyiqa_uniqa.depictqa import templates
+
+ODD_INPUTS = {
+    'tiny': lambda: torch.rand(3, 1, 1),
+    'huge': lambda: torch.rand(3, 3000, 2000),
+    'grayscale': lambda: torch.rand(1, 37, 53),
+    'rgba_array': lambda: np.random.default_rng(0).integers(0, 255, (20, 90, 4), dtype=np.uint8),
+}
+
+
+@pytest.mark.parametrize('kind', sorted(ODD_INPUTS))
+def test_describe_and_compare_return_in_bounded_time(tiny_net, kind):
+    image = ODD_INPUTS[kind]()
+    start = time.monotonic()
+    text, confidence = tiny_net.describe(image)
+    verdict, p_verdict = tiny_net.compare(image, torch.rand(3, 40, 40))
+    detail, _ = tiny_net.describe(image, ref=torch.rand(3, 30, 30), detail=True)
+    assert time.monotonic() - start < 30
+    assert isinstance(text, str) and isinstance(detail, str)
+    assert confidence is None or 0 <= confidence <= 1
+    assert verdict in templates.AB_ANSWERS and 0 <= p_verdict <= 1
+
+
+def test_time_cap_ends_a_runaway_generation(tiny_net):
+    settings = tiny_net.config.generation
+    saved = settings.max_new_tokens_detail, settings.max_time_s
+    settings.max_new_tokens_detail, settings.max_time_s = 10 ** 6, 0.5
+    try:
+        start = time.monotonic()
+        tiny_net.describe(torch.rand(3, 32, 32), detail=True)
+        assert time.monotonic() - start < 15
+    finally:
+        settings.max_new_tokens_detail, settings.max_time_s = saved
+
+
+def test_batched_describe_matches_one_by_one(tiny_net):
+    images = [torch.rand(3, 32, 48), torch.rand(3, 64, 24), torch.rand(3, 32, 48)]
+    batched = tiny_net.describe(images)
+    assert [tiny_net.describe(image)[0] for image in images] == [text for text, _ in batched]
+
+
+def test_paths_and_unreadable_files(tiny_net, tmp_path):
+    from pyiqa_uniqa.depictqa.images import ImageInputError
+    Image.fromarray(np.zeros((20, 20), dtype=np.uint8)).save(tmp_path / 'gray.png')
+    assert isinstance(tiny_net.describe(str(tmp_path / 'gray.png'))[0], str)
+    (tmp_path / 'cut.png').write_bytes((tmp_path / 'gray.png').read_bytes()[:30])
+    with pytest.raises(ImageInputError, match='cut.png'):
+        tiny_net.describe(str(tmp_path / 'cut.png'))
+
+
+def test_level_score_is_the_expected_value_over_level_words(tiny_net):
+    images = torch.rand(2, 3, 48, 48)
+    with torch.no_grad():
+        score = tiny_net(images)
+        query = templates.with_single_word_tail(templates.RATE_LEVEL_QUESTIONS[0])
+        requests = [{'task': 'quality_single_A_noref', 'turns': [(query, None)], 'images': {'A': image}}
+                    for image in images]
+        sequences, _ = tiny_net._embed(requests)
+        by_hand = []
+        for sequence in sequences:
+            logits = tiny_net.llm(inputs_embeds=sequence[None]).logits[0, -1]
+            word_ids = [tiny_net.tokenizer(w, add_special_tokens=False).input_ids[0] for w, _ in templates.QUALITY_LEVELS]
+            probs = torch.softmax(logits[word_ids], -1)
+            by_hand.append(sum(p * v for p, (_, v) in zip(probs, templates.QUALITY_LEVELS)))
+    assert score.shape == (2, 1)
+    assert torch.allclose(score.flatten(), torch.stack(by_hand), atol=1e-5)
+
+
+def test_pyiqa_metrics_nr_fr_and_as_loss():
+    import pyiqa
+    nr = pyiqa.create_metric('depictqa', model_config='tiny', device='cpu')
+    fr = pyiqa.create_metric('depictqa-fr', model_config='tiny', device='cpu')
+    compare = pyiqa.create_metric('depictqa-fr', model_config='tiny', score_method='compare', device='cpu')
+    img, ref = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    for score in (nr(img), fr(img, ref), compare(img, ref)):
+        assert score.shape == (2, 1) and bool(((score >= 0) & (score <= 1)).all())
+    assert not nr.lower_better
+    loss_metric = pyiqa.create_metric('depictqa', model_config='tiny', as_loss=True, device='cpu')
+    x = torch.randn(2, 3, 224, 224, requires_grad=True)  # pyiqa's own backward test input
+    loss_metric(x).backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+def test_named_model_offline_fails_with_what_to_download():
+    import pyiqa
+
+    from pyiqa_uniqa.weights import WeightsNotFoundError
+    start = time.monotonic()
+    with pytest.raises(WeightsNotFoundError) as info:
+        pyiqa.create_metric('depictqa', device='cpu')
+    message = str(info.value)
+    assert 'lmsys/vicuna-7b-v1.5' in message and 'openai/clip-vit-large-patch14' in message
+    assert 'huggingface-cli download' in message and 'DepictQA2-DQ495K_ckpt.pt' in message
+    assert time.monotonic() - start < 20
+
+
+def test_save_pretrained_round_trip(tiny_net, tmp_path):
+    from pyiqa_uniqa.depictqa.arch import DepictQA
+    folder = tiny_net.save_pretrained(tmp_path / 'tiny_model')
+    reloaded = DepictQA(str(folder))
+    image = torch.rand(1, 3, 40, 40)
+    with torch.no_grad():
+        assert torch.allclose(reloaded(image), tiny_net(image), atol=1e-6)
+    assert reloaded.describe(image[0]) == tiny_net.describe(image[0])
