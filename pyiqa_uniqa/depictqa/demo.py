@@ -9,7 +9,7 @@ import argparse
 import os
 from pathlib import Path
 
-DEFAULT_OPTIONS = Path(__file__).resolve().parents[2] / 'options' / 'depictqa' / 'demo.yml'
+DEFAULT_OPTIONS = Path(__file__).with_name('demo.yml')  # shipped in the package; options/depictqa/ links to it
 
 
 def _datasets(options):
