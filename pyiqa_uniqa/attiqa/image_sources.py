@@ -42,22 +42,6 @@ def list_images(source, image_root=None):
     return root, paths
 
 
-def parse_shard(text):
-    """'i/n' -> (i, n) with 0 <= i < n."""
-    try:
-        index, count = (int(part) for part in str(text).split('/'))
-    except ValueError as err:
-        raise ValueError(f"--shard must look like 'i/n' (e.g. 0/4), got {text!r}") from err
-    if count < 1 or not 0 <= index < count:
-        raise ValueError(f'--shard {text}: need 0 <= i < n.')
-    return index, count
-
-
-def shard_of(paths, index, count):
-    """Every ``count``-th path from ``index``: shards are disjoint, cover everything, and balance."""
-    return paths[index::count]
-
-
 def read_rgb(path, draft_size=None):
     """Read an image as a float tensor [3, H, W] in [0, 1].
 

@@ -151,17 +151,6 @@ def failed_path_for(out):
     return out.with_name(out.stem + '.failed.csv')
 
 
-def shard_from_environment(shard_text):
-    """(index, count) from --shard, else torchrun's RANK/WORLD_SIZE, else (0, 1)."""
-    from pyiqa_uniqa.attiqa.image_sources import parse_shard
-    world = int(os.environ.get('WORLD_SIZE', '1'))
-    if shard_text and world > 1:
-        raise ValueError('--shard and torchrun (WORLD_SIZE > 1) both split the work; use one of them.')
-    if shard_text:
-        return parse_shard(shard_text)
-    return int(os.environ.get('RANK', '0')), world
-
-
 def add_arguments(parser):
     from pyiqa_uniqa.attiqa.clip_scorer import add_clip_arguments
     parser.add_argument('--images', required=True, help='image folder (recursive) or CSV (first column: paths)')
@@ -178,7 +167,8 @@ def add_arguments(parser):
 
 
 def run(args):
-    from pyiqa_uniqa.attiqa.image_sources import list_images, shard_of
+    from pyiqa_uniqa.attiqa.image_sources import list_images
+    from pyiqa_uniqa.sharding import shard_from_environment, shard_of
     from pyiqa_uniqa.attiqa.prompt_bank import DEFAULT_PAIRS
     from pyiqa_uniqa.attiqa.prompts_file import load_prompt_pairs
 

@@ -52,33 +52,21 @@ def command_line(args):
 
 def run(args):
     _validate(args)
-    from pyiqa_uniqa.bench.offline import configure_offline
+    from pyiqa_uniqa.bench.command_setup import prepare_metric_command
 
-    note = configure_offline(args.offline)  # before pyiqa imports huggingface_hub
-    if note:
-        print(f'bench: {note}', file=sys.stderr)
+    specs = prepare_metric_command('bench', args)
     import platform
 
     import torch
 
-    import pyiqa_uniqa  # noqa: F401 - merges the plugin's metric names into pyiqa
     from pyiqa_uniqa.bench.bench_images import load_bench_images
     from pyiqa_uniqa.bench.bench_report import write_bench_report
     from pyiqa_uniqa.bench.bench_runner import BenchSettings, measure_metric
     from pyiqa_uniqa.bench.failures import OK
-    from pyiqa_uniqa.bench.metric_specs import (
-        MetricSpecError,
-        check_metric_names,
-        parse_metric_specs,
-    )
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     try:
-        specs = parse_metric_specs(args.metrics, args.metric_opt)
-        check_metric_names(specs)
         images, skipped = load_bench_images(args.images, args.max_images)
-    except (MetricSpecError, FileNotFoundError) as err:
+    except FileNotFoundError as err:
         raise SystemExit(f'bench: {err}') from None
     for line in skipped:
         print(f'bench: skipped {line}', file=sys.stderr)

@@ -77,33 +77,21 @@ def _validate(args):
 
 def run(args):
     _validate(args)
-    from pyiqa_uniqa.bench.offline import configure_offline
+    from pyiqa_uniqa.bench.command_setup import prepare_metric_command
 
-    note = configure_offline(args.offline)  # before pyiqa imports huggingface_hub
-    if note:
-        print(f'eval: {note}', file=sys.stderr)
+    metric_specs = prepare_metric_command('eval', args)
     import torch
 
-    import pyiqa_uniqa  # noqa: F401 - merges the plugin's metric names into pyiqa
     from pyiqa_uniqa.bench.datasets import resolve_datasets
     from pyiqa_uniqa.bench.eval_plots import write_plots
     from pyiqa_uniqa.bench.eval_report import markdown_report, write_tables
     from pyiqa_uniqa.bench.eval_runner import EvalSettings, evaluate
     from pyiqa_uniqa.bench.failures import OK
-    from pyiqa_uniqa.bench.metric_specs import (
-        MetricSpecError,
-        check_metric_names,
-        parse_metric_specs,
-    )
     from pyiqa_uniqa.bench.references import DEFAULT_REFERENCES, load_references
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     try:
-        metric_specs = parse_metric_specs(args.metrics, args.metric_opt)
-        check_metric_names(metric_specs)
         dataset_specs = resolve_datasets(args.datasets, args.data_opt, args.data_root)
-    except (MetricSpecError, ValueError) as err:
+    except ValueError as err:
         raise SystemExit(f'eval: {err}') from None
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     out_dir = Path(args.out)

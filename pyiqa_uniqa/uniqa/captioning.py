@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyiqa_uniqa.sharding import parse_shard, shard_of
 from pyiqa_uniqa.uniqa.caption_prompts import TASKS, CaptionPrompts, mos_levels
 from pyiqa_uniqa.uniqa.captioning_models import CaptionRequest
 from pyiqa_uniqa.uniqa.captioning_records import RecordAppender, read_records
@@ -29,21 +30,6 @@ class ImageRow:
     mos: float
     level: int
     distortions: list
-
-
-def parse_shard(text):
-    """'i/n' -> (i, n) with 0 <= i < n."""
-    try:
-        index, count = (int(part) for part in str(text).split('/'))
-    except ValueError:
-        raise ValueError(f'--shard must look like i/n (e.g. 0/4), not {text!r}.') from None
-    if count < 1 or not 0 <= index < count:
-        raise ValueError(f'--shard {text}: need n >= 1 and 0 <= i < n (shards are numbered from 0).')
-    return index, count
-
-
-def shard_rows(rows, index, count):
-    return rows[index::count]
 
 
 def shard_output_path(out, index, count):
@@ -217,7 +203,7 @@ def run(args):
     rows = read_image_table(args.data, args.image_root, args.image_column, args.mos_column, args.mos_range,
                             args.lower_better, args.distortion_column, args.severity_column, args.split,
                             args.split_column)
-    rows = shard_rows(rows, index, count)
+    rows = shard_of(rows, index, count)
     captioner = build_captioner(args.model, prompts, **({} if args.model == 'template' else dict(
         device=args.device, dtype=args.dtype, max_new_tokens=args.max_new_tokens,
         max_image_side=args.max_image_side)))

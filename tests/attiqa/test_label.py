@@ -5,7 +5,7 @@ import pytest
 
 from pyiqa_uniqa.attiqa import label
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
-from pyiqa_uniqa.attiqa.image_sources import list_images, parse_shard, shard_of
+from pyiqa_uniqa.attiqa.image_sources import list_images
 
 
 class Killed(BaseException):
@@ -15,17 +15,6 @@ class Killed(BaseException):
 def rows_of(path):
     with open(path, newline='') as handle:
         return list(csv.reader(handle))[1:]
-
-
-def test_shards_partition_the_listing():
-    paths = [f'img_{i:03d}.png' for i in range(103)]
-    shards = [shard_of(paths, i, 4) for i in range(4)]
-    assert sorted(p for s in shards for p in s) == paths  # nothing lost, nothing twice
-    assert max(map(len, shards)) - min(map(len, shards)) <= 1
-    assert parse_shard('3/4') == (3, 4)
-    for bad in ('4/4', '-1/2', 'a/b', '1'):
-        with pytest.raises(ValueError):
-            parse_shard(bad)
 
 
 def test_listing_is_recursive_sorted_and_from_csv(image_folder, tmp_path):

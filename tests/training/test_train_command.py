@@ -50,7 +50,7 @@ def test_kill_then_resume_restores_iteration_and_weights(workdir):
     # resume with total_iter = the saved iteration: no step is taken, so the final weights
     # are exactly what the resume restored
     log = train(workdir, '--auto_resume', '--force_yml', f'train:total_iter={last}')
-    assert f'Resuming training from epoch: ' in log and f'iter: {last}.' in log
+    assert 'Resuming training from epoch: ' in log and f'iter: {last}.' in log
     restored = torch.load(models_dir(workdir) / 'net_latest.pth')['params']
     at_kill = torch.load(models_dir(workdir) / f'net_{last}.pth')['params']
     assert restored.keys() == at_kill.keys()

@@ -1,0 +1,27 @@
+"""What ``eval`` and ``bench`` do before any metric runs."""
+import sys
+
+
+def prepare_metric_command(name, args):
+    """Offline mode, torch threads and the parsed metric specs; a bad spec ends the command.
+
+    Offline mode is set first: pyiqa reads the Hub settings when it imports huggingface_hub.
+    """
+    from pyiqa_uniqa.bench.offline import configure_offline
+
+    note = configure_offline(args.offline)
+    if note:
+        print(f'{name}: {note}', file=sys.stderr)
+    import torch
+
+    import pyiqa_uniqa  # noqa: F401 - merges the plugin's metric names into pyiqa
+    from pyiqa_uniqa.bench.metric_specs import MetricSpecError, check_metric_names, parse_metric_specs
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        specs = parse_metric_specs(args.metrics, args.metric_opt)
+        check_metric_names(specs)
+    except MetricSpecError as err:
+        raise SystemExit(f'{name}: {err}') from None
+    return specs
