@@ -8,10 +8,10 @@ Returns ``img``, ``attributes`` (float [5] in ``ATTRIBUTES`` order) and ``img_pa
 from os import path as osp
 
 import torch
-from PIL import Image
 from pyiqa.data.base_iqa_dataset import BaseIQADataset
 
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
+from pyiqa_uniqa.data.images import open_rgb
 
 
 class AttributeLabelDataset(BaseIQADataset):
@@ -31,6 +31,6 @@ class AttributeLabelDataset(BaseIQADataset):
 
     def __getitem__(self, index):
         img_path, attributes = self.paths_mos[index]
-        img = Image.open(img_path).convert('RGB')
+        img = open_rgb(img_path)
         return {'img': self.trans(img) * self.img_range, 'attributes': torch.from_numpy(attributes),
                 'img_path': img_path}

@@ -2,11 +2,9 @@
 import os
 from pathlib import Path
 
+from pyiqa_uniqa.data.images import UnreadableImageError, open_rgb, to_float_tensor
+
 IMAGE_EXTENSIONS = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.gif'}
-
-
-class UnreadableImageError(ValueError):
-    pass
 
 
 def list_images(source, image_root=None):
@@ -43,27 +41,10 @@ def list_images(source, image_root=None):
 
 
 def read_rgb(path, draft_size=None):
-    """Read an image as a float tensor [3, H, W] in [0, 1].
-
-    Grayscale, palette, RGBA (alpha dropped), CMYK and 16-bit files are converted; truncated or
-    undecodable files raise UnreadableImageError. ``draft_size`` lets JPEG decode at reduced scale
-    (at least that size), which matters when labelling large photo collections.
-    """
-    import numpy as np
-    import torch
-    from PIL import Image
+    """Float tensor [3, H, W] in [0, 1] (``pyiqa_uniqa.data.images.open_rgb``); ``draft_size`` lets
+    JPEG decode at reduced scale, which matters for large photo collections. A missing file counts
+    as unreadable here: the labeller reports and skips it like a damaged one."""
     try:
-        with Image.open(path) as img:
-            if draft_size and img.format == 'JPEG':
-                img.draft('RGB', (draft_size, draft_size))
-            img.load()
-            if img.mode in ('I;16', 'I;16B', 'I;16L', 'I'):
-                gray = np.asarray(img, dtype=np.float32)
-                array = np.repeat((gray / (65535.0 if gray.max() > 255 else 255.0))[..., None], 3, axis=2)
-            else:
-                array = np.asarray(img.convert('RGB'), dtype=np.float32) / 255.0
-    except Exception as err:
-        raise UnreadableImageError(f'{err.__class__.__name__}: {err}') from err
-    if array.shape[0] < 1 or array.shape[1] < 1:
-        raise UnreadableImageError(f'empty image {array.shape}')
-    return torch.from_numpy(np.ascontiguousarray(array.clip(0, 1))).permute(2, 0, 1)
+        return to_float_tensor(open_rgb(path, draft_size=draft_size))
+    except FileNotFoundError as err:
+        raise UnreadableImageError(f'missing file {path}') from err

@@ -22,7 +22,7 @@ def load_bench_images(folder=None, limit=None):
         from pyiqa_uniqa.data.photos import load_photos
         photos = load_photos()
         return [(name, _to_tensor(array)) for name, array in photos[:limit]], []
-    from PIL import Image
+    from pyiqa_uniqa.data.images import UnreadableImageError, open_rgb
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -31,14 +31,9 @@ def load_bench_images(folder=None, limit=None):
     images, skipped = [], []
     for path in files[:limit]:
         try:
-            with Image.open(path) as img:
-                img.load()
-                if img.mode in ('I;16', 'I;16B', 'I;16L', 'I'):  # 16-bit: scale, do not clip to 255
-                    array = np.asarray(img, dtype=np.float64)
-                    img = Image.fromarray((array / max(array.max(), 1) * 255).astype(np.uint8))
-                array = np.asarray(img.convert('RGB'))
-        except Exception as err:  # noqa: BLE001 - truncated/corrupt/not an image: skip and say so
-            skipped.append(f'{path.name}: {type(err).__name__}: {err}')
+            array = np.asarray(open_rgb(path))
+        except UnreadableImageError as err:  # truncated/corrupt/not an image: skip and say so
+            skipped.append(f'{path.name}: {err}')
             continue
         if min(array.shape[:2]) < 8:
             skipped.append(f'{path.name}: {array.shape[1]}x{array.shape[0]} is too small to score')

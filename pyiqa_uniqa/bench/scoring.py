@@ -82,9 +82,8 @@ def rows_fingerprint(keys):
 class _IndexedRows:
     """The chosen rows of a dataset; a row that fails to load becomes an error record.
 
-    pyiqa's AVA module turns on PIL's global ``LOAD_TRUNCATED_IMAGES`` when imported (and pyiqa
-    imports every dataset module when it looks one up), which would score a damaged file as a
-    grey-padded image; it is switched off while a row loads, so the row is reported instead.
+    Rows load under ``strict_decoding`` (``pyiqa_uniqa.data.images``), so a truncated file is
+    reported instead of being scored as a grey-padded image.
     """
 
     def __init__(self, dataset, indices):
@@ -95,17 +94,14 @@ class _IndexedRows:
         return len(self.indices)
 
     def __getitem__(self, k):
-        from PIL import ImageFile
+        from pyiqa_uniqa.data.images import strict_decoding
 
         index = self.indices[k]
-        allow_truncated = ImageFile.LOAD_TRUNCATED_IMAGES
-        ImageFile.LOAD_TRUNCATED_IMAGES = False
-        try:
-            return {'index': index, 'item': self.dataset[index]}
-        except Exception as err:  # noqa: BLE001 - corrupt/truncated/missing image: report the row
-            return {'index': index, 'error': f'{type(err).__name__}: {err}'}
-        finally:
-            ImageFile.LOAD_TRUNCATED_IMAGES = allow_truncated
+        with strict_decoding():
+            try:
+                return {'index': index, 'item': self.dataset[index]}
+            except Exception as err:  # noqa: BLE001 - corrupt/truncated/missing image: report the row
+                return {'index': index, 'error': f'{type(err).__name__}: {err}'}
 
 
 def collate_by_size(records):

@@ -47,16 +47,17 @@ def load_image(source):
 
 
 def _read_array(source):
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
+
+    from pyiqa_uniqa.data.images import open_rgb
     if isinstance(source, np.ndarray):
         return source
     if isinstance(source, Image.Image):
         image = source
     else:
         try:
-            image = Image.open(source)
-            image.load()
-        except (OSError, UnidentifiedImageError, ValueError) as err:
+            image = open_rgb(source)
+        except OSError as err:  # missing or undecodable file
             raise ImageInputError(f'cannot read image {source}: {err}') from err
     if image.mode in ('P', 'PA', 'CMYK', 'YCbCr', 'LAB', 'HSV', '1'):
         image = image.convert('RGBA' if 'A' in image.mode or image.mode == 'P' else 'RGB')

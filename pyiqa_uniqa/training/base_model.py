@@ -3,8 +3,8 @@
 Differences from the parent, each because the parent's behaviour costs us:
 - "best" tracking keeps a copy of the trainable tensors, not a second full network (the parent
   builds one, which for CLIP or a VLM doubles memory and start-up time);
-- checkpoints hold only parameters that train (frozen parameters are dropped), and loading checks
-  that every trainable parameter is in the file;
+- checkpoints hold only parameters that train (frozen parameters are dropped, unless a subclass
+  sets ``save_frozen_parameters``), and loading checks that every trainable parameter is in the file;
 - the optimizer sees only trainable parameters, and frozen ones are counted in one log line
   instead of one warning each.
 Family models subclass this and override ``feed_data``, ``optimize_parameters`` or
@@ -39,18 +39,20 @@ class TrainableSnapshot:
         return dict(self.tensors)
 
 
-class _TrainableView:
-    """What ``save_network`` sees: a network whose state dict lacks the frozen parameters."""
+class _StateDictView:
+    """What pyiqa's ``save_network`` needs from a network: a ``state_dict()``."""
 
-    def __init__(self, net):
-        self.net = net
+    def __init__(self, state_dict):
+        self.tensors = state_dict
 
     def state_dict(self):
-        return trainable_state_dict(self.net)
+        return dict(self.tensors)
 
 
 class FrozenBackboneIQAModel(GeneralIQAModel):
     option_keys = {}
+    # True for models whose checkpoint must be the whole network, e.g. a backbone being pre-trained
+    save_frozen_parameters = False
 
     def init_training_settings(self):
         self.net.train()
@@ -90,9 +92,14 @@ class FrozenBackboneIQAModel(GeneralIQAModel):
             super().copy_model(net_a, net_b)
 
     def save_network(self, net, net_label, current_iter=None, param_key='params'):
-        if not isinstance(net, TrainableSnapshot):
-            net = _TrainableView(self.get_bare_model(net))
-        super().save_network(net, net_label, current_iter, param_key)
+        if isinstance(net, TrainableSnapshot):  # "best": its trainable tensors (frozen ones never change)
+            state_dict = net.state_dict()
+            if self.save_frozen_parameters:
+                state_dict = {**self.get_bare_model(self.net).state_dict(), **state_dict}
+        else:
+            bare = self.get_bare_model(net)
+            state_dict = bare.state_dict() if self.save_frozen_parameters else trainable_state_dict(bare)
+        super().save_network(_StateDictView(state_dict), net_label, current_iter, param_key)
 
     def load_network(self, net, load_path, strict=True, param_key='params'):
         """Load a trainable-only checkpoint (safely); strict means no trainable tensor is missing."""

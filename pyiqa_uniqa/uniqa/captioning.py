@@ -139,16 +139,16 @@ def caption_images(rows, captioner, task, out_path, batch_size=8, progress=True,
 
 def _caption_batch(captioner, task, batch, failed):
     """Captions for a batch; a file that fails to decode gets None (and is retried on resume)."""
-    from pyiqa_uniqa.uniqa.image_text_dataset import ImageReadError
+    from pyiqa_uniqa.data.images import UnreadableImageError
     requests = [CaptionRequest(str(row.path), task, row.level, row.distortions) for row in batch]
     try:
         return captioner.caption(requests)
-    except ImageReadError:
+    except UnreadableImageError:
         captions = []
         for row, request in zip(batch, requests):  # find the bad file(s), keep the rest
             try:
                 captions.extend(captioner.caption([request]))
-            except ImageReadError as err:
+            except UnreadableImageError as err:
                 failed.append(f'{row.image}: {err}')
                 captions.append(None)
         return captions

@@ -24,9 +24,10 @@ import os
 from typing import ClassVar
 
 import torch
-from PIL import Image, ImageFile
 from torch.utils import data
 from torchvision.transforms import functional as TF
+
+from pyiqa_uniqa.data.images import open_rgb
 
 PARTS = ('train', 'val', 'all')
 
@@ -67,28 +68,11 @@ class CarvedSplitNRDataset(data.Dataset):
 
     def __getitem__(self, index):
         path, mos = self.items[index]
-        image = read_rgb(path)
+        image = open_rgb(path)
         for transform in self.transforms:
             image = transform(image)
         tensor = TF.to_tensor(image) if not torch.is_tensor(image) else image
         return {'img': tensor * self.img_range, 'mos_label': torch.tensor([float(mos)]), 'img_path': path}
-
-
-def read_rgb(path):
-    """The image at ``path`` as RGB; a truncated or unreadable file raises an error naming it.
-
-    pyiqa's AVA module sets PIL's global ``LOAD_TRUNCATED_IMAGES`` on import, which would turn a
-    damaged file into a silently grey-padded training image; it is switched off while we read.
-    """
-    allow_truncated = ImageFile.LOAD_TRUNCATED_IMAGES
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
-    try:
-        with Image.open(path) as image:
-            return image.convert('RGB')
-    except (OSError, ValueError) as err:
-        raise OSError(f'Cannot read image {path}: {err}') from err
-    finally:
-        ImageFile.LOAD_TRUNCATED_IMAGES = allow_truncated
 
 
 def image_and_mos(base, row):

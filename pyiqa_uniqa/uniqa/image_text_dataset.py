@@ -24,46 +24,12 @@ import random
 from collections import OrderedDict
 from pathlib import Path
 
-import numpy as np
 from torch.utils.data import Dataset
 
+from pyiqa_uniqa.data.images import open_rgb
 from pyiqa_uniqa.uniqa.captioning_records import expand_caption_paths, read_records
 
 logger = logging.getLogger('pyiqa_uniqa')
-
-
-class ImageReadError(ValueError):
-    """An image file cannot be decoded."""
-
-
-def open_rgb_image(path, max_side=None):
-    """A PIL RGB image from any file Pillow reads: grayscale, palette, 16-bit and alpha included.
-
-    Transparent pixels are put on white (what a viewer shows); 16-bit and float images are scaled
-    to 8 bits by their bit depth rather than clipped. ``max_side`` shrinks huge images on load.
-    """
-    from PIL import Image
-    try:
-        image = Image.open(path)
-        if max_side:
-            image.draft('RGB', (max_side, max_side))  # JPEG: decode at reduced size directly
-        image.load()
-    except FileNotFoundError:
-        raise
-    except Exception as err:
-        raise ImageReadError(f'Cannot read image {path}: {err.__class__.__name__}: {err}') from err
-    if image.mode in ('I;16', 'I;16B', 'I;16L', 'I', 'F'):
-        array = np.asarray(image, dtype=np.float64)
-        scale = 65535.0 if image.mode.startswith('I;16') or array.max() > 255 else 255.0
-        image = Image.fromarray(np.clip(array / scale * 255.0 + 0.5, 0, 255).astype(np.uint8))
-    if image.mode in ('RGBA', 'LA', 'PA') or (image.mode == 'P' and 'transparency' in image.info):
-        rgba = image.convert('RGBA')
-        background = Image.new('RGBA', rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    image = image.convert('RGB')
-    if max_side and max(image.size) > max_side:
-        image.thumbnail((max_side, max_side), Image.BICUBIC)
-    return image
 
 
 def clip_preprocess(model_name, crop='center', hflip=False):
@@ -160,7 +126,7 @@ class ImageTextDataset(Dataset):
         path, captions = self.items[index]
         # python's random is seeded per worker by pyiqa's worker_init_fn (and by the run seed)
         record = captions[random.randrange(len(captions))]
-        tensor = self.transform(open_rgb_image(path))
+        tensor = self.transform(open_rgb(path))
         tokens = self.tokenizer([record['caption']])[0]
         return {'img': tensor, 'text_tokens': tokens, 'caption': record['caption'], 'img_path': path}
 

@@ -24,12 +24,10 @@ from contextlib import nullcontext
 
 import torch
 from pyiqa.losses import build_loss
-from pyiqa.models.base_model import BaseModel
 from pyiqa.utils import get_root_logger
 
 from pyiqa_uniqa.training.base_model import (
     FrozenBackboneIQAModel,
-    TrainableSnapshot,
     trainable_state_dict,
 )
 
@@ -39,17 +37,8 @@ def decay_exempt(name, parameter):
     return parameter.ndim < 2 or 'ln_' in name or 'bias' in name or 'logit_scale' in name
 
 
-class _StateDictView:
-    """What pyiqa's ``save_network`` needs from a network: a state_dict()."""
-
-    def __init__(self, state_dict):
-        self._state_dict = state_dict
-
-    def state_dict(self):
-        return dict(self._state_dict)
-
-
 class UniQAPretrainModel(FrozenBackboneIQAModel):
+    save_frozen_parameters = True  # the checkpoint is the CLIP being trained, frozen parts included
     option_keys = {'train': {'contrastive_loss_opt', 'accumulate_grad_batches', 'mixed_precision', 'grad_clip_norm'},
                    'val': {'report_initial'}}
 
@@ -134,9 +123,3 @@ class UniQAPretrainModel(FrozenBackboneIQAModel):
             self.get_bare_model(self.net).clamp_logit_scale()
         self.log_dict = self.reduce_loss_dict({'l_contrastive': loss.detach(),
                                                'logit_scale': logit_scale.detach().float()})
-
-    def save_network(self, net, net_label, current_iter=None, param_key='params'):
-        state_dict = self.get_bare_model(self.net).state_dict()
-        if isinstance(net, TrainableSnapshot):
-            state_dict.update(net.state_dict())  # the best trainable tensors; frozen ones never change
-        BaseModel.save_network(self, _StateDictView(state_dict), net_label, current_iter, param_key)

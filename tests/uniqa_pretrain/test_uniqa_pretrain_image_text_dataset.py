@@ -10,7 +10,6 @@ from PIL import Image
 from pyiqa.data import build_dataset
 
 from pyiqa_uniqa.uniqa.captioning_records import CaptionFileError
-from pyiqa_uniqa.uniqa.image_text_dataset import ImageReadError, open_rgb_image
 
 
 @pytest.fixture
@@ -70,22 +69,6 @@ def test_damaged_lines(caption_root):
     (caption_root / 'aesthetics.jsonl').write_text(json.dumps({'image': 'a.png'}) + '\n')
     with pytest.raises(ValueError, match='lacks a string "image" or "caption"'):
         build_dataset(options(caption_root, bad_lines='skip'))
-
-
-def test_open_rgb_image_handles_alpha_16_bit_grayscale_and_damage(tmp_path):
-    rgba = np.zeros((4, 4, 4), np.uint8)
-    rgba[..., 0] = 200  # red, fully transparent: shown on white
-    Image.fromarray(rgba, 'RGBA').save(tmp_path / 'rgba.png')
-    assert np.asarray(open_rgb_image(tmp_path / 'rgba.png'))[0, 0].tolist() == [255, 255, 255]
-    Image.fromarray(np.full((4, 4), 65535, np.uint16)).save(tmp_path / 'deep.png')
-    assert np.asarray(open_rgb_image(tmp_path / 'deep.png'))[0, 0].tolist() == [255, 255, 255]
-    Image.fromarray(np.full((4, 4), 30, np.uint8), 'L').save(tmp_path / 'gray.png')
-    assert open_rgb_image(tmp_path / 'gray.png').mode == 'RGB'
-    Image.fromarray(np.zeros((300, 600, 3), np.uint8)).save(tmp_path / 'big.png')
-    assert open_rgb_image(tmp_path / 'big.png', max_side=100).size == (100, 50)
-    (tmp_path / 'bad.jpg').write_bytes(b'\xff\xd8\xff not really')
-    with pytest.raises(ImageReadError, match='Cannot read image .*bad.jpg'):
-        open_rgb_image(tmp_path / 'bad.jpg')
 
 
 def test_each_caption_file_can_have_its_own_image_root(caption_root):
