@@ -20,6 +20,7 @@ from torch import nn
 
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
 from pyiqa_uniqa.backbones import FrozenTowerModule
+from pyiqa_uniqa.data.images import three_channels
 
 HOW_TO_TRAIN = (
     'no official ATTIQA weights exist; train your own: `pyiqa-uniqa select-prompts --probe synthetic '
@@ -141,8 +142,7 @@ class ATTIQA(FrozenTowerModule):
         return own
 
     def forward_features(self, x):
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)  # grayscale: pyiqa metrics accept 1-channel input
+        x = three_channels(x)  # pyiqa metrics accept grayscale (and RGBA) tensors
         short_side = min(x.shape[-2:])
         if short_side < self.min_input_size:
             scale = self.min_input_size / short_side

@@ -104,9 +104,8 @@ class CLIPAGIQA(FrozenTowerModule):
 
     def forward(self, x):
         from pyiqa_uniqa.attiqa.clip_scorer import resize_center_crop
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        x = resize_center_crop(x, self.input_size)
+        from pyiqa_uniqa.data.images import three_channels
+        x = resize_center_crop(three_channels(x), self.input_size)
         image = F.normalize(self.clip.encode_image((x - self.mean) / self.std).float(), dim=-1)
         text = self.text_features()
         features = torch.cat([image, text.flatten().unsqueeze(0).expand(image.shape[0], -1)], dim=1)

@@ -71,6 +71,22 @@ def to_rgb(image):
     return image.convert('RGB')
 
 
+def three_channels(images):
+    """[B, 3, H, W] from a [B, C, H, W] tensor: grayscale replicated, RGBA's alpha dropped.
+
+    The tensor-side twin of ``to_rgb``, for images that reach a network as tensors (pyiqa hands
+    metrics whatever channels its reader or the caller produced).
+    """
+    channels = images.shape[1] if images.ndim == 4 else None
+    if channels == 3:
+        return images
+    if channels == 1:
+        return images.expand(-1, 3, -1, -1)
+    if channels == 4:
+        return images[:, :3]
+    raise ValueError(f'expected images [B, C, H, W] with 1, 3 or 4 channels, got shape {tuple(images.shape)}')
+
+
 def to_float_tensor(image):
     """[3, H, W] float32 in [0, 1] from a PIL RGB image."""
     import torch

@@ -115,12 +115,11 @@ def prepare_pixels(images, settings, patch_size):
     import torch
     if images.dim() != 4:
         raise ImageInputError(f'expected a batch [B, C, H, W], got shape {tuple(images.shape)}')
-    if images.shape[1] == 1:
-        images = images.expand(-1, 3, -1, -1)
-    elif images.shape[1] == 4:
-        images = images[:, :3]
-    elif images.shape[1] != 3:
-        raise ImageInputError(f'expected 1, 3 or 4 channels, got {images.shape[1]}')
+    from pyiqa_uniqa.data.images import three_channels
+    try:
+        images = three_channels(images)
+    except ValueError as err:
+        raise ImageInputError(str(err)) from None
     images = pad_to_patches(downscale(images.float(), settings), patch_size, settings.min_size)
     mean = torch.tensor(settings.mean, device=images.device).view(1, 3, 1, 1)
     std = torch.tensor(settings.std, device=images.device).view(1, 3, 1, 1)

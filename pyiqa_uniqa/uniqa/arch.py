@@ -21,6 +21,7 @@ trainable keys: ``adapter.fc.0.weight``, ``adapter.fc.2.weight`` and ``score_lev
 """
 import torch
 import torch.nn.functional as F
+from open_clip import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from torch import nn
 
 from pyiqa_uniqa.backbones import (
@@ -30,6 +31,7 @@ from pyiqa_uniqa.backbones import (
     encode_prompts,
     get_tokenizer,
 )
+from pyiqa_uniqa.data.images import three_channels
 from pyiqa_uniqa.uniqa.adapter import ResidualAdapter
 from pyiqa_uniqa.uniqa.crops import (
     CROP_MODES,
@@ -56,8 +58,6 @@ UNIQA_WEIGHTS_SOURCE = (
     'code tnnq)')
 RANDOM_BACKBONE = 'random'  # random CLIP weights (seed 0): for tests and the offline demo
 
-OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 INITIAL_SCORE_LEVELS = (0.2, 0.4, 0.6, 0.8, 1.0)
 
 
@@ -121,7 +121,7 @@ class UniQA(FrozenTowerModule):
         embed_dim = clip.visual.output_dim
         self.adapter = ResidualAdapter(embed_dim) if use_adapter else None
         self.score_level = nn.Parameter(torch.tensor(INITIAL_SCORE_LEVELS))
-        for name, value in (('pixel_mean', OPENAI_CLIP_MEAN), ('pixel_std', OPENAI_CLIP_STD)):
+        for name, value in (('pixel_mean', OPENAI_DATASET_MEAN), ('pixel_std', OPENAI_DATASET_STD)):
             self.register_buffer(name, torch.tensor(value).view(1, 3, 1, 1), persistent=False)
         if pretrained_model_path:
             self.load_adapter(pretrained_model_path)
@@ -153,7 +153,13 @@ class UniQA(FrozenTowerModule):
         return (probs * self.score_level).sum(dim=-1).mean(dim=-1, keepdim=True)
 
     def forward(self, images):
-        images = fit_to_crop(as_rgb(images), self.crop_size)
+        if images.ndim == 3:
+            images = images[None]
+        try:
+            images = three_channels(images)
+        except ValueError as err:
+            raise ValueError(f'UniQA expects images [B, 3, H, W] in [0, 1]: {err}.') from None
+        images = fit_to_crop(images, self.crop_size)
         if self.training:
             return self.score(images)
         height, width = images.shape[-2:]
@@ -162,16 +168,3 @@ class UniQA(FrozenTowerModule):
         crops, weights = crop_views(images, offsets, self.crop_size)
         return average_views(self.score(crops), weights)
 
-
-def as_rgb(images):
-    """[B, 3, H, W] from RGB, grayscale (replicated) or RGBA (alpha dropped) tensors."""
-    if images.ndim == 3:
-        images = images[None]
-    channels = images.shape[1] if images.ndim == 4 else None
-    if channels == 3:
-        return images
-    if channels == 1:
-        return images.expand(-1, 3, -1, -1)
-    if channels == 4:
-        return images[:, :3]
-    raise ValueError(f'UniQA expects images [B, 3, H, W] in [0, 1]; got shape {tuple(images.shape)}.')

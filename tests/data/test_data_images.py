@@ -37,3 +37,17 @@ def test_truncated_file_fails_even_when_pil_was_told_to_pad_it(tmp_path, monkeyp
 def test_missing_file_is_not_reported_as_damage(tmp_path):
     with pytest.raises(FileNotFoundError):
         open_rgb(tmp_path / 'nope.png')
+
+
+def test_three_channels_for_tensors():
+    import torch
+
+    from pyiqa_uniqa.data.images import three_channels
+    gray, rgba = torch.rand(2, 1, 5, 6), torch.rand(2, 4, 5, 6)
+    assert torch.equal(three_channels(gray), gray.expand(-1, 3, -1, -1))
+    assert torch.equal(three_channels(rgba), rgba[:, :3])
+    rgb = torch.rand(2, 3, 5, 6)
+    assert three_channels(rgb) is rgb
+    for bad in (torch.rand(2, 2, 5, 6), torch.rand(3, 5, 6)):
+        with pytest.raises(ValueError, match='1, 3 or 4 channels'):
+            three_channels(bad)
