@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
+from pyiqa_uniqa.backbones.preprocess import resize_center_crop
 
 DEFAULT_LABELLER_CLIP = 'ViT-B-16-quickgelu'
 DEFAULT_LABELLER_WEIGHTS = 'openai'
@@ -37,19 +38,6 @@ def build_clip_from_args(args, device):
 def clip_input_size(clip_model):
     size = clip_model.visual.image_size
     return size[0] if isinstance(size, (tuple, list)) else int(size)
-
-
-def resize_center_crop(images, size):
-    """[B,3,H,W] -> [B,3,size,size]: short side to ``size`` (antialiased), then a centre crop."""
-    h, w = images.shape[-2:]
-    if (h, w) != (size, size):
-        scale = size / min(h, w)
-        new_h, new_w = max(size, round(h * scale)), max(size, round(w * scale))
-        images = F.interpolate(images, size=(new_h, new_w), mode='bicubic', antialias=True,
-                               align_corners=False).clamp(0, 1)
-        top, left = (new_h - size) // 2, (new_w - size) // 2
-        images = images[..., top:top + size, left:left + size]
-    return images
 
 
 def encode_pairs(clip_model, tokenizer, pairs):

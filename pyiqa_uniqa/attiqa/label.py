@@ -65,8 +65,8 @@ class LabelImages:
         return len(self.paths)
 
     def __getitem__(self, position):
-        from pyiqa_uniqa.attiqa.clip_scorer import resize_center_crop
         from pyiqa_uniqa.attiqa.image_sources import UnreadableImageError, read_rgb
+        from pyiqa_uniqa.backbones.preprocess import resize_center_crop
         try:
             image = read_rgb(self.root / self.paths[position], draft_size=self.size)
         except UnreadableImageError as err:
@@ -168,9 +168,9 @@ def add_arguments(parser):
 
 def run(args):
     from pyiqa_uniqa.attiqa.image_sources import list_images
-    from pyiqa_uniqa.sharding import shard_from_environment, shard_of
     from pyiqa_uniqa.attiqa.prompt_bank import DEFAULT_PAIRS
     from pyiqa_uniqa.attiqa.prompts_file import load_prompt_pairs
+    from pyiqa_uniqa.sharding import shard_from_environment, shard_of
 
     index, count = shard_from_environment(args.shard)
     root, paths = list_images(args.images, args.image_root)
