@@ -8,19 +8,12 @@ import argparse
 import importlib
 import sys
 
-# name -> (module, one-line help). Each family owns its lines.
+from pyiqa_uniqa.parts import declared
+
+# name -> (module, one-line help): the package's own commands, then each part's (see parts.py)
 COMMANDS = {
-    'train': ('pyiqa_uniqa.training.command', "train with pyiqa's pipeline on an options YAML"),
     'install-hook': ('pyiqa_uniqa.install_hook', 'write the start-up hook (needed after pip install -e)'),
-    'demo': ('pyiqa_uniqa.uniqa.demo', 'train a UniQA adapter on bundled photos offline; SRCC/PLCC before vs after'),
-    'build-dq': ('pyiqa_uniqa.depictqa.build_dq', 'build DepictQA brief samples (DQ-495K JSON) from an image folder'),
-    'caption': ('pyiqa_uniqa.uniqa.captioning', 'UniQA: MOS-level-guided quality/aesthetic captions with a vision-language model (resumable, sharded)'),
-    'purify': ('pyiqa_uniqa.uniqa.purification', 'UniQA: keep the top-k most relevant and informative human comments per image'),
-    'export-backbone': ('pyiqa_uniqa.uniqa.export', 'UniQA: write a pre-trained CLIP checkpoint in the official OpenAI layout'),
-    'select-prompts': ('pyiqa_uniqa.attiqa.select_prompts', 'ATTIQA: pick the best CLIP prompt pair per attribute on a probe set'),
-    'label': ('pyiqa_uniqa.attiqa.label', 'ATTIQA: CLIP attribute pseudo-labels for a folder or CSV of images (resumable, sharded)'),
-    'eval': ('pyiqa_uniqa.bench.eval_command', 'SRCC/PLCC/KRCC/RMSE tables of metrics on IQA datasets'),
-    'bench': ('pyiqa_uniqa.bench.bench_command', 'latency, throughput and memory of metrics on the same images'),
+    **declared('COMMANDS'),
 }
 
 

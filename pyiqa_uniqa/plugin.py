@@ -4,42 +4,10 @@ pyiqa loads every plugin's entry points on its first registry lookup, even for `
 functions only record import paths (``register_lazy``); the classes are imported when used.
 One function per group: pyiqa calls each entry point's target once per group it is listed in.
 """
+from pyiqa_uniqa.parts import declared_registry
 
-# group -> {registered name: 'module:attribute'}; each family owns its lines.
-LAZY_REGISTRATIONS = {
-    'archs': {
-        'UniQA': 'pyiqa_uniqa.uniqa.arch:UniQA',
-        'UniQAPretrainCLIP': 'pyiqa_uniqa.uniqa.pretrain_arch:UniQAPretrainCLIP',
-        'ATTIQA': 'pyiqa_uniqa.attiqa.arch:ATTIQA',
-        'CLIPAGIQA': 'pyiqa_uniqa.clip_agiqa.arch:CLIPAGIQA',
-        'DepictQA': 'pyiqa_uniqa.depictqa.arch:DepictQA',
-        'TinyIQANet': 'pyiqa_uniqa.testing.tiny_net:TinyIQANet',
-    },
-    'models': {
-        'FrozenBackboneIQAModel': 'pyiqa_uniqa.training.base_model:FrozenBackboneIQAModel',
-        'UniQAPretrainModel': 'pyiqa_uniqa.uniqa.pretrain_model:UniQAPretrainModel',
-        'DepictQAModel': 'pyiqa_uniqa.depictqa.model:DepictQAModel',
-        'ATTIQAPretrainModel': 'pyiqa_uniqa.attiqa.pretrain_model:ATTIQAPretrainModel',
-    },
-    'losses': {
-        'SymmetricContrastiveLoss': 'pyiqa_uniqa.uniqa.contrastive_loss:SymmetricContrastiveLoss',
-        'AttributeRankingLoss': 'pyiqa_uniqa.attiqa.ranking_loss:AttributeRankingLoss',
-    },
-    'datasets': {
-        'PhotoDistortionNRDataset': 'pyiqa_uniqa.data.photo_datasets:PhotoDistortionNRDataset',
-        'PhotoDistortionFRDataset': 'pyiqa_uniqa.data.photo_datasets:PhotoDistortionFRDataset',
-        'DQ495KDataset': 'pyiqa_uniqa.depictqa.dataset:DQ495KDataset',
-        'AttributeLabelDataset': 'pyiqa_uniqa.attiqa.dataset:AttributeLabelDataset',
-        'ImageTextDataset': 'pyiqa_uniqa.uniqa.image_text_dataset:ImageTextDataset',
-        'CarvedSplitNRDataset': 'pyiqa_uniqa.uniqa.carved_split:CarvedSplitNRDataset',
-    },
-    'metrics': {
-        'calculate_dq_distortion_accuracy': 'pyiqa_uniqa.depictqa.evaluation:calculate_dq_distortion_accuracy',
-        'calculate_dq_ab_accuracy': 'pyiqa_uniqa.depictqa.evaluation:calculate_dq_ab_accuracy',
-        'calculate_dq_level_accuracy': 'pyiqa_uniqa.depictqa.evaluation:calculate_dq_level_accuracy',
-        'calculate_attribute_srcc': 'pyiqa_uniqa.attiqa.attribute_metrics:calculate_attribute_srcc',
-    },
-}
+# group -> {registered name: 'module:attribute'}, as each part declares it (see parts.py)
+LAZY_REGISTRATIONS = declared_registry()
 
 
 def _register(group):
@@ -52,7 +20,7 @@ def _register(group):
         'datasets': registry.DATASET_REGISTRY,
         'metrics': registry.METRIC_REGISTRY,
     }[group]
-    for name, target in LAZY_REGISTRATIONS[group].items():
+    for name, target in LAZY_REGISTRATIONS.get(group, {}).items():
         try:
             target_registry.register_lazy(name, target)
         except AssertionError:

@@ -21,12 +21,12 @@ def one_torch_thread():
 @pytest.fixture(scope='session')
 def tiny_clip_checkpoint(tmp_path_factory):
     """A random flat OpenAI-layout checkpoint of the tiny geometry ('tiny-clip-quickgelu')."""
-    from pyiqa_uniqa.testing import write_official_clip_checkpoint
+    from pyiqa_uniqa.testing.official_checkpoints import write_official_clip_checkpoint
     return write_official_clip_checkpoint(tmp_path_factory.mktemp('clip') / 'tiny_clip.pt', 'tiny')
 
 
 @pytest.fixture(scope='session')
 def vitb16_checkpoint(tmp_path_factory):
     """A random checkpoint in the exact layout of the official UniQA_weight.pt (ViT-B/16)."""
-    from pyiqa_uniqa.testing import write_official_clip_checkpoint
+    from pyiqa_uniqa.testing.official_checkpoints import write_official_clip_checkpoint
     return write_official_clip_checkpoint(tmp_path_factory.mktemp('clip') / 'UniQA_weight.pt', 'ViT-B-16')

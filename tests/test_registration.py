@@ -66,10 +66,20 @@ def test_silent_without_pyiqa():
 
 def test_entry_points_only_register_lazily():
     # psnr's first registry lookup loads every plugin's entry points: ours must import no model code
+    # (each part's package __init__ holds only its torch-free declarations, so those may load)
     code = ('import sys, pyiqa; m = pyiqa.create_metric("psnr", device="cpu"); '
             'print(sorted(k for k in sys.modules if k.startswith("pyiqa_uniqa.") and '
-            'k.split(".")[1] in ("uniqa", "attiqa", "clip_agiqa", "depictqa", "backbones")))')
+            'k.split(".")[1] in ("uniqa", "uniqa_pretrain", "attiqa", "clip_agiqa", "depictqa", "backbones") '
+            'and k.count(".") > 1))')
     assert python(code).stdout.strip().splitlines()[-1] == '[]'
+
+
+def test_part_declarations_are_torch_free():
+    from pyiqa_uniqa.parts import PARTS
+    imports = '; '.join(f'import pyiqa_uniqa.{part}' for part in PARTS)
+    out = python(f'import sys; {imports}; import pyiqa_uniqa.configs, pyiqa_uniqa.plugin, pyiqa_uniqa.cli; '
+                 'print(sorted(m for m in ("torch", "pyiqa", "open_clip", "numpy") if m in sys.modules))')
+    assert out.stdout.strip() == '[]'
 
 
 def test_config_names_avoid_pyiqa_special_cases():

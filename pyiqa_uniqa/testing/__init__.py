@@ -1,7 +1,9 @@
-"""Offline test kit: tiny model geometries and checkpoints written in the real formats.
+"""Offline test kit: tiny model geometries, checkpoints written in the real formats, toy datasets.
 
-Nothing here downloads. Tests and the demo use it in place of the real weights.
+Nothing here downloads. Tests and the demo use it in place of the real weights and datasets.
+This file only declares names (torch-free).
 """
-from pyiqa_uniqa.testing.official_checkpoints import write_official_clip_checkpoint
 
-__all__ = ['write_official_clip_checkpoint']
+REGISTRY = {
+    'archs': {'TinyIQANet': 'pyiqa_uniqa.testing.tiny_net:TinyIQANet'},
+}

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from official_reference import official_crop_scores, official_scores
 from test_uniqa_fidelity import random_adapter_checkpoint
 
-from pyiqa_uniqa.testing import write_official_clip_checkpoint
+from pyiqa_uniqa.testing.official_checkpoints import write_official_clip_checkpoint
 from pyiqa_uniqa.uniqa.arch import UniQA
 from pyiqa_uniqa.uniqa.crops import five_crop_offsets, random_crop_offsets
 from pyiqa_uniqa.uniqa.prompts import PROMPT_SETS, flat_prompts

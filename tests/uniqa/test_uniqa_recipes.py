@@ -60,7 +60,7 @@ def test_dataset_recipes_follow_the_official_recipe(path):
 
 
 def test_every_adapter_metric_names_an_existing_recipe():
-    from pyiqa_uniqa.configs import UNIQA_CONFIGS
+    from pyiqa_uniqa.uniqa import METRICS as UNIQA_CONFIGS
 
     recipes = [cfg['metric_opts'].get('adapter_recipe') for cfg in UNIQA_CONFIGS.values()]
     assert len([r for r in recipes if r]) == 7

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import torch
 import yaml
-from test_uniqa_carved_split import write_dataset
+
+from pyiqa_uniqa.testing.toy_datasets import write_toy_iqa_dataset
 
 RECIPE = Path(__file__).resolve().parents[2] / 'options' / 'uniqa' / 'livec.yml'
 
@@ -15,7 +16,7 @@ def test_livec_recipe_trains_and_its_adapter_loads(tmp_path, tiny_clip_checkpoin
 
     from pyiqa_uniqa.training import command
 
-    write_dataset(tmp_path / 'data', 'nr')
+    write_toy_iqa_dataset(tmp_path / 'data', 'nr')
     opt = yaml.safe_load(RECIPE.read_text())
     for dataset in opt['datasets'].values():  # the recipe, pointed at a 20-image toy set
         dataset.update(base_type='GeneralNRDataset', dataroot_target=str(tmp_path / 'data'), mos_range=[0, 19],

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 
 from pyiqa_uniqa.cli import main
-from pyiqa_uniqa.uniqa.caption_prompts import CaptionPrompts, mos_levels
-from pyiqa_uniqa.uniqa.captioning import (
+from pyiqa_uniqa.uniqa_pretrain.caption_prompts import CaptionPrompts, mos_levels
+from pyiqa_uniqa.uniqa_pretrain.captioning import (
     read_image_table,
     shard_output_path,
 )
-from pyiqa_uniqa.uniqa.captioning_models import VisionLanguageCaptioner
-from pyiqa_uniqa.uniqa.captioning_records import CaptionFileError, read_records
+from pyiqa_uniqa.uniqa_pretrain.captioning_models import VisionLanguageCaptioner
+from pyiqa_uniqa.uniqa_pretrain.captioning_records import CaptionFileError, read_records
 
 
 def records(path):

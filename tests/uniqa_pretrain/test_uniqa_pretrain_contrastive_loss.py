@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from pyiqa_uniqa.uniqa.contrastive_loss import SymmetricContrastiveLoss
+from pyiqa_uniqa.uniqa_pretrain.contrastive_loss import SymmetricContrastiveLoss
 
 GLOBAL_BATCH, IMAGE_DIM, TEXT_DIM, EMBED = 8, 6, 5, 4
 

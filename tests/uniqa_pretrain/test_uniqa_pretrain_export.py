@@ -5,7 +5,7 @@ import torch
 from pyiqa_uniqa.backbones import CheckpointMismatchError, create_clip
 from pyiqa_uniqa.cli import main
 from pyiqa_uniqa.backbones import openai_dtype
-from pyiqa_uniqa.uniqa.pretrain_arch import UniQAPretrainCLIP
+from pyiqa_uniqa.uniqa_pretrain.arch import UniQAPretrainCLIP
 
 TINY = 'tiny-clip-quickgelu'
 

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from pyiqa.data import build_dataset
 
-from pyiqa_uniqa.uniqa.captioning_records import CaptionFileError
+from pyiqa_uniqa.uniqa_pretrain.captioning_records import CaptionFileError
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ import re
 import torch
 
 from pyiqa_uniqa.cli import main
-from pyiqa_uniqa.uniqa.captioning_records import read_records
-from pyiqa_uniqa.uniqa.purification import ordinal_ranks, purify, rank_comments
+from pyiqa_uniqa.uniqa_pretrain.captioning_records import read_records
+from pyiqa_uniqa.uniqa_pretrain.purification import ordinal_ranks, purify, rank_comments
 
 REFERENCE = 'Sharp focus, beautiful light and composition.'
 COMMENTS = [

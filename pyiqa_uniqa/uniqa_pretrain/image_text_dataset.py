@@ -27,7 +27,7 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from pyiqa_uniqa.data.images import open_rgb
-from pyiqa_uniqa.uniqa.captioning_records import expand_caption_paths, read_records
+from pyiqa_uniqa.uniqa_pretrain.captioning_records import expand_caption_paths, read_records
 
 logger = logging.getLogger('pyiqa_uniqa')
 

@@ -23,7 +23,7 @@ import json
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
-from pyiqa_uniqa.uniqa.captioning_records import (
+from pyiqa_uniqa.uniqa_pretrain.captioning_records import (
     RecordAppender,
     expand_caption_paths,
     read_records,

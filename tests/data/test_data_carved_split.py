@@ -1,24 +1,9 @@
 """CarvedSplitNRDataset: validation carved from train, few-label subsets, FR served as NR."""
-import pickle
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
-from PIL import Image
 
-
-def write_dataset(root, kind):
-    """20 tiny images in pyiqa's layout: meta-info CSV and a seed123-style split pickle."""
-    (root / 'img').mkdir(parents=True)
-    rows = []
-    for i in range(20):
-        Image.fromarray(np.full((40, 48, 3), i * 10, dtype=np.uint8)).save(root / 'img' / f'{i}.png')
-        rows.append({'ref_name': 'img/0.png', 'dist_name': f'img/{i}.png', 'mos': i} if kind == 'fr'
-                    else {'img_name': f'img/{i}.png', 'mos': i})
-    pd.DataFrame(rows).to_csv(root / 'meta.csv', index=False)
-    with open(root / 'split.pkl', 'wb') as f:
-        pickle.dump({1: {'train': list(range(16)), 'val': list(range(16, 20))}}, f)
+from pyiqa_uniqa.testing.toy_datasets import write_toy_iqa_dataset
 
 
 def build(root, kind='nr', **options):
@@ -37,7 +22,7 @@ def mos_of(dataset):
 
 @pytest.fixture()
 def nr_root(tmp_path):
-    write_dataset(tmp_path, 'nr')
+    write_toy_iqa_dataset(tmp_path, 'nr')
     return tmp_path
 
 
@@ -68,7 +53,7 @@ def test_test_split_only_when_asked(nr_root):
 
 
 def test_full_reference_sets_are_served_as_no_reference(tmp_path):
-    write_dataset(tmp_path, 'fr')
+    write_toy_iqa_dataset(tmp_path, 'fr')
     item = build(tmp_path, 'fr', augment={'hflip': True, 'random_crop': 32})[0]
     assert set(item) == {'img', 'mos_label', 'img_path'} and item['img'].shape == (3, 32, 32)
     assert 'img/0.png' not in item['img_path'] or item['mos_label'].item() == 0

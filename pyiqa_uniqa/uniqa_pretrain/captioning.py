@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyiqa_uniqa.sharding import parse_shard, shard_of
-from pyiqa_uniqa.uniqa.caption_prompts import TASKS, CaptionPrompts, mos_levels
-from pyiqa_uniqa.uniqa.captioning_models import CaptionRequest
-from pyiqa_uniqa.uniqa.captioning_records import RecordAppender, read_records
+from pyiqa_uniqa.uniqa_pretrain.caption_prompts import TASKS, CaptionPrompts, mos_levels
+from pyiqa_uniqa.uniqa_pretrain.captioning_models import CaptionRequest
+from pyiqa_uniqa.uniqa_pretrain.captioning_records import RecordAppender, read_records
 
 logger = logging.getLogger('pyiqa_uniqa')
 
@@ -194,7 +194,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    from pyiqa_uniqa.uniqa.captioning_models import build_captioner
+    from pyiqa_uniqa.uniqa_pretrain.captioning_models import build_captioner
     if args.batch_size < 1:
         raise SystemExit('--batch-size must be at least 1.')
     index, count = parse_shard(args.shard)
