@@ -5,8 +5,8 @@
   fsynced, and replaces ``path`` in one ``os.replace``; on an error the temporary file is removed
   and ``path`` is untouched. Append-only logs (one fsynced line per record) are not rewritten
   this way: appending is already crash-safe for them.
-- ``inside_folder(root, name)``: the path of an output whose name comes from an input (a CSV row,
-  a JSON record, an image name), refusing names that would land outside ``root``.
+- ``inside_folder(root, name)``: the path of a file whose name comes from an input (a CSV row, a
+  JSON record, an image name), refusing names that would land outside ``root``.
 """
 import contextlib
 import os
@@ -58,9 +58,10 @@ def _sync_folder(folder):
             os.close(descriptor)
 
 
-def inside_folder(root, name, source=''):
+def inside_folder(root, name, source='', what='output folder'):
     """``root / name``, refusing a ``name`` that is absolute, climbs out with ``..``, or reaches outside
-    ``root`` through a symlink. ``source`` says where the name came from (e.g. ``'labels.csv, row 4'``)."""
+    ``root`` through a symlink. ``source`` says where the name came from (e.g. ``'labels.csv, row 4'``);
+    ``what`` is what ``root`` is, for the message (e.g. ``'image folder'`` for names an input list reads)."""
     text = os.fspath(name)
     where = f'{source}: ' if source else ''
     relative = Path(text)
@@ -76,6 +77,6 @@ def inside_folder(root, name, source=''):
         if not target.resolve().is_relative_to(Path(root).resolve()):
             problem = 'a symlink on the way points outside it'
     if problem:
-        raise UnsafePathError(f'{where}the name {text!r} would be written outside the output folder {root} '
-                              f'({problem}); names must be relative paths inside it.')
+        raise UnsafePathError(f'{where}the name {text!r} points outside the {what} {root} ({problem}); '
+                              'names must be relative paths inside it.')
     return Path(root) / relative

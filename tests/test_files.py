@@ -75,5 +75,8 @@ def test_inside_folder_refuses_escapes(tmp_path, name, reason):
     with pytest.raises(UnsafePathError, match=reason) as info:
         inside_folder(root, name, source='captions.csv, row 3')
     message = str(info.value)
-    assert message.startswith('captions.csv, row 3: ') and repr(name) in message and str(root) in message
+    assert message.startswith('captions.csv, row 3: ') and repr(name) in message
+    assert f'outside the output folder {root}' in message
     assert isinstance(info.value, UserError)
+    with pytest.raises(UnsafePathError, match=f'outside the image folder {root}'):
+        inside_folder(root, name, what='image folder')
