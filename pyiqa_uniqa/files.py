@@ -1,6 +1,6 @@
 """Writing files safely: never half-written, never outside the output folder.
 
-- ``atomic_write(path)``: the one way to write a file that must never be seen half-written (a
+- ``atomic_write(path)`` (and ``write_file(path, data)`` for data already in memory): the one way to write a file that must never be seen half-written (a
   checkpoint, a table, a cache). The data goes to a temporary file beside ``path``, is flushed and
   fsynced, and replaces ``path`` in one ``os.replace``; on an error the temporary file is removed
   and ``path`` is untouched. Append-only logs (one fsynced line per record) are not rewritten
@@ -44,6 +44,12 @@ def atomic_write(path, mode='w', **open_kwargs):
             os.unlink(temp)
         raise
     _sync_folder(path.parent)
+
+
+def write_file(path, data):
+    """``Path.write_bytes`` / ``write_text`` (UTF-8), atomically: ``path`` appears complete or not at all."""
+    with atomic_write(path, 'wb') as f:
+        f.write(data.encode('utf-8') if isinstance(data, str) else data)
 
 
 def _sync_folder(folder):

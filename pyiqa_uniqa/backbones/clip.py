@@ -20,8 +20,8 @@ import torch
 
 from pyiqa_uniqa.weights import (
     RANDOM,
-    WeightSource,
     WeightsNotFoundError,
+    WeightSource,
     hf_cache_path,
     load_checkpoint,
     require_network,

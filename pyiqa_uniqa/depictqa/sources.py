@@ -9,7 +9,7 @@ where to put it.
 """
 from pathlib import Path
 
-from pyiqa_uniqa.weights import WeightSource, WeightsNotFoundError, find_weights, pyiqa_cache_dir
+from pyiqa_uniqa.weights import WeightsNotFoundError, WeightSource, find_weights, pyiqa_cache_dir
 
 WEIGHTS_ENV = 'DEPICTQA_WEIGHTS'
 

@@ -41,7 +41,7 @@ from pyiqa_uniqa.uniqa.crops import (
 )
 from pyiqa_uniqa.uniqa.image_encoder import encode_image
 from pyiqa_uniqa.uniqa.prompts import LEVELS_PER_GROUP, flat_prompts, prompt_groups
-from pyiqa_uniqa.weights import RANDOM, WeightSource, WeightsNotFoundError, load_checkpoint
+from pyiqa_uniqa.weights import RANDOM, WeightsNotFoundError, WeightSource, load_checkpoint
 
 UNIQA_CLIP = 'ViT-B-16-quickgelu'
 UNIQA_WEIGHTS_FILE = 'UniQA_weight.pt'

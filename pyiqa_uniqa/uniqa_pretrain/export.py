@@ -12,6 +12,8 @@ using the scale stored in the checkpoint.
 import re
 from pathlib import Path
 
+from pyiqa_uniqa.files import atomic_write
+
 CLIP_PREFIX = 'clip.'
 _LORA_KEY = re.compile(r'^(?P<layer>.+)\.lora_A\.(?P<adapter>[^.]+)\.weight$')
 
@@ -73,9 +75,8 @@ def export_backbone(checkpoint_path, out_path, clip_model=None, dtype='official'
                 .contiguous().clone() for key in reference}
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = out_path.with_name(out_path.name + '.part')
-    torch.save(exported, partial)
-    partial.replace(out_path)  # never leave a half-written file under the final name
+    with atomic_write(out_path, 'wb') as f:  # never leave a half-written file under the final name
+        torch.save(exported, f)
     return out_path, clip_model
 
 
