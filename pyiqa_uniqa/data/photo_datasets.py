@@ -25,7 +25,6 @@ images it wrote atomically and writes the rest; a root built with other options 
 import json
 import math
 import numbers
-import os
 import pickle
 import shutil
 from pathlib import Path
@@ -38,6 +37,7 @@ from tqdm import tqdm
 from pyiqa_uniqa.data.distortions import DISTORTIONS, LEVELS
 from pyiqa_uniqa.data.photos import PHOTO_NAMES, load_photos
 from pyiqa_uniqa.data.rendering import encode_png, render_distortions, resize_short_side
+from pyiqa_uniqa.files import write_file
 
 DEFAULT_DISTORTIONS = ('blur', 'noise', 'jpeg', 'brighten', 'darken', 'contrast_low', 'saturation_low', 'pixelate')
 DEFAULT_SIZE = 256  # short side; 224 crops fit
@@ -212,19 +212,19 @@ def _build(root, options, progress):
                 (root / name).unlink(missing_ok=True)  # changed since the build: regenerate it
 
     root.mkdir(parents=True, exist_ok=True)
-    _write_atomic(manifest_file, json.dumps({'state': 'building', 'options': options}, indent=1).encode())
+    write_file(manifest_file, json.dumps({'state': 'building', 'options': options}, indent=1).encode())
     _write_images(root, options, progress)
 
     rows = _rows(options)
-    _write_atomic(root / META_INFO_NAME, _meta_info_csv(options['kind'], rows, phase_of).encode())
+    write_file(root / META_INFO_NAME, _meta_info_csv(options['kind'], rows, phase_of).encode())
     split = {1: {phase: [i for i, row in enumerate(rows) if phase_of[row['photo']] == phase] for phase in PHASES}}
-    _write_atomic(root / SPLIT_NAME, pickle.dumps(split))
+    write_file(root / SPLIT_NAME, pickle.dumps(split))
 
     files = sorted({row['image'] for row in rows} | {row['ref'] for row in rows if 'ref' in row}
                    | {META_INFO_NAME, SPLIT_NAME})
     sizes = {name: (root / name).stat().st_size for name in files}
     manifest = {'state': 'complete', 'options': options, 'files': sizes}
-    _write_atomic(manifest_file, json.dumps(manifest, indent=1).encode())
+    write_file(manifest_file, json.dumps(manifest, indent=1).encode())
     return paths
 
 
@@ -257,11 +257,6 @@ def _remove_outputs(root):
         (root / name).unlink(missing_ok=True)
 
 
-def _write_atomic(path, data):
-    """Write via a temporary file and rename, so an interrupted write never leaves a truncated file."""
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _write_images(root, options, progress):
@@ -295,11 +290,11 @@ def _write_images(root, options, progress):
 def _write_photo_images(root, photo, array, jobs, seed, bar):
     ref_path = root / f'ref/{photo}.png'
     if not ref_path.exists():
-        _write_atomic(ref_path, encode_png(array))
+        write_file(ref_path, encode_png(array))
         bar.update()
     for _, distortion, level in jobs:
         distorted = render_distortions(array, [(distortion, level)], seed, photo)
-        _write_atomic(root / f'dist/{photo}_{distortion}_{level}.png', encode_png(distorted))
+        write_file(root / f'dist/{photo}_{distortion}_{level}.png', encode_png(distorted))
         bar.update()
 
 
