@@ -18,6 +18,7 @@ import yaml
 from pyiqa.data import build_dataloader, build_dataset
 from pyiqa.archs import build_network
 from pyiqa.data.data_sampler import EnlargedSampler
+from pyiqa.metrics import calculate_metric
 from pyiqa.models import build_model
 from pyiqa.utils import set_random_seed
 
@@ -31,12 +32,18 @@ OFFICIAL_VAL_RATIO = 1.25
 
 @dataclass
 class TrainRun:
-    feature_cache: bool
+    label: str
     wall_s: float = 0.0
     tower_images: dict = field(default_factory=lambda: {'train': 0, 'val': 0})
     validations: list = field(default_factory=list)  # [(iteration, {metric: value})]
     val_scores: list = field(default_factory=list)  # one tensor of predicted scores per validation
-    cache_summary: str = ''
+    held_out: dict = field(default_factory=dict)  # {metric: value} of the last weights on the test split
+    summaries: list = field(default_factory=list)  # what the feature caches logged last
+
+
+def with_options(opt, **sections):
+    """``opt`` with keys set per section, e.g. ``with_options(opt, val={'feature_cache': True})``."""
+    return {**opt, **{section: {**opt.get(section, {}), **values} for section, values in sections.items()}}
 
 
 def recipe_options(path, workdir, total_epoch=None):
@@ -94,14 +101,14 @@ def iterations(opt, train_loader):
     return int(epochs) * len(train_loader) if epochs is not None else int(opt['train']['total_iter'])
 
 
-def run_training(opt, feature_cache, val_freq=None, progress=None):
-    """Train by ``opt`` (see ``recipe_options``) and return a ``TrainRun``."""
-    opt = {**opt, 'val': {**opt['val'], 'feature_cache': feature_cache}}
+def run_training(opt, label, val_freq=None, progress=None, held_out=None):
+    """Train by ``opt`` (see ``recipe_options``) and return a ``TrainRun``; ``held_out``: a loader
+    scored with the last weights after training (outside the timing)."""
     set_random_seed(opt['manual_seed'])
     train_loader, sampler, val_loaders = build_loaders(opt)
     total_iter = iterations(opt, train_loader)
     val_freq = val_freq or opt['val']['val_freq']
-    run = TrainRun(feature_cache)
+    run = TrainRun(label)
     Path(opt['path']['models']).mkdir(parents=True, exist_ok=True)  # "best" checkpoints land there
     model = build_model(opt)
     start = time.perf_counter()
@@ -124,8 +131,33 @@ def run_training(opt, feature_cache, val_freq=None, progress=None):
                     break
             epoch += 1
     run.wall_s = time.perf_counter() - start
-    run.cache_summary = model.feature_cache.summary() if model.feature_cache.context is not None else ''
+    run.summaries = [cache.summary() for cache in (model.feature_cache, model.feature_reuse)
+                     if cache is not None and cache.context is not None]
+    if held_out is not None:
+        run.held_out = score_held_out(model, held_out)
     return run
+
+
+def score_held_out(model, loader):
+    predicted, target = [], []
+    for data in loader:
+        model.feed_data(data)
+        model.test()
+        predicted.append(model.output_score.float().flatten().cpu())
+        target.append(model.gt_mos.float().flatten().cpu())
+    predicted, target = torch.cat(predicted).numpy(), torch.cat(target).numpy()
+    return {name: float(calculate_metric([predicted, target], metric_opt))
+            for name, metric_opt in model.opt['val']['metrics'].items()}
+
+
+def held_out_loader(opt):
+    """A loader over the test part of the validation dataset's split, or None without one."""
+    dataset_opt = {**opt['datasets']['val'], 'phase': 'test'}
+    try:
+        dataset = build_dataset(dataset_opt)
+    except KeyError:  # pyiqa's split lookup: the split file has no 'test' part
+        return None
+    return build_dataloader(dataset, dataset_opt, num_gpu=0, dist=False, sampler=None, seed=opt['manual_seed'])
 
 
 def validate(model, val_loaders, current_iter, run):
