@@ -15,14 +15,15 @@ from pathlib import Path
 
 import torch
 import yaml
-from pyiqa.data import build_dataloader, build_dataset
 from pyiqa.archs import build_network
+from pyiqa.data import build_dataloader, build_dataset
 from pyiqa.data.data_sampler import EnlargedSampler
 from pyiqa.metrics import calculate_metric
 from pyiqa.models import build_model
 from pyiqa.utils import set_random_seed
 
-from pyiqa_uniqa.backbones.frozen import FrozenTowerModule
+from pyiqa_uniqa.backbones.frozen import FrozenTowerModule, has_frozen_features
+from pyiqa_uniqa.errors import UserError
 
 # validation crop forwards per training forward in the official UniQA KonIQ recipe: 8,058 training
 # images in batches of 8 for 20 epochs (~161k forwards), 2,015 validation images of 10 crops every
@@ -189,6 +190,10 @@ def tower_images_per_validation_pass(opt, val_loaders):
     """Images (crops) one validation pass sends through the frozen towers. The views of an image
     depend only on its size (the frozen-feature protocol), so one image of each size is encoded."""
     net = build_network(opt['network']).eval()
+    if not has_frozen_features(net):
+        raise UserError(f'{net.__class__.__name__} does not implement the frozen-feature protocol '
+                        '(pyiqa_uniqa/backbones/frozen.py): its validation features cannot be cached, so '
+                        'there is nothing to compare.')
     sizes, samples = Counter(), {}
     for loader in val_loaders:
         for data in loader:
