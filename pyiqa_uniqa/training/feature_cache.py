@@ -14,9 +14,11 @@ Keys (chosen so that stale features can never be used):
   crop all give another digest; nothing about paths or modification times is trusted.
 - the network's ``frozen_features_key()``: the options the features depend on (mode, crops,
   seeds, precision). A change empties the cache.
-- the frozen weights: for every tensor of the frozen towers and every frozen registered parameter,
-  its identity, storage address and in-place version counter. Loading weights (``copy_`` bumps
-  the version), moving the network or replacing a tensor changes it, and empties the cache.
+- the frozen weights: for every tensor of the frozen towers, every frozen registered parameter and
+  every registered buffer, its identity, storage address and in-place version counter. Loading
+  weights (``copy_`` bumps the version), moving the network or replacing a tensor changes it, and
+  empties the cache; so does a training step through a frozen but registered BatchNorm (its
+  ``num_batches_tracked`` counts up; the running statistics themselves change without a version).
 
 A batch is looked up whole: when any of its images is missing, the whole batch goes through the
 tower, as it would without a cache, so the numbers are those of an uncached run bit for bit.
@@ -43,7 +45,7 @@ def frozen_weights_fingerprint(net):
     """Identity, storage and in-place version of every frozen tensor of ``net`` (see module doc)."""
     towers = net.frozen_towers().values() if isinstance(net, FrozenTowerModule) else ()
     tensors = [t for tower in towers for t in (*tower.parameters(), *tower.buffers())]
-    tensors += [p for p in net.parameters() if not p.requires_grad]
+    tensors += [p for p in net.parameters() if not p.requires_grad] + list(net.buffers())
     return tuple((id(t), t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
 
 

@@ -58,6 +58,28 @@ def test_a_changed_image_crop_option_precision_or_backbone_is_encoded_again():
     assert net.encoded == encoded + 2
 
 
+class BatchNormNet(CountingNet):
+    """A frozen but registered BatchNorm in front of the tower: train mode moves its statistics."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.stem = torch.nn.BatchNorm2d(3).requires_grad_(False)
+
+    def frozen_features(self, images):
+        return super().frozen_features(self.stem(images))
+
+
+def test_statistics_a_training_step_moves_empty_the_cache():
+    net, cache = BatchNormNet(crop_size=24).eval(), FrozenFeatureCache()
+    images = torch.rand(2, 3, 40, 48)
+    before = cache.features(net, images)
+    net.train()
+    net(torch.rand(4, 3, 40, 48) * 3)  # a training forward: new running statistics
+    net.eval()
+    after = cache.features(net, images)
+    assert not torch.allclose(before, after) and torch.equal(after, net.frozen_features(images))
+
+
 def test_the_cache_is_bounded_and_says_so():
     net = CountingNet(crop_size=24).eval()
     one_image = 5 * 8 * 4  # five crops of eight fp32 features
