@@ -7,6 +7,8 @@ classes may declare the extra keys they read as ``option_keys = {'train': {...},
 """
 import logging
 
+from pyiqa_uniqa.errors import UserError
+
 logger = logging.getLogger('pyiqa_uniqa')
 
 KNOWN_KEYS = {
@@ -35,7 +37,7 @@ RENAMED_KEYS = [('path', 'pretrain_network_g', 'pretrain_network'),
                 ('path', 'strict_load_g', 'strict_load')]
 
 
-class OptionError(ValueError):
+class OptionError(UserError, ValueError):
     pass
 
 
