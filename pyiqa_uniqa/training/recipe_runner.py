@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import yaml
 from pyiqa.archs import build_network
 from pyiqa.data import build_dataloader, build_dataset
 from pyiqa.data.data_sampler import EnlargedSampler
@@ -24,6 +23,7 @@ from pyiqa.utils import set_random_seed
 
 from pyiqa_uniqa.backbones.frozen import FrozenTowerModule, has_frozen_features
 from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.options import load_yaml
 
 # validation crop forwards per training forward in the official UniQA KonIQ recipe: 8,058 training
 # images in batches of 8 for 20 epochs (~161k forwards), 2,015 validation images of 10 crops every
@@ -49,7 +49,7 @@ def with_options(opt, **sections):
 
 def recipe_options(path, workdir, total_epoch=None):
     """A recipe as pyiqa's option parser leaves it for a one-process CPU run, files under ``workdir``."""
-    opt = yaml.safe_load(Path(path).read_text())
+    opt = load_yaml(path, 'recipe')
     workdir = Path(workdir)
     opt.update(is_train=True, dist=False, rank=0, world_size=1, num_gpu=0, auto_resume=False, root_path=str(workdir))
     opt['path'] = {**(opt.get('path') or {}), 'experiments_root': str(workdir),
