@@ -79,12 +79,14 @@ def report(runs):
         lines.append(row(f'last validation {name}', [f'{run.validations[-1][1][name]:.6f}' for run in runs]))
     if first.held_out:
         for name in metrics:
-            lines.append(row(f'held-out test split {name} (last weights)', [f'{run.held_out[name]:.6f}' for run in runs]))
+            held_out = [f'{run.held_out[name]:.6f}' for run in runs]
+            lines.append(row(f'held-out test split {name} (last weights)', held_out))
     lines.append(row(f'max |validation score - "{reference.label}"|',
                      [f'{largest_difference(run, reference):.3g}' for run in runs]))
     lines += ['', f'validation passes ({first.label} | {reference.label}):']
     for (iteration, off), (_, on) in zip(first.validations, reference.validations):
-        lines.append(f'  iter {iteration:>5}: ' + '   '.join(f'{name} {off[name]:.6f} | {on[name]:.6f}' for name in off))
+        pairs = '   '.join(f'{name} {off[name]:.6f} | {on[name]:.6f}' for name in off)
+        lines.append(f'  iter {iteration:>5}: {pairs}')
     for run in runs:
         lines += [f'{run.label}: {summary}' for summary in run.summaries]
     return '\n'.join(lines)

@@ -4,8 +4,8 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 import pyiqa
+import pytest
 import torch
 from PIL import Image, ImageFile
 from pyiqa.utils.img_util import imread2tensor

@@ -5,8 +5,12 @@ import pytest
 import torch
 
 from pyiqa_uniqa.testing.tiny_net import TinyIQANet
-from pyiqa_uniqa.training.recipe_runner import recipe_options, run_training, with_options
 from pyiqa_uniqa.training.feature_cache import FrozenFeatureCache
+from pyiqa_uniqa.training.recipe_runner import (
+    recipe_options,
+    run_training,
+    with_options,
+)
 
 RECIPE = Path(__file__).with_name('tiny_train.yml')
 
