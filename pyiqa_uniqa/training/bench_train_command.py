@@ -22,8 +22,9 @@ def add_arguments(parser):
     parser.add_argument('--val-ratio', type=float, default=1.25,
                         help='validation crop forwards per training forward (default 1.25, the official '
                              'UniQA KonIQ recipe); sets how often validation runs')
-    parser.add_argument('--model-name', default=None,
-                        help="the network's model_name (e.g. ViT-B-16-quickgelu for the real geometry, random weights)")
+    parser.add_argument('--force_yml', nargs='+', default=None, metavar='SECTION:KEY=VALUE',
+                        help='override recipe options, as the train command does, e.g. '
+                             'network:model_name=ViT-B-16-quickgelu (the real geometry, random weights)')
     parser.add_argument('--precision', nargs='+', default=[], choices=('fp16', 'bf16'),
                         help='also train at these precisions (train.precision; with the cache)')
     parser.add_argument('--feature-reuse', type=int, default=0, metavar='K',
@@ -42,7 +43,7 @@ def run(args):
         plans.append((f'fp32, cache on, reuse {args.feature_reuse}', 'fp32', True, args.feature_reuse))
     with tempfile.TemporaryDirectory() as scratch:
         opt, val_freq, plan = benchmark_options(args.recipe, Path(args.workdir or scratch), args.epochs,
-                                                args.val_ratio, args.model_name)
+                                                args.val_ratio, args.force_yml)
         held_out = held_out_loader(opt)
         print(plan + '; torch threads: 1', flush=True)
         runs = []

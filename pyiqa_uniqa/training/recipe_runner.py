@@ -23,7 +23,7 @@ from pyiqa.utils import set_random_seed
 
 from pyiqa_uniqa.backbones.frozen import FrozenTowerModule, has_frozen_features
 from pyiqa_uniqa.errors import UserError
-from pyiqa_uniqa.options import load_yaml
+from pyiqa_uniqa.options import apply_overrides, load_yaml
 
 # validation crop forwards per training forward in the official UniQA KonIQ recipe: 8,058 training
 # images in batches of 8 for 20 epochs (~161k forwards), 2,015 validation images of 10 crops every
@@ -47,9 +47,10 @@ def with_options(opt, **sections):
     return {**opt, **{section: {**opt.get(section, {}), **values} for section, values in sections.items()}}
 
 
-def recipe_options(path, workdir, total_epoch=None):
-    """A recipe as pyiqa's option parser leaves it for a one-process CPU run, files under ``workdir``."""
-    opt = load_yaml(path, 'recipe')
+def recipe_options(path, workdir, total_epoch=None, overrides=None):
+    """A recipe as pyiqa's option parser leaves it for a one-process CPU run, files under ``workdir``;
+    ``overrides``: ``section:key=value`` entries, as ``--force_yml`` takes them."""
+    opt = apply_overrides(load_yaml(path, 'recipe'), overrides)
     workdir = Path(workdir)
     opt.update(is_train=True, dist=False, rank=0, world_size=1, num_gpu=0, auto_resume=False, root_path=str(workdir))
     opt['path'] = {**(opt.get('path') or {}), 'experiments_root': str(workdir),
@@ -210,14 +211,12 @@ def tower_images_per_validation_pass(opt, val_loaders):
     return total
 
 
-def benchmark_options(recipe, workdir, epochs=None, val_ratio=OFFICIAL_VAL_RATIO, model_name=None):
+def benchmark_options(recipe, workdir, epochs=None, val_ratio=OFFICIAL_VAL_RATIO, overrides=None):
     """(options, val_freq, a line saying what will run) for timing ``recipe`` under ``workdir``;
     the dataset is built there first, outside any timing."""
-    opt = recipe_options(recipe, workdir / 'experiment', epochs)
+    opt = recipe_options(recipe, workdir / 'experiment', epochs, overrides)
     for dataset in opt['datasets'].values():
         dataset['dataroot_target'] = str(workdir / 'datasets' / Path(dataset['dataroot_target']).name)
-    if model_name:
-        opt['network']['model_name'] = model_name
     train_loader, _, val_loaders = build_loaders(opt)
     total_iter = iterations(opt, train_loader)
     val_pass_images = tower_images_per_validation_pass(opt, val_loaders)
