@@ -61,6 +61,7 @@ from pyiqa.utils import get_root_logger
 from pyiqa_uniqa.backbones.frozen import has_frozen_features
 from pyiqa_uniqa.backbones.precision import DTYPES, training_precision
 from pyiqa_uniqa.training.feature_cache import FrozenFeatureCache, TrainingFeatureReuse
+from pyiqa_uniqa.training.option_check import OptionError
 from pyiqa_uniqa.weights import (
     frozen_parameter_names,
     load_checkpoint,
@@ -105,7 +106,7 @@ class FrozenBackboneIQAModel(GeneralIQAModel):
         val_opt = opt.get('val') or {}
         self.feature_cache_choice = val_opt.get('feature_cache', 'auto')
         if self.feature_cache_choice not in FEATURE_CACHE_CHOICES:
-            raise ValueError(f'val.feature_cache must be auto, true or false, not {self.feature_cache_choice!r}.')
+            raise OptionError(f'val.feature_cache must be auto, true or false, not {self.feature_cache_choice!r}.')
         self.feature_cache = FrozenFeatureCache(val_opt.get('feature_cache_mib', 1024))
         self.feature_reuse = None  # training only (init_training_settings)
         super().__init__(opt)
@@ -119,7 +120,7 @@ class FrozenBackboneIQAModel(GeneralIQAModel):
                            if train_opt.get('metric_loss_opt') else None)
         self.accumulate = train_opt.get('accumulate_grad_batches', 1)
         if not isinstance(self.accumulate, int) or isinstance(self.accumulate, bool) or self.accumulate < 1:
-            raise ValueError(f'train.accumulate_grad_batches must be a whole number >= 1, not {self.accumulate!r}.')
+            raise OptionError(f'train.accumulate_grad_batches must be a whole number >= 1, not {self.accumulate!r}.')
         self.grad_clip_norm = train_opt.get('grad_clip_norm') or None
         self.precision = training_precision(train_opt.get('precision', 'auto'), self.device)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == 'fp16')
@@ -132,12 +133,12 @@ class FrozenBackboneIQAModel(GeneralIQAModel):
 
     def _training_feature_reuse(self, views):
         if not isinstance(views, int) or isinstance(views, bool) or views < 0:
-            raise ValueError(f'train.feature_reuse_views must be a whole number >= 0, not {views!r}.')
+            raise OptionError(f'train.feature_reuse_views must be a whole number >= 0, not {views!r}.')
         if not views:
             return None
         bare = self.get_bare_model(self.net)
         if self.opt['dist'] or not has_frozen_features(bare):
-            raise ValueError(f'train.feature_reuse_views needs a network with frozen features '
+            raise OptionError(f'train.feature_reuse_views needs a network with frozen features '
                              f'({bare.__class__.__name__}{" has none" if not self.opt["dist"] else ""}) trained in '
                              'one process; remove the option.')
         return TrainingFeatureReuse(views, seed=self.opt.get('manual_seed') or 0)
@@ -161,7 +162,7 @@ class FrozenBackboneIQAModel(GeneralIQAModel):
         if self.cri_metric:
             losses['l_metric'] = self.cri_metric(scores, self.gt_mos)
         if not losses:
-            raise ValueError('train needs mos_loss_opt or metric_loss_opt: the loss to train with.')
+            raise OptionError('train needs mos_loss_opt or metric_loss_opt: the loss to train with.')
         logs = OrderedDict(losses)
         predicted = scores.detach().float().squeeze(1).cpu().numpy()
         target = self.gt_mos.float().squeeze(1).cpu().numpy()
@@ -199,7 +200,7 @@ class FrozenBackboneIQAModel(GeneralIQAModel):
             return False
         possible = has_frozen_features(bare) and not self.use_ref
         if self.feature_cache_choice is True and not possible:
-            raise ValueError(f'val.feature_cache is true, but {bare.__class__.__name__} has no frozen features to '
+            raise OptionError(f'val.feature_cache is true, but {bare.__class__.__name__} has no frozen features to '
                              'cache (its backbone trains, it scores pairs, or it does not implement frozen_features).')
         return possible
 
@@ -238,7 +239,7 @@ class FrozenBackboneIQAModel(GeneralIQAModel):
         groups.append({'params': [p for _, p in named]})
         groups = [g for g in groups if g['params']]
         if not groups:
-            raise ValueError('The network has no trainable parameters.')
+            raise OptionError('The network has no trainable parameters.')
         self.optimizer = self.get_optimizer(optim_type, groups, **optim_opt)
         self.optimizers.append(self.optimizer)
 
