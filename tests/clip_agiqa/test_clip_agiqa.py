@@ -8,13 +8,23 @@ from pyiqa_uniqa.clip_agiqa.arch import CLIPAGIQA, QUALITY_LEVELS
 @pytest.fixture(scope='module')
 def TINY(tiny_clip_checkpoint):
     # fixed CLIP weights from a file: the checkpoint of context + head only fits the same CLIP
-    return {'model_name': 'tiny-clip-quickgelu', 'clip_weights': str(tiny_clip_checkpoint)}
+    return {'model_name': 'tiny-clip-quickgelu', 'backbone_weights': str(tiny_clip_checkpoint)}
 
 
 @pytest.fixture(scope='module')
 def net(TINY):
     torch.manual_seed(0)
-    return CLIPAGIQA(**TINY)
+    return CLIPAGIQA(context_init='a photo of a', **TINY)  # the official _ctxv1 configs
+
+
+def test_default_context_is_the_official_readme_command(TINY):
+    # N_CTX 16, CTX_INIT "", CSC False: 16 random vectors shared by the six levels
+    ctx = CLIPAGIQA(**TINY).prompt_learner.ctx
+    assert ctx.shape == (16, 32) and 0.01 < ctx.std().item() < 0.03
+    per_level = CLIPAGIQA(n_ctx=4, class_specific_context=True, **TINY).prompt_learner
+    assert per_level.ctx.shape == (len(QUALITY_LEVELS), 4, 32) and per_level().shape[:2] == (6, 77)
+    with pytest.raises(ValueError, match='context_init'):
+        CLIPAGIQA(context_init='a photo of a', class_specific_context=True, **TINY)
 
 
 def test_checkpoint_holds_only_the_context_and_the_head(net):
@@ -66,8 +76,10 @@ def test_checkpoint_round_trip_metric_and_errors(net, TINY, tmp_path):
         assert torch.allclose(metric(image), net.eval()(image), atol=1e-5)
     with pytest.raises(WeightsNotFoundError, match='options/clip_agiqa/agiqa3k.yml'):
         pyiqa.create_metric('clip-agiqa-aigciqa2023', device='cpu', **TINY)
+    # the context length comes from the file (4, 'a photo of a'), whatever n_ctx says; the head must fit
+    assert CLIPAGIQA(n_ctx=8, pretrained_model_path=str(path), **TINY).prompt_learner.ctx.shape == (4, 32)
     with pytest.raises(ValueError, match='does not fit'):
-        CLIPAGIQA(context_init='', n_ctx=8, pretrained_model_path=str(path), **TINY)
+        CLIPAGIQA(class_names=QUALITY_LEVELS[:5], pretrained_model_path=str(path), **TINY)
 
 
 def test_official_split_and_meta_info(tmp_path):
@@ -92,23 +104,3 @@ def test_official_split_and_meta_info(tmp_path):
     savemat(tmp_path / 'mosz1.mat', {'MOSz': np.arange(5.0).reshape(5, 1)})
     table = aigciqa2023_table(tmp_path / 'mosz1.mat')
     assert table['img_name'].tolist()[2] == 'Image/allimg/2.png' and table['mos'].tolist()[2] == 2.0
-
-
-def test_official_trainer_checkpoints_load_unchanged(net, TINY, tmp_path):
-    # the official trainer's layout: one {'state_dict', 'epoch', 'optimizer', ...} file per part,
-    # prompt learner in fp16 with its CLIP-derived token buffers, regression as nn.Sequential 0..4
-    state = net.state_dict()
-    prompt = {'ctx': state['prompt_learner.ctx'].half(), 'token_prefix': torch.zeros(6, 1, 32),
-              'token_suffix': torch.zeros(6, 72, 32)}
-    regression = {k[len('regressor.'):]: v for k, v in state.items() if k.startswith('regressor.')}
-    for name, part in (('prompt_learner', prompt), ('regression', regression)):
-        torch.save({'state_dict': part, 'epoch': 100, 'optimizer': {'state': {}, 'param_groups': [{'lr': 0.002}]}},
-                   tmp_path / f'{name}.pth.tar')
-    import pyiqa
-    metric = pyiqa.create_metric('clip-agiqa', device='cpu', official_checkpoint=(
-        tmp_path / 'prompt_learner.pth.tar', tmp_path / 'regression.pth.tar'), **TINY)
-    loaded = metric.net
-    assert torch.equal(loaded.regressor[1].weight, net.regressor[1].weight)
-    assert torch.allclose(loaded.prompt_learner.ctx, net.prompt_learner.ctx, atol=1e-3)
-    with pytest.raises(ValueError, match='no ctx'):
-        CLIPAGIQA(official_checkpoint=(tmp_path / 'regression.pth.tar', tmp_path / 'regression.pth.tar'), **TINY)
