@@ -15,4 +15,6 @@ METRICS = {
 
 REGISTRY = {
     'archs': {'CLIPAGIQA': 'pyiqa_uniqa.clip_agiqa.arch:CLIPAGIQA'},
+    'models': {'CLIPAGIQAModel': 'pyiqa_uniqa.clip_agiqa.model:CLIPAGIQAModel'},
+    'datasets': {'CLIPAGIQADataset': 'pyiqa_uniqa.clip_agiqa.dataset:CLIPAGIQADataset'},
 }
