@@ -1,7 +1,7 @@
 """ATTIQA network: a timm backbone, five attribute heads (pre-training) and a quality head (MOS).
 
-Defaults follow our re-implementation proposal (research/attiqa.md §9; the paper body was not
-reachable): ResNet-50 with global average pooling and 2-layer MLP heads (features -> 512 -> 1).
+Defaults are our choices where the paper is silent (docs/attiqa.md lists them):
+ResNet-50 with global average pooling and 2-layer MLP heads (features -> 512 -> 1).
 
 ``forward(x)`` returns the quality score [B, 1] so pyiqa's metric wrapper, CLI and ``as_loss``
 work unchanged; ``forward(x, return_attributes=True)`` returns ``(quality, {attribute: [B, 1]})``
