@@ -12,6 +12,7 @@ No official weights exist. A metric config names a checkpoint file (``weights_fi
 looked up as an explicit ``pretrained_model_path``, then in pyiqa's cache dir, and when absent the
 error says how to train one.
 """
+import contextlib
 from pathlib import Path
 
 import torch
@@ -20,6 +21,7 @@ from torch import nn
 
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
 from pyiqa_uniqa.backbones import FrozenTowerModule
+from pyiqa_uniqa.backbones.precision import check_precision, frozen_autocast
 from pyiqa_uniqa.data.images import three_channels
 
 HOW_TO_TRAIN = (
@@ -78,11 +80,13 @@ class ATTIQA(FrozenTowerModule):
         weights_file: the checkpoint's file name in pyiqa's cache dir; set by the metric configs,
             which makes a checkpoint required.
         min_input_size: smaller inputs are upsampled to this side length.
+        precision: 'fp32' (default), 'fp16' or 'bf16' for the backbone when it is frozen or scoring
+            (a backbone being fine-tuned runs at the training step's precision); the heads stay fp32.
     """
 
     def __init__(self, backbone='resnet50', pretrained=False, backbone_weights=None, head_hidden=512,
                  head_dropout=0.0, freeze_backbone=False, pretrained_model_path=None, base_model_path=None,
-                 weights_file=None, min_input_size=32):
+                 weights_file=None, min_input_size=32, precision='fp32'):
         super().__init__()
         network = create_timm_backbone(backbone, pretrained, backbone_weights)
         if freeze_backbone:
@@ -100,6 +104,7 @@ class ATTIQA(FrozenTowerModule):
         self.quality_head = ScoreHead(features, head_hidden, head_dropout)
         self.min_input_size = min_input_size
         self.freeze_backbone = freeze_backbone
+        self.precision = check_precision(precision, 'cpu')  # the device is checked again when it runs
         if base_model_path is not None:
             self.load_checkpoint(base_model_path, complete=False)
         if pretrained_model_path is not None or weights_file is not None:
@@ -141,17 +146,35 @@ class ATTIQA(FrozenTowerModule):
             own.update({f'backbone.{k}': v for k, v in self.backbone.state_dict().items()})
         return own
 
-    def forward_features(self, x):
-        x = three_channels(x)  # pyiqa metrics accept grayscale (and RGBA) tensors
+    def _backbone_precision(self, device):
+        # a backbone being fine-tuned runs at the training step's precision; otherwise at ours
+        if self.training and not self.freeze_backbone:
+            return contextlib.nullcontext()
+        return frozen_autocast(self.precision, device)
+
+    # the frozen-feature protocol (backbones/frozen.py): with freeze_backbone, trainers cache these
+    def frozen_features(self, images):
+        """Pooled backbone features [B, 1, F] of the whole image (ATTIQA scores one view)."""
+        x = three_channels(images)  # pyiqa metrics accept grayscale (and RGBA) tensors
         short_side = min(x.shape[-2:])
         if short_side < self.min_input_size:
             scale = self.min_input_size / short_side
             x = F.interpolate(x, scale_factor=scale, mode='bilinear', align_corners=False)
-        return self.backbone((x - self.mean) / self.std)
+        with self._backbone_precision(x.device):
+            features = self.backbone((x - self.mean) / self.std)
+        return features.float().unsqueeze(1)
 
-    def forward(self, x, return_attributes=False):
-        features = self.forward_features(x)
-        quality = self.quality_head(features)
+    def forward_from_features(self, features, return_attributes=False):
+        """[B, V, F] -> quality [B, 1] (and ``{attribute: [B, 1]}``), each the mean over the views."""
+        quality = self.quality_head(features).mean(dim=1)
         if not return_attributes:
             return quality
-        return quality, {name: head(features) for name, head in self.attribute_heads.items()}
+        return quality, {name: head(features).mean(dim=1) for name, head in self.attribute_heads.items()}
+
+    def frozen_features_key(self):
+        if not self.freeze_backbone:
+            return None  # a trainable backbone: its features change with every step
+        return ('ATTIQA', self.training, self.min_input_size, self.precision)
+
+    def forward(self, x, return_attributes=False):
+        return self.forward_from_features(self.frozen_features(x), return_attributes)

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from open_clip import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from torch import nn
 
 from pyiqa_uniqa.backbones import FrozenTowerModule, create_clip, get_tokenizer
 from pyiqa_uniqa.backbones.clip import CheckpointMismatchError
-from pyiqa_uniqa.backbones.preprocess import resize_center_crop
+from pyiqa_uniqa.backbones.clip_input import ClipInput
+from pyiqa_uniqa.backbones.precision import check_precision, frozen_autocast
 from pyiqa_uniqa.clip_agiqa.official_checkpoint import read_official_checkpoint
 from pyiqa_uniqa.clip_agiqa.prompt_learner import PromptLearner, encode_text_embeddings
 from pyiqa_uniqa.data.images import three_channels
@@ -50,11 +50,14 @@ class CLIPAGIQA(FrozenTowerModule):
         A checkpoint (ours or official) fixes the context: its length and kind come from the file,
         whatever ``context_init``/``n_ctx``/``class_specific_context`` say.
         official_epoch: load ``model.pth.tar-<N>`` instead of ``model-best.pth.tar``.
+        precision: 'fp32' (default), 'fp16' or 'bf16' for the frozen CLIP (the official code runs
+            it in fp16 on GPU); the context and the head stay fp32.
     """
 
     def __init__(self, model_name='ViT-B-16-quickgelu', backbone_weights=None, context_init='', n_ctx=16,
                  class_specific_context=False, class_names=QUALITY_LEVELS, head_hidden=512, dropout=0.5,
-                 pretrained_model_path=None, weights_file=None, official_checkpoint=None, official_epoch=None):
+                 pretrained_model_path=None, weights_file=None, official_checkpoint=None, official_epoch=None,
+                 precision='fp32'):
         super().__init__()
         official = read_official_checkpoint(official_checkpoint, official_epoch) if official_checkpoint else None
         if official is not None:
@@ -79,10 +82,8 @@ class CLIPAGIQA(FrozenTowerModule):
         self.regressor = nn.Sequential(
             nn.Dropout(dropout), nn.Linear(width * (len(class_names) + 1), head_hidden), nn.ReLU(inplace=True),
             nn.Dropout(dropout), nn.Linear(head_hidden, 1))
-        size = clip_model.visual.image_size
-        self.input_size = size[0] if isinstance(size, (tuple, list)) else int(size)
-        self.register_buffer('mean', torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer('std', torch.tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1), persistent=False)
+        self.clip_input = ClipInput.of(clip_model)
+        self.precision = check_precision(precision, 'cpu')  # the device is checked again when it runs
         self._text_cache = None
         if official is not None:
             self._check_official_prompts(official)
@@ -127,14 +128,28 @@ class CLIPAGIQA(FrozenTowerModule):
         reuse = not (self.training and torch.is_grad_enabled() and ctx.requires_grad)
         if reuse and self._text_cache is not None and self._text_cache[0] == key:
             return self._text_cache[1]
-        features = F.normalize(encode_text_embeddings(
-            self.clip, self.prompt_learner(), self.prompt_learner.tokens).float(), dim=-1)
+        with frozen_autocast(self.precision, ctx.device):
+            features = encode_text_embeddings(self.clip, self.prompt_learner(), self.prompt_learner.tokens)
+        features = F.normalize(features.float(), dim=-1)
         self._text_cache = (key, features.detach()) if reuse else None
         return features
 
+    # the frozen-feature protocol (backbones/frozen.py): CLIP's image features are cached by trainers
+    def frozen_features(self, images):
+        """Unit-norm CLIP features [B, 1, D] of the one view CLIP-AGIQA scores (the centre crop)."""
+        x = self.clip_input(three_channels(images))
+        with frozen_autocast(self.precision, x.device):
+            features = self.clip.encode_image(x)
+        return F.normalize(features.float(), dim=-1).unsqueeze(1)
+
+    def forward_from_features(self, features):
+        """[B, V, D] image features -> scores [B, 1]: the head on each view with the prompts, view mean."""
+        text = self.text_features().flatten()
+        combined = torch.cat([features, text.expand(*features.shape[:2], -1)], dim=-1)
+        return self.regressor(combined).mean(dim=1)
+
+    def frozen_features_key(self):
+        return ('CLIPAGIQA', self.training, self.clip_input.size, self.precision)
+
     def forward(self, x):
-        x = resize_center_crop(three_channels(x), self.input_size)
-        image = F.normalize(self.clip.encode_image((x - self.mean) / self.std).float(), dim=-1)
-        text = self.text_features()
-        features = torch.cat([image, text.flatten().unsqueeze(0).expand(image.shape[0], -1)], dim=1)
-        return self.regressor(features)
+        return self.forward_from_features(self.frozen_features(x))

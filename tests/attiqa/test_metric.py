@@ -94,3 +94,29 @@ def test_imagenet_weights_without_network_fail_clearly(monkeypatch, tmp_path):
         ATTIQA('test_resnet', pretrained=True)
     with pytest.raises(FileNotFoundError, match='backbone_weights'):
         ATTIQA('test_resnet', backbone_weights=str(tmp_path / 'missing.pth'))
+
+
+def test_frozen_backbone_features_are_reused_exactly(checkpoint):
+    base_path, _ = checkpoint
+    net = ATTIQA(freeze_backbone=True, base_model_path=str(base_path), **SMALL).eval()
+    images = torch.rand(2, 3, 48, 56)
+    with torch.no_grad():
+        features = net.frozen_features(images)
+        assert features.shape == (2, 1, net.backbone.num_features)
+        torch.nn.init.constant_(net.quality_head[-1].bias, 2.0)  # the trained parts change ...
+        quality, attributes = net(images, return_attributes=True)
+        again, attributes_again = net.forward_from_features(features, return_attributes=True)
+    assert torch.equal(quality, again) and all(torch.equal(attributes[k], attributes_again[k]) for k in attributes)
+    assert net.frozen_features_key() is not None
+    assert ATTIQA(**SMALL).frozen_features_key() is None  # a trainable backbone: nothing may be cached
+
+
+@pytest.mark.parametrize('precision', ['fp16', 'bf16'])
+def test_half_precision_backbone_scores_close_to_fp32(checkpoint, precision):
+    path, net = checkpoint
+    half = ATTIQA(pretrained_model_path=str(path), precision=precision, **SMALL)
+    images = torch.rand(3, 3, 64, 64)
+    with torch.no_grad():
+        reference, scores = net.eval()(images), half(images)
+    assert scores.dtype == torch.float32 and not torch.equal(scores, reference)  # the backbone ran in half
+    assert (scores - reference).abs().max() < 0.02 * reference.abs().max() + 1e-3

@@ -104,3 +104,33 @@ def test_official_split_and_meta_info(tmp_path):
     savemat(tmp_path / 'mosz1.mat', {'MOSz': np.arange(5.0).reshape(5, 1)})
     table = aigciqa2023_table(tmp_path / 'mosz1.mat')
     assert table['img_name'].tolist()[2] == 'Image/allimg/2.png' and table['mos'].tolist()[2] == 2.0
+
+
+def test_frozen_features_are_reused_exactly_while_the_trained_parts_change(TINY):
+    torch.manual_seed(0)
+    net = CLIPAGIQA(**TINY).eval()
+    images = torch.rand(2, 3, 240, 260)
+    with torch.no_grad():
+        features = net.frozen_features(images)
+        assert features.shape == (2, 1, 32) and torch.allclose(features.norm(dim=-1), torch.ones(2, 1))
+        net.prompt_learner.ctx.add_(0.3)
+        net.regressor[4].bias.add_(1.0)
+        assert torch.equal(net(images), net.forward_from_features(features))
+    key = net.frozen_features_key()
+    assert key != net.train().frozen_features_key() and key == net.eval().frozen_features_key()
+
+
+@pytest.mark.parametrize('precision', ['fp16', 'bf16'])
+def test_half_precision_clip_scores_close_to_fp32(TINY, precision):
+    torch.manual_seed(0)
+    fp32 = CLIPAGIQA(**TINY)
+    half = CLIPAGIQA(precision=precision, **TINY)
+    half.load_state_dict(fp32.state_dict())
+    images = torch.rand(4, 3, 224, 224)
+    with torch.no_grad():
+        reference, scores = fp32(images), half(images)
+    assert scores.dtype == torch.float32 and not torch.equal(scores, reference)  # CLIP did run in half
+    assert (scores - reference).abs().max() < 0.02 * reference.abs().max() + 1e-3
+    assert half.frozen_features_key() != fp32.frozen_features_key()
+    with pytest.raises(ValueError, match='fp32, fp16, bf16'):
+        CLIPAGIQA(precision='fp8', **TINY)
