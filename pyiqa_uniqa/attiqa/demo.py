@@ -114,7 +114,7 @@ def main(argv=None):
         image_list = ROOT / 'pretrain_images.csv'
         train_rows[['img_name']].to_csv(image_list, index=False)
         cli(['label', '--images', str(image_list), '--image-root', str(PHOTOS), '--out', str(LABELS),
-             '--model-name', 'tiny-clip-quickgelu', '--clip-weights', 'none', '--val-fraction', '0.15',
+             '--model-name', 'tiny-clip-quickgelu', '--backbone-weights', 'random', '--val-fraction', '0.15',
              '--num-workers', '0', '--no-progress'])
         test_labels = clip_labels(test_images)
     report.append(('1 pseudo-labels', attribute_table(test_labels, sweeps), None))
