@@ -10,10 +10,10 @@ import torch.nn.functional as F
 
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
 from pyiqa_uniqa.backbones import create_clip, encode_prompts, get_tokenizer
+from pyiqa_uniqa.backbones.clip import OPENAI_CLIP
 from pyiqa_uniqa.backbones.clip_input import ClipInput
 
 DEFAULT_LABELLER_CLIP = 'ViT-B-16-quickgelu'
-DEFAULT_LABELLER_WEIGHTS = 'openai'
 
 
 def add_clip_arguments(parser):
@@ -22,7 +22,7 @@ def add_clip_arguments(parser):
                        help=f'open_clip model name (default {DEFAULT_LABELLER_CLIP}; tiny-clip-quickgelu for tests)')
     group.add_argument('--backbone-weights', default=None,
                        help="CLIP weights: an OpenAI-layout checkpoint path, an open_clip pretrained tag, or 'random' "
-                            f"(meaningless scores; tests only); default {DEFAULT_LABELLER_WEIGHTS!r} (OpenAI's weights, "
+                            f"(meaningless scores; tests only); default {OPENAI_CLIP.default_tag!r} (OpenAI's weights, "
                             'downloaded once by open_clip)')
     group.add_argument('--device', default=None, help='cpu, cuda, cuda:1 ... (default: cuda if available)')
     group.add_argument('--batch-size', type=int, default=32)
@@ -30,15 +30,13 @@ def add_clip_arguments(parser):
 
 def labeller_weights(args):
     """The ``--backbone-weights`` value in force (None means OpenAI's weights)."""
-    return args.backbone_weights or DEFAULT_LABELLER_WEIGHTS
+    return args.backbone_weights or OPENAI_CLIP.default_tag
 
 
 def build_clip_from_args(args, device):
-    weights = labeller_weights(args)
-    if weights == 'random':
-        weights = None
-        torch.manual_seed(0)  # random weights still identical across shards and resumed runs
-    return create_clip(args.model_name, weights=weights, device=device), get_tokenizer(args.model_name)
+    # 'random' weights are seeded by create_clip: identical across shards and resumed runs
+    return (create_clip(args.model_name, weights=args.backbone_weights, device=device, source=OPENAI_CLIP),
+            get_tokenizer(args.model_name))
 
 
 def clip_input_size(clip_model):

@@ -1,4 +1,4 @@
-"""The mistakes a user can make in the inputs of ATTIQA's commands (``select-prompts``, ``label``).
+"""The mistakes a user can make in ATTIQA's inputs (its commands' files and folders, the arch's options).
 
 Both are ``UserError``s: ``pyiqa-uniqa`` prints the message and exits with status 2. They also are
 the builtin a library caller would catch.
@@ -7,7 +7,7 @@ from pyiqa_uniqa.errors import UserError
 
 
 class InputError(UserError, ValueError):
-    """An image folder, image list, probe or prompts file that cannot be used as given."""
+    """An input (image folder or list, probe, prompts file, option value) that cannot be used as given."""
 
 
 class InputNotFoundError(UserError, FileNotFoundError):

@@ -36,7 +36,7 @@ from pyiqa_uniqa.attiqa.prompt_bank import DEFAULT_PAIRS
 from pyiqa_uniqa.attiqa.prompts_file import load_prompt_pairs
 from pyiqa_uniqa.backbones.clip_input import resize_center_crop
 from pyiqa_uniqa.data.images import UnreadableImageError
-from pyiqa_uniqa.files import atomic_write
+from pyiqa_uniqa.files import atomic_write, write_file
 from pyiqa_uniqa.sharding import shard_from_environment, shard_of
 
 PATH_COLUMN = 'image_path'
@@ -70,8 +70,7 @@ def check_manifest(parts_dir, manifest):
                              'Resume with the same --images/--prompts/--shard n/CLIP, or use another --out.')
     else:
         parts_dir.mkdir(parents=True, exist_ok=True)
-        with atomic_write(path) as handle:  # shards may start at the same moment: each writes it whole
-            handle.write(json.dumps(manifest, indent=1))
+        write_file(path, json.dumps(manifest, indent=1))  # shards starting together write the same manifest
 
 
 class LabelImages:
@@ -154,7 +153,8 @@ def merge_parts(parts_dir, count, paths, out, val_fraction):
     for target_path, header, rows in (
             (out, [*LABEL_COLUMNS, 'split'], [[*labelled[p], split_of(p, val_fraction)] for p in paths if p in labelled]),
             (failed_path_for(out), FAILED_COLUMNS, [failed[p] for p in paths if p in failed])):
-        with atomic_write(target_path, newline='', encoding='utf-8') as handle:  # concurrent mergers: same files
+        # concurrent mergers write identical files; each replace is atomic
+        with atomic_write(target_path, newline='', encoding='utf-8') as handle:
             writer = csv.writer(handle, lineterminator='\n')
             writer.writerow(header)
             writer.writerows(rows)

@@ -11,6 +11,7 @@ loads unchanged (``official_checkpoint=``), its context length and kind taken fr
 Outside training the six text features depend only on the context, so they are computed once
 and reused until the context changes (``as_loss`` included: the gradient goes to the image only).
 """
+import dataclasses
 import warnings
 from pathlib import Path
 
@@ -19,17 +20,35 @@ import torch.nn.functional as F
 from torch import nn
 
 from pyiqa_uniqa.backbones import FrozenTowerModule, create_clip, get_tokenizer
-from pyiqa_uniqa.backbones.clip import CheckpointMismatchError
+from pyiqa_uniqa.backbones.clip import OPENAI_CLIP
 from pyiqa_uniqa.backbones.clip_input import ClipInput
 from pyiqa_uniqa.backbones.precision import check_precision, frozen_autocast
 from pyiqa_uniqa.clip_agiqa.official_checkpoint import read_official_checkpoint
 from pyiqa_uniqa.clip_agiqa.prompt_learner import PromptLearner, encode_text_embeddings
 from pyiqa_uniqa.data.images import three_channels
-from pyiqa_uniqa.weights import find_weights, load_state_dict, unwrap_params
+from pyiqa_uniqa.weights import (
+    CheckpointMismatchError,
+    WeightSource,
+    check_state_dict,
+    find_weights,
+    load_state_dict,
+    unwrap_params,
+)
 
 QUALITY_LEVELS = ('terrible', 'bad', 'poor', 'average', 'good', 'perfect')
-HOW_TO_TRAIN = ('train one with `pyiqa-uniqa train -opt options/clip_agiqa/agiqa3k.yml` (or aigciqa2023.yml) '
-                'and pass experiments/<name>/models/net_best.pth as pretrained_model_path=...')
+
+# the metrics' checkpoints (weights_file): no trained weights were released, so each says how to train one
+CHECKPOINTS = {
+    f'clip_agiqa_{dataset}.pth': WeightSource(
+        f'clip_agiqa_{dataset}.pth', keyword='pretrained_model_path', what='The CLIP-AGIQA checkpoint',
+        train=f'`pyiqa-uniqa train -opt options/clip_agiqa/{dataset}.yml` (it saves '
+              f'experiments/clip_agiqa_{dataset}/models/net_best.pth)')
+    for dataset in ('agiqa3k', 'aigciqa2023')}
+
+
+def checkpoint_source(filename):
+    """The ``WeightSource`` of a CLIP-AGIQA checkpoint named ``filename``."""
+    return CHECKPOINTS.get(filename) or dataclasses.replace(CHECKPOINTS['clip_agiqa_agiqa3k.pth'], filename=filename)
 
 
 class CLIPAGIQA(FrozenTowerModule):
@@ -47,11 +66,12 @@ class CLIPAGIQA(FrozenTowerModule):
             metric config sets ``weights_file``, which makes one required.
         official_checkpoint: a run folder of the official trainer (its ``--output-dir``, holding
             ``prompt_learner/`` and ``regression/``), used instead of the two above.
-        A checkpoint (ours or official) fixes the context: its length and kind come from the file,
-        whatever ``context_init``/``n_ctx``/``class_specific_context`` say.
         official_epoch: load ``model.pth.tar-<N>`` instead of ``model-best.pth.tar``.
         precision: 'fp32' (default), 'fp16' or 'bf16' for the frozen CLIP (the official code runs
             it in fp16 on GPU); the context and the head stay fp32.
+
+    A checkpoint (ours or official) fixes the context: its length and kind come from the file,
+    whatever ``context_init``/``n_ctx``/``class_specific_context`` say.
     """
 
     def __init__(self, model_name='ViT-B-16-quickgelu', backbone_weights=None, context_init='', n_ctx=16,
@@ -63,8 +83,8 @@ class CLIPAGIQA(FrozenTowerModule):
         if official is not None:
             checkpoint, source = official.state_dict(), official.source
         elif pretrained_model_path is not None or weights_file is not None:
-            filename = weights_file or Path(pretrained_model_path).name
-            source = find_weights(filename, path=pretrained_model_path, source_hint=HOW_TO_TRAIN)
+            source = find_weights(checkpoint_source(weights_file or Path(pretrained_model_path).name),
+                                  pretrained_model_path)
             checkpoint = unwrap_params(load_state_dict(source))
         else:
             checkpoint = None
@@ -72,8 +92,7 @@ class CLIPAGIQA(FrozenTowerModule):
             # a trained context fixes the geometry: [n_ctx, D], or [levels, n_ctx, D] per level
             ctx = checkpoint['prompt_learner.ctx']
             context_init, n_ctx, class_specific_context = '', ctx.shape[-2], ctx.dim() == 3
-        weights = 'openai' if backbone_weights is None else backbone_weights
-        clip_model = create_clip(model_name, weights=None if weights == 'random' else weights)
+        clip_model = create_clip(model_name, weights=backbone_weights, source=OPENAI_CLIP)
         self.hold_frozen('clip', clip_model)
         self.prompt_learner = PromptLearner(clip_model, get_tokenizer(model_name), class_names, context_init, n_ctx,
                                             class_specific_context)
@@ -110,14 +129,10 @@ class CLIPAGIQA(FrozenTowerModule):
                 'the run used other CLIP weights or other class names, and the scores will not be the official ones '
                 '(pass the CLIP of the run as backbone_weights=...).', stacklevel=3)
 
-    def _load_checked(self, state_dict, path):
-        own = self.state_dict()
-        problems = sorted(set(own) ^ set(state_dict)) + sorted(
-            k for k in set(own) & set(state_dict) if own[k].shape != state_dict[k].shape)
-        if problems:
-            raise CheckpointMismatchError(
-                f'{path} does not fit CLIPAGIQA (context {tuple(own["prompt_learner.ctx"].shape)}, '
-                f'{len(self.prompt_learner.class_names)} levels): mismatched keys/shapes {problems[:6]}.')
+    def _load_checked(self, state_dict, source):
+        check_state_dict(state_dict, self.state_dict(), source=str(source), what=(
+            f'CLIPAGIQA ({len(self.prompt_learner.class_names)} quality levels, '
+            f'{self.regressor[1].in_features} head inputs)'))
         self.load_state_dict(state_dict)
 
     def text_features(self):

@@ -36,7 +36,7 @@ def test_pretraining_run_lowers_the_ranking_loss(image_folder, tmp_path, monkeyp
             'train': {**data, 'name': 'train', 'augment': {'random_crop': 32}, 'use_shuffle': True,
                       'batch_size_per_gpu': 9, 'dataset_enlarge_ratio': 5},
             'val': {**data, 'name': 'val', 'augment': {'center_crop': 32}, 'batch_size_per_gpu': 9}},
-        'network': {'type': 'ATTIQA', 'backbone': 'test_resnet', 'head_hidden': 16},
+        'network': {'type': 'ATTIQA', 'backbone': 'test_resnet', 'backbone_weights': 'random', 'head_hidden': 16},
         'path': {'pretrain_network': None, 'strict_load': True, 'resume_state': None},
         'train': {'optim': {'type': 'Adam', 'lr': 3e-3}, 'scheduler': {'type': 'MultiStepLR', 'milestones': [1000]},
                   'total_iter': 30, 'warmup_iter': -1,

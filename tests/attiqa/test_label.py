@@ -90,8 +90,9 @@ def test_command_with_two_shards_merges_into_a_pyiqa_meta_info(image_folder, tmp
     assert table['image_path'].tolist() == [p for p in paths if p != 'zz_truncated.png']
     assert table[list(ATTRIBUTES)].to_numpy().min() >= 0 and table[list(ATTRIBUTES)].to_numpy().max() <= 1
     assert pd.read_csv(label.failed_path_for(out))['image_path'].tolist() == ['zz_truncated.png']
-    with pytest.raises(ValueError, match='different job'):
-        main(common + ['--shard', '0/3'])
+    capsys.readouterr()
+    assert main(common + ['--shard', '0/3']) == 2  # a user error: message, exit status 2
+    assert 'different job' in capsys.readouterr().err
 
 
 def test_pretraining_dataset_reads_the_labels(image_folder, tmp_path):
@@ -130,26 +131,33 @@ BAD_IMAGE_LISTS = {
 
 
 @pytest.mark.parametrize('case', BAD_IMAGE_LISTS)
-def test_bad_image_lists_are_named_before_clip_loads(case, tmp_path, monkeypatch):
+def test_bad_image_lists_are_named_before_clip_loads(case, tmp_path, monkeypatch, capsys):
+    import re
+
     from pyiqa_uniqa.cli import main
     from pyiqa_uniqa.errors import UserError
     make, error, message = BAD_IMAGE_LISTS[case]
     source = make(tmp_path)
     monkeypatch.setattr(label, 'build_clip_from_args', lambda *a: pytest.fail('CLIP loaded before the inputs were checked'))
+    args = ['label', '--images', str(source), '--out', str(tmp_path / 'out' / 'attrs.csv'), '--no-progress']
+    assert main(args) == 2
+    assert re.search(message, capsys.readouterr().err)
     with pytest.raises(UserError, match=message) as info:
-        main(['label', '--images', str(source), '--out', str(tmp_path / 'out' / 'attrs.csv'), '--no-progress'])
+        main(['--debug', *args])
     assert type(info.value).__name__ == error
     assert not (tmp_path / 'out').exists()
 
 
 def test_a_job_that_labels_nothing_fails_and_leaves_nothing(tmp_path, capsys):
+    import re
+
     from pyiqa_uniqa.cli import main
     _write(tmp_path / 'img' / 'a.png', 'not an image')
     _write(tmp_path / 'img' / 'b.png', 'not an image either')
     listing = _write(tmp_path / 'list.csv', 'name\na.png\nb.png\n')
     out = tmp_path / 'attrs.csv'
-    with pytest.raises(ValueError, match='none of the 2 images could be read.*a.png'):
-        main(['label', '--images', str(listing), '--image-root', str(tmp_path / 'img'), '--out', str(out),
-              '--model-name', 'tiny-clip-quickgelu', '--backbone-weights', 'random', '--num-workers', '0',
-              '--no-progress'])
+    status = main(['label', '--images', str(listing), '--image-root', str(tmp_path / 'img'), '--out', str(out),
+                   '--model-name', 'tiny-clip-quickgelu', '--backbone-weights', 'random', '--num-workers', '0',
+                   '--no-progress'])
+    assert status == 2 and re.search('none of the 2 images could be read.*a.png', capsys.readouterr().err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ['img', 'list.csv']  # no output, no parts to resume

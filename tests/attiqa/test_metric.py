@@ -1,4 +1,6 @@
 """The ``attiqa`` metrics: no weights -> how to train; user checkpoints; attributes; as_loss."""
+import time
+
 import pytest
 import torch
 
@@ -6,12 +8,13 @@ from pyiqa_uniqa.attiqa.arch import ATTIQA
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
 
 SMALL = {'backbone': 'test_resnet', 'head_hidden': 16}
+RANDOM_SMALL = {**SMALL, 'backbone_weights': 'random'}  # no checkpoint: nothing to take the backbone from
 
 
 @pytest.fixture(scope='module')
 def checkpoint(tmp_path_factory):
     torch.manual_seed(0)
-    net = ATTIQA(**SMALL)
+    net = ATTIQA(**RANDOM_SMALL)
     path = tmp_path_factory.mktemp('attiqa') / 'attiqa_koniq.pth'
     torch.save({'params': net.state_dict()}, path)
     return path, net
@@ -87,13 +90,15 @@ def test_bad_checkpoints_are_refused_clearly(checkpoint, tmp_path):
         ATTIQA(pretrained_model_path=str(truncated), **SMALL)
 
 
-def test_imagenet_weights_without_network_fail_clearly(monkeypatch, tmp_path):
-    import huggingface_hub.constants
-    monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_OFFLINE', True)  # fail fast, never retry
-    with pytest.raises(RuntimeError, match='pretrained: false'):
-        ATTIQA('test_resnet', pretrained=True)
+def test_imagenet_weights_without_network_fail_clearly_and_fast(tmp_path):
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match='test_resnet.*backbone_weights=<path>'):
+        ATTIQA('test_resnet')  # None: timm's ImageNet weights, not cached here, and no network
+    assert time.monotonic() - start < 5
     with pytest.raises(FileNotFoundError, match='backbone_weights'):
         ATTIQA('test_resnet', backbone_weights=str(tmp_path / 'missing.pth'))
+    with pytest.raises(ValueError, match="'no_such_tag' is not a pretrained tag"):
+        ATTIQA('test_resnet', backbone_weights='no_such_tag')
 
 
 def test_frozen_backbone_features_are_reused_exactly(checkpoint):
@@ -108,7 +113,7 @@ def test_frozen_backbone_features_are_reused_exactly(checkpoint):
         again, attributes_again = net.forward_from_features(features, return_attributes=True)
     assert torch.equal(quality, again) and all(torch.equal(attributes[k], attributes_again[k]) for k in attributes)
     assert net.frozen_features_key() is not None
-    assert ATTIQA(**SMALL).frozen_features_key() is None  # a trainable backbone: nothing may be cached
+    assert ATTIQA(**RANDOM_SMALL).frozen_features_key() is None  # a trainable backbone: nothing may be cached
 
 
 @pytest.mark.parametrize('precision', ['fp16', 'bf16'])

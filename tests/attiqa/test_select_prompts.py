@@ -70,7 +70,9 @@ def test_prompts_file_errors_are_clear(tmp_path):
     (['--probe', 'probe.csv'], '--probe .*probe.csv: no attribute columns'),
     (['--photos', 'astronaut', 'nebula'], '--photos nebula: unknown photo'),
 ])
-def test_wrong_probes_are_named_before_clip_loads(args, message, tmp_path, monkeypatch):
+def test_wrong_probes_are_named_before_clip_loads(args, message, tmp_path, monkeypatch, capsys):
+    import re
+
     from pyiqa_uniqa.attiqa import select_prompts
     from pyiqa_uniqa.cli import main
     from pyiqa_uniqa.errors import UserError
@@ -79,6 +81,8 @@ def test_wrong_probes_are_named_before_clip_loads(args, message, tmp_path, monke
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(select_prompts, 'build_clip_from_args',
                         lambda *a: pytest.fail('CLIP loaded before the probe was checked'))
+    assert main(['select-prompts', *args, '--out', 'p.yml']) == 2
+    assert re.search(message, capsys.readouterr().err)
     with pytest.raises(UserError, match=message):
-        main(['select-prompts', *args, '--out', 'p.yml'])
+        main(['--debug', 'select-prompts', *args, '--out', 'p.yml'])
     assert not (tmp_path / 'p.yml').exists()

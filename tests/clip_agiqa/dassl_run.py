@@ -2,7 +2,8 @@
 
 What the official code does (github.com/wzczc/CLIP-AGIQA trainers/clip_agiqa.py, train.py, the
 README command; Dassl.pytorch dassl/engine/trainer.py, dassl/optim, dassl/utils/torchtools.py),
-re-written here with the same torch objects:
+re-written here with the same torch objects (the Dassl optimiser, scheduler and save from the test
+kit, ``pyiqa_uniqa.testing.dassl_checkpoints``):
 
 - two registered parts, ``prompt_learner`` (``ctx`` plus the ``token_prefix``/``token_suffix``
   buffers, in CLIP's dtype: fp16 under the default ``PREC fp16``) and ``regression``
@@ -18,49 +19,15 @@ re-written here with the same torch objects:
   (``state_dict`` an OrderedDict without ``module.``), and a text file ``checkpoint`` beside it names
   the last file written.
 """
-from collections import OrderedDict
-from pathlib import Path
-
 import open_clip
 import torch
 import torch.nn.functional as F
 from clip_agiqa_reference import image_features, prompt_embeddings, text_features
 from torch import nn
-from torch.optim.lr_scheduler import CosineAnnealingLR, LRScheduler
+
+from pyiqa_uniqa.testing.dassl_checkpoints import dassl_optimization, save_dassl_model
 
 LEVELS = ('terrible', 'bad', 'poor', 'average', 'good', 'perfect')
-
-
-class ConstantWarmupScheduler(LRScheduler):
-    """Dassl's constant warm-up: ``cons_lr`` for ``warmup_epoch`` epochs, then the successor."""
-
-    def __init__(self, optimizer, successor, warmup_epoch, cons_lr):
-        self.successor = successor
-        self.warmup_epoch = warmup_epoch
-        self.cons_lr = cons_lr
-        super().__init__(optimizer)
-
-    def get_lr(self):
-        if self.last_epoch >= self.warmup_epoch:
-            return self.successor.get_last_lr()
-        return [self.cons_lr for _ in self.base_lrs]
-
-    def step(self, epoch=None):
-        if self.last_epoch >= self.warmup_epoch:
-            self.successor.step(epoch)
-            self._last_lr = self.successor.get_last_lr()
-        else:
-            super().step(epoch)
-
-
-def official_optimizer(module, max_epoch, lr=0.002, warmup_epoch=1, warmup_lr=1e-5):
-    """Dassl's ``build_optimizer`` + ``build_lr_scheduler`` for the official configs."""
-    optimizer = torch.optim.SGD(module.parameters(), lr=lr, momentum=0.9, weight_decay=5e-4, dampening=0,
-                                nesterov=False)
-    scheduler = CosineAnnealingLR(optimizer, float(max_epoch))
-    if warmup_epoch > 0:
-        scheduler = ConstantWarmupScheduler(optimizer, scheduler, warmup_epoch, warmup_lr)
-    return optimizer, scheduler
 
 
 class OfficialPromptLearner(nn.Module):
@@ -103,15 +70,9 @@ def _forward(clip_sd, prompt_learner, regression, images, vision_heads, text_hea
 
 
 def save_model(parts, epoch, directory, val_result, model_name=''):
-    """Dassl's ``save_model`` + ``save_checkpoint`` (the ``module.`` prefix dropped, then torch.save)."""
+    """Dassl's ``save_model``: every part, stored as epoch ``epoch + 1``."""
     for name, (module, optimizer, scheduler) in parts.items():
-        folder = Path(directory) / name
-        folder.mkdir(parents=True, exist_ok=True)
-        state_dict = OrderedDict((k[7:] if k.startswith('module.') else k, v) for k, v in module.state_dict().items())
-        path = folder / (model_name or f'model.pth.tar-{epoch + 1}')
-        torch.save({'state_dict': state_dict, 'epoch': epoch + 1, 'optimizer': optimizer.state_dict(),
-                    'scheduler': scheduler.state_dict(), 'val_result': val_result}, path)
-        (folder / 'checkpoint').write_text(f'{path.name}\n')
+        save_dassl_model(directory, name, module, optimizer, scheduler, epoch + 1, val_result, model_name)
 
 
 def train_official(directory, clip_sd, *, vision_heads, text_heads, n_ctx=16, ctx_init='', class_specific=False,
@@ -122,8 +83,8 @@ def train_official(directory, clip_sd, *, vision_heads, text_heads, n_ctx=16, ct
     dtype = torch.float16 if precision == 'fp16' else torch.float32
     prompt_learner = OfficialPromptLearner(clip_sd, n_ctx, ctx_init, class_specific, dtype)
     regression = official_regression(clip_sd['text_projection'].shape[1])
-    parts = {'prompt_learner': (prompt_learner, *official_optimizer(prompt_learner, max_epoch)),
-             'regression': (regression, *official_optimizer(regression, max_epoch))}
+    parts = {'prompt_learner': (prompt_learner, *dassl_optimization(prompt_learner, max_epoch=max_epoch)),
+             'regression': (regression, *dassl_optimization(regression, max_epoch=max_epoch))}
     images = torch.rand(batches, batch_size, 3, image_size, image_size)
     mos = torch.rand(batches, batch_size) * 5
     best = -float('inf')

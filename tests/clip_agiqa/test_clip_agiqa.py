@@ -74,8 +74,10 @@ def test_checkpoint_round_trip_metric_and_errors(net, TINY, tmp_path):
     metric = pyiqa.create_metric('clip-agiqa', device='cpu', pretrained_model_path=str(path), **TINY)
     with torch.no_grad():
         assert torch.allclose(metric(image), net.eval()(image), atol=1e-5)
-    with pytest.raises(WeightsNotFoundError, match='options/clip_agiqa/agiqa3k.yml'):
-        pyiqa.create_metric('clip-agiqa-aigciqa2023', device='cpu', **TINY)
+    # each metric names the recipe that trains its checkpoint, and the keyword that takes one
+    for name, recipe in (('clip-agiqa', 'agiqa3k'), ('clip-agiqa-aigciqa2023', 'aigciqa2023')):
+        with pytest.raises(WeightsNotFoundError, match=f'options/clip_agiqa/{recipe}.yml.*pretrained_model_path='):
+            pyiqa.create_metric(name, device='cpu', **TINY)
     # the context length comes from the file (4, 'a photo of a'), whatever n_ctx says; the head must fit
     assert CLIPAGIQA(n_ctx=8, pretrained_model_path=str(path), **TINY).prompt_learner.ctx.shape == (4, 32)
     with pytest.raises(ValueError, match='does not fit'):

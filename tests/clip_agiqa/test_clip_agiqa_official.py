@@ -14,9 +14,15 @@ import torch
 from clip_agiqa_reference import official_scores
 from dassl_run import LEVELS, train_official
 
-from pyiqa_uniqa.backbones.clip import CheckpointMismatchError
 from pyiqa_uniqa.clip_agiqa.arch import CLIPAGIQA
-from pyiqa_uniqa.weights import CorruptWeightsError, UnsafeWeightsError, WeightsNotFoundError, load_state_dict
+from pyiqa_uniqa.testing.official_checkpoints import write_official_clip_checkpoint
+from pyiqa_uniqa.weights import (
+    CheckpointMismatchError,
+    CorruptWeightsError,
+    UnsafeWeightsError,
+    WeightsNotFoundError,
+    load_state_dict,
+)
 
 EPOCHS = 3
 # name -> (official settings, the context words or None for N_CTX "X" placeholders)
@@ -135,8 +141,9 @@ def test_wrong_folders_and_files_are_named(readme_run, tmp_path, TINY):
         CLIPAGIQA(official_checkpoint=readme_run, official_epoch=2, **TINY)
 
 
-def test_prompts_built_from_another_clip_or_other_levels_are_caught(readme_run, TINY):
+def test_prompts_built_from_another_clip_or_other_levels_are_caught(readme_run, TINY, tmp_path):
+    other_clip = write_official_clip_checkpoint(tmp_path / 'other_clip.pt', 'tiny', seed=1)
     with pytest.warns(UserWarning, match='other CLIP weights'):
-        CLIPAGIQA(official_checkpoint=readme_run, model_name=TINY['model_name'], backbone_weights='random')
+        CLIPAGIQA(official_checkpoint=readme_run, model_name=TINY['model_name'], backbone_weights=str(other_clip))
     with pytest.raises(CheckpointMismatchError, match='6 quality levels.*class_names'):
         CLIPAGIQA(official_checkpoint=readme_run, class_names=LEVELS[:5], **TINY)

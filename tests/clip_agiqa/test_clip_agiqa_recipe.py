@@ -10,10 +10,10 @@ import pytest
 import torch
 import torchvision.transforms as tf
 import yaml
-from dassl_run import official_optimizer
 from PIL import Image
 
 from pyiqa_uniqa.clip_agiqa.schedule import WarmupCosineLR
+from pyiqa_uniqa.testing.dassl_checkpoints import dassl_optimization
 from pyiqa_uniqa.testing.toy_datasets import write_toy_iqa_dataset
 
 OPTIONS = Path(__file__).resolve().parents[2] / 'options' / 'clip_agiqa'
@@ -21,7 +21,7 @@ OPTIONS = Path(__file__).resolve().parents[2] / 'options' / 'clip_agiqa'
 
 def test_schedule_is_dassls_warmup_then_cosine():
     # the official schedule, from the official objects: one epoch at 1e-5, then cosine from 0.002 (T_max 100)
-    theirs_optimizer, theirs = official_optimizer(torch.nn.Linear(2, 1), max_epoch=100)
+    theirs_optimizer, theirs = dassl_optimization(torch.nn.Linear(2, 1), max_epoch=100)
     ours_optimizer = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.002, momentum=0.9, weight_decay=5e-4)
     ours = WarmupCosineLR(ours_optimizer, T_max=100, warmup_epochs=1, warmup_lr=1e-5)
     for epoch in range(100):
