@@ -12,7 +12,7 @@ from pyiqa.data.base_iqa_dataset import BaseIQADataset
 
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
 from pyiqa_uniqa.attiqa.errors import InputError
-from pyiqa_uniqa.data.images import open_rgb
+from pyiqa_uniqa.data.images import read_image
 
 
 class AttributeLabelDataset(BaseIQADataset):
@@ -32,6 +32,6 @@ class AttributeLabelDataset(BaseIQADataset):
 
     def __getitem__(self, index):
         img_path, attributes = self.paths_mos[index]
-        img = open_rgb(img_path)
+        img = read_image(img_path)
         return {'img': self.trans(img) * self.img_range, 'attributes': torch.from_numpy(attributes),
                 'img_path': img_path}

@@ -1,9 +1,8 @@
-"""Image lists for the labeller: a folder or a CSV, deterministic order, shards, robust reading."""
+"""Image lists for the labeller and the probe: a folder or a CSV, in a deterministic order, checked."""
 import os
 from pathlib import Path
 
 from pyiqa_uniqa.attiqa.errors import InputError, InputNotFoundError
-from pyiqa_uniqa.data.images import UnreadableImageError, open_rgb, to_float_tensor
 from pyiqa_uniqa.files import inside_folder
 
 IMAGE_EXTENSIONS = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.gif'}
@@ -58,13 +57,3 @@ def _csv_paths(source, root, flag):
         raise InputError(f'{flag} {source}: none of its {len(paths)} images exists under {root} (e.g. '
                          f'{root / paths[0]}); pass the folder its paths are relative to as --image-root.')
     return paths
-
-
-def read_rgb(path, draft_size=None):
-    """Float tensor [3, H, W] in [0, 1] (``pyiqa_uniqa.data.images.open_rgb``); ``draft_size`` lets
-    JPEG decode at reduced scale, which matters for large photo collections. A missing file counts
-    as unreadable here: the labeller reports and skips it like a damaged one."""
-    try:
-        return to_float_tensor(open_rgb(path, draft_size=draft_size))
-    except FileNotFoundError as err:
-        raise UnreadableImageError(f'missing file {path}') from err

@@ -30,12 +30,12 @@ from pyiqa_uniqa.attiqa.clip_scorer import (
     labeller_weights,
 )
 from pyiqa_uniqa.attiqa.errors import InputError
-from pyiqa_uniqa.attiqa.image_sources import list_images, read_rgb
+from pyiqa_uniqa.attiqa.image_sources import list_images
 from pyiqa_uniqa.attiqa.label_store import ResumableCSV
 from pyiqa_uniqa.attiqa.prompt_bank import DEFAULT_PAIRS
 from pyiqa_uniqa.attiqa.prompts_file import load_prompt_pairs
 from pyiqa_uniqa.backbones.clip_input import resize_center_crop
-from pyiqa_uniqa.data.images import UnreadableImageError
+from pyiqa_uniqa.data.images import UnreadableImageError, image_to_tensor
 from pyiqa_uniqa.files import atomic_write, write_file
 from pyiqa_uniqa.sharding import shard_from_environment, shard_of
 
@@ -83,8 +83,10 @@ class LabelImages:
         return len(self.paths)
 
     def __getitem__(self, position):
-        try:
-            image = read_rgb(self.root / self.paths[position], draft_size=self.size)
+        try:  # draft_size: a large JPEG decodes at a reduced scale, still at least CLIP's size
+            image = image_to_tensor(self.root / self.paths[position], draft_size=self.size)
+        except FileNotFoundError:  # reported and skipped like a damaged file
+            return position, None, 'missing file'
         except UnreadableImageError as err:
             return position, None, str(err)
         return position, resize_center_crop(image.unsqueeze(0), self.size)[0], ''

@@ -20,9 +20,10 @@ import torch
 
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
 from pyiqa_uniqa.attiqa.errors import InputError
-from pyiqa_uniqa.attiqa.image_sources import list_images, read_rgb
+from pyiqa_uniqa.attiqa.image_sources import list_images
 from pyiqa_uniqa.backbones.clip_input import resize_center_crop
 from pyiqa_uniqa.data.distortions import ATTRIBUTE_EFFECTS, LEVELS, apply_distortion
+from pyiqa_uniqa.data.images import image_to_tensor
 from pyiqa_uniqa.data.photos import load_photos
 
 
@@ -66,6 +67,10 @@ class ProbeTable:
 def read_probe_table(csv_path, image_root=None):
     """First column image path (relative to ``image_root``), other columns named after attributes."""
     root, paths = list_images(csv_path, image_root, flag='--probe')
+    missing = [p for p in paths if not (root / p).is_file()]
+    if missing:  # every probe image carries its expected value: none may be skipped
+        raise InputError(f'--probe {csv_path}: {len(missing)} of its images do not exist under {root}, e.g. '
+                         f'{", ".join(missing[:3])}.')
     table = pd.read_csv(csv_path)
     wrong_case = [c for c in table.columns[1:] if c.lower() in ATTRIBUTES and c not in ATTRIBUTES]
     if wrong_case:
@@ -82,7 +87,7 @@ def read_probe_table(csv_path, image_root=None):
 
 def labelled_probe(table, size=224):
     """The probe images of a ``ProbeTable`` at CLIP's input ``size``; one sweep per attribute column."""
-    images = [resize_center_crop(read_rgb(table.root / p, draft_size=size).unsqueeze(0), size)[0]
+    images = [resize_center_crop(image_to_tensor(table.root / p, draft_size=size).unsqueeze(0), size)[0]
               for p in table.paths]
     indices = np.arange(len(images))
     sweeps = {name: [(indices, values)] for name, values in table.values.items()}

@@ -10,13 +10,14 @@ from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
 
 def write_labels(image_folder, path):
     """Labels from image statistics the network can learn (brightness, colour spread, ...)."""
-    from pyiqa_uniqa.attiqa.image_sources import list_images, read_rgb
+    from pyiqa_uniqa.attiqa.image_sources import list_images
+    from pyiqa_uniqa.data.images import image_to_tensor
     _, paths = list_images(image_folder)
     lines = ['image_path,' + ','.join(ATTRIBUTES)]
     for name in paths:
         if 'truncated' in name:
             continue
-        image = read_rgb(image_folder / name).numpy()
+        image = image_to_tensor(image_folder / name).numpy()
         stats = [np.abs(np.diff(image, axis=2)).mean() * 4, image.mean(), image.std() * 2, image.std(axis=0).mean() * 4,
                  np.abs(np.diff(image, axis=1)).mean() * 4]
         lines.append(name + ',' + ','.join(f'{min(max(v, 0), 1):.4f}' for v in stats))

@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from pyiqa_uniqa.backbones.frozen import has_frozen_features
 from pyiqa_uniqa.clip_agiqa.arch import CLIPAGIQA, QUALITY_LEVELS
 
 
@@ -120,6 +121,7 @@ def test_frozen_features_are_reused_exactly_while_the_trained_parts_change(TINY)
         assert torch.equal(net(images), net.forward_from_features(features))
     key = net.frozen_features_key()
     assert key != net.train().frozen_features_key() and key == net.eval().frozen_features_key()
+    assert has_frozen_features(net)  # trainers may cache them
 
 
 @pytest.mark.parametrize('precision', ['fp16', 'bf16'])
