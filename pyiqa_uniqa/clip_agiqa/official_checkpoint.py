@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from pyiqa_uniqa.safe_pickle import load_tensors_ignoring_objects
-from pyiqa_uniqa.weights import CorruptWeightsError, WeightsNotFoundError
+from pyiqa_uniqa.weights import CorruptWeightsError, WeightsNotFoundError, unwrap_params
 
 PARTS = ('prompt_learner', 'regression')
 BEST_FILE = 'model-best.pth.tar'
@@ -73,12 +73,11 @@ def _read_part(folder, part, epoch):
         hint = (f'It has {", ".join(saved)}; pass official_epoch=<N> for model.pth.tar-<N>.' if saved
                 else f'Is {folder} the official run folder (it should hold {" and ".join(PARTS)})?')
         raise WeightsNotFoundError(f'{KEYWORD}: {path} does not exist. {hint}')
-    checkpoint = load_tensors_ignoring_objects(path)
-    state_dict = checkpoint.get('state_dict') if isinstance(checkpoint, dict) else None
-    if not isinstance(state_dict, dict):
-        raise CorruptWeightsError(f'{path} is not a checkpoint of the official trainer '
-                                  "(no 'state_dict' entry holding tensors).")
+    try:
+        state_dict = unwrap_params(load_tensors_ignoring_objects(path), key='state_dict')
+    except CorruptWeightsError as err:
+        raise CorruptWeightsError(f'{path} is not a checkpoint of the official trainer ({err})') from err
     not_tensors = sorted(k for k, v in state_dict.items() if not torch.is_tensor(v))
     if not_tensors:
         raise CorruptWeightsError(f'{path}: the state dict holds objects that are not tensors: {not_tensors}.')
-    return dict(state_dict)
+    return state_dict

@@ -136,7 +136,13 @@ def test_wrong_folders_and_files_are_named(readme_run, tmp_path, TINY):
         (readme_run / part / 'model-best.pth.tar').unlink()
     with pytest.raises(WeightsNotFoundError, match=r'model-best.pth.tar does not exist.*model.pth.tar-2.*official_epoch'):
         CLIPAGIQA(official_checkpoint=readme_run, **TINY)
-    shutil.copy(readme_run / 'regression' / 'model.pth.tar-2', readme_run / 'prompt_learner' / 'model.pth.tar-2')
+    regression = readme_run / 'regression' / 'model.pth.tar-2'
+    data = regression.read_bytes()
+    regression.write_bytes(data[:len(data) // 2])
+    with pytest.raises(CorruptWeightsError, match=f'{regression} is truncated'):
+        CLIPAGIQA(official_checkpoint=readme_run, official_epoch=2, **TINY)
+    regression.write_bytes(data)
+    shutil.copy(regression, readme_run / 'prompt_learner' / 'model.pth.tar-2')
     with pytest.raises(CorruptWeightsError, match='no ctx'):
         CLIPAGIQA(official_checkpoint=readme_run, official_epoch=2, **TINY)
 
