@@ -76,6 +76,7 @@ def test_recipe_values_are_the_official_command(recipe):
     network, train = opt['network'], opt['train']
     assert (network['context_init'], network['n_ctx'], network.get('class_specific_context', False)) == ('', 16, False)
     assert network['backbone_weights'] is None and network['model_name'] == 'ViT-B-16-quickgelu'
+    assert network['precision'] == 'fp16'  # PREC fp16, the official default
     assert train['optim'] == {'type': 'SGD', 'lr': 0.002, 'momentum': 0.9, 'weight_decay': 5e-4}
     assert train['scheduler'] == {'type': 'WarmupCosineLR', 'T_max': 100, 'warmup_epochs': 1, 'warmup_lr': 1e-5}
     assert train['total_epoch'] == 100 and opt['datasets']['train']['batch_size_per_gpu'] == 32
