@@ -52,7 +52,7 @@ def _csv_paths(source, root, flag):
         raise InputNotFoundError(f'--image-root {root}: no such folder (the paths in {source} are relative to it).')
     paths = [str(p) for p in table.iloc[:, 0].tolist()]
     for row, path in enumerate(paths, start=2):  # row 1 is the header
-        inside_folder(root, path, source=f'{flag} {source}, row {row}')
+        inside_folder(root, path, source=f'{flag} {source}, row {row}', what='image folder (--image-root)')
     if not any((root / path).is_file() for path in paths):
         raise InputError(f'{flag} {source}: none of its {len(paths)} images exists under {root} (e.g. '
                          f'{root / paths[0]}); pass the folder its paths are relative to as --image-root.')
