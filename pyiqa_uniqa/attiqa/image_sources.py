@@ -2,6 +2,8 @@
 import os
 from pathlib import Path
 
+import pandas as pd
+
 from pyiqa_uniqa.attiqa.errors import InputError, InputNotFoundError
 from pyiqa_uniqa.files import inside_folder
 
@@ -40,7 +42,6 @@ def list_images(source, image_root=None, flag='--images'):
 
 def _csv_paths(source, root, flag):
     """The first column of a CSV listing: checked to name images inside ``root``, some of them present."""
-    import pandas as pd
     try:
         table = pd.read_csv(source)
     except Exception as err:  # noqa: BLE001 - pandas fails in many ways on a file that is no CSV

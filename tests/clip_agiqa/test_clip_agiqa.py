@@ -138,3 +138,19 @@ def test_half_precision_clip_scores_close_to_fp32(TINY, precision):
     assert half.frozen_features_key() != fp32.frozen_features_key()
     with pytest.raises(ValueError, match='fp32, fp16, bf16'):
         CLIPAGIQA(precision='fp8', **TINY)
+
+
+def test_meta_info_command_writes_the_split_or_names_the_wrong_source(tmp_path, capsys):
+    import pandas as pd
+
+    from pyiqa_uniqa.cli import main
+    data = tmp_path / 'data.csv'
+    pd.DataFrame({'name': [f'img{i}.jpg' for i in range(10)], 'mos_quality': range(10)}).to_csv(data, index=False)
+    out = tmp_path / 'meta.csv'
+    assert main(['agiqa-meta-info', 'agiqa3k', '--source', str(data), '--out', str(out)]) == 0
+    assert pd.read_csv(out)['split'].tolist().count('test') == 2
+    for dataset, source, message in (('agiqa3k', tmp_path / 'missing.csv', 'no such file'),
+                                     ('aigciqa2023', data, 'not a readable MATLAB file')):
+        assert main(['agiqa-meta-info', dataset, '--source', str(source), '--out', str(tmp_path / 'new.csv')]) == 2
+        error = capsys.readouterr().err
+        assert f'--source {source}' in error and message in error and not (tmp_path / 'new.csv').exists()
