@@ -3,6 +3,7 @@ import logging
 import re
 
 import numpy as np
+import torch
 import yaml
 
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
@@ -70,3 +71,32 @@ def test_pretraining_run_lowers_the_ranking_loss(image_folder, tmp_path, monkeyp
     best = torch.load(tmp_path / 'experiments' / 'attiqa_pretrain_test' / 'models' / 'net_best.pth',
                       weights_only=True)['params']
     assert any(k.startswith('attribute_heads.sharpness.') for k in best) and any(k.startswith('backbone.') for k in best)
+
+
+def test_frozen_backbone_validation_is_equal_with_and_without_the_feature_cache(tmp_path):
+    # a linear probe (freeze_backbone): each validation image goes through the backbone once
+    from pyiqa_uniqa.testing.toy_datasets import write_toy_iqa_dataset
+    from pyiqa_uniqa.training.recipe_runner import recipe_options, run_training
+    write_toy_iqa_dataset(tmp_path / 'data')
+    dataset = {'type': 'GeneralNRDataset', 'dataroot_target': str(tmp_path / 'data'),
+               'meta_info_file': str(tmp_path / 'data' / 'meta.csv'), 'split_file': str(tmp_path / 'data' / 'split.pkl'),
+               'split_index': 1, 'batch_size_per_gpu': 4, 'num_worker_per_gpu': 0}
+    recipe = {
+        'name': 'attiqa_probe', 'model_type': 'FrozenBackboneIQAModel', 'num_gpu': 0, 'manual_seed': 0,
+        'datasets': {'train': {**dataset, 'name': 'toy_train', 'augment': {'hflip': True}, 'use_shuffle': True},
+                     'val': {**dataset, 'name': 'toy_val'}},
+        'network': {'type': 'ATTIQA', 'backbone': 'test_resnet', 'backbone_weights': 'random', 'head_hidden': 16,
+                    'freeze_backbone': True},
+        'path': {'pretrain_network': None},
+        'train': {'optim': {'type': 'Adam', 'lr': 1e-2}, 'scheduler': {'type': 'CosineAnnealingLR', 'T_max': 2},
+                  'total_iter': 8, 'mos_loss_opt': {'type': 'MSELoss', 'loss_weight': 1.0}},
+        'val': {'val_freq': 4, 'metrics': {'srcc': {'type': 'calculate_srcc'}}},
+        'logger': {'print_freq': 100, 'save_checkpoint_freq': 100, 'save_latest_freq': 100, 'use_tb_logger': False},
+    }
+    (tmp_path / 'probe.yml').write_text(yaml.safe_dump(recipe))
+    opt = recipe_options(tmp_path / 'probe.yml', tmp_path / 'runs')
+    uncached, cached = (run_training(opt, cache) for cache in (False, True))
+    for without, with_cache in zip(uncached.val_scores, cached.val_scores):
+        assert torch.allclose(without, with_cache, rtol=0, atol=1e-6)
+    assert not torch.equal(cached.val_scores[0], cached.val_scores[-1])  # the heads trained
+    assert uncached.tower_images['val'] == 2 * 4 and cached.tower_images['val'] == 4

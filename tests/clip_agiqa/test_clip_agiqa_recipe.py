@@ -84,8 +84,9 @@ def test_recipe_values_are_the_official_command(recipe):
         'random_resized_crop': {'size': 224, 'scale': [0.08, 1.0], 'interpolation': 3}, 'hflip': True}
 
 
-def test_recipe_trains_through_pyiqa(tmp_path, tiny_clip_checkpoint):
-    # the shipped recipe, shrunk to the toy data and the tiny CLIP: warm-up epoch, then the base lr
+@pytest.fixture()
+def toy_recipe(tmp_path, tiny_clip_checkpoint):
+    """The shipped AGIQA-3K recipe, shrunk to the 20-image toy data set and the tiny CLIP."""
     write_toy_iqa_dataset(tmp_path / 'data')
     meta = pd.read_csv(tmp_path / 'data' / 'meta.csv')
     meta['split'] = ['train'] * 16 + ['test'] * 4
@@ -100,14 +101,34 @@ def test_recipe_trains_through_pyiqa(tmp_path, tiny_clip_checkpoint):
     opt['val']['val_freq'] = 4
     opt['logger'].update(print_freq=1, use_tb_logger=False)
     (tmp_path / 'toy.yml').write_text(yaml.safe_dump(opt))
-    result = subprocess.run([sys.executable, '-m', 'pyiqa_uniqa', 'train', '-opt', 'toy.yml'], cwd=tmp_path,
+    return tmp_path / 'toy.yml'
+
+
+def test_recipe_trains_through_pyiqa(toy_recipe):
+    # warm-up epoch, then the base lr; the checkpoint holds 16 context vectors and the head
+    workdir = toy_recipe.parent
+    result = subprocess.run([sys.executable, '-m', 'pyiqa_uniqa', 'train', '-opt', toy_recipe.name], cwd=workdir,
                             capture_output=True, text=True, timeout=300)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-3000:]
     assert 'would silently ignore' not in log
     lrs = {int(epoch): float(lr) for epoch, lr in re.findall(r'\[epoch:\s*(\d+), iter:\s*\d+, lr:\(([\d.e+-]+),\)', log)}
     assert lrs == {0: 1e-5, 1: 2e-3}
-    checkpoint = tmp_path / 'experiments' / 'clip_agiqa_toy' / 'models' / 'net_best.pth'
+    checkpoint = workdir / 'experiments' / 'clip_agiqa_toy' / 'models' / 'net_best.pth'
     params = torch.load(checkpoint, weights_only=True)['params']
     assert params['prompt_learner.ctx'].shape == (16, 32) and set(params) == {
         'prompt_learner.ctx', 'regressor.1.weight', 'regressor.1.bias', 'regressor.4.weight', 'regressor.4.bias'}
+
+
+def test_validation_is_equal_with_and_without_the_feature_cache(toy_recipe):
+    # frozen CLIP, fixed centre crop: each validation image is encoded once, the numbers do not change
+    from pyiqa_uniqa.training.recipe_runner import recipe_options, run_training
+    opt = recipe_options(toy_recipe, toy_recipe.parent / 'runs')
+    uncached, cached = (run_training(opt, cache, val_freq=4) for cache in (False, True))
+    assert len(cached.validations) == 2
+    for without, with_cache in zip(uncached.val_scores, cached.val_scores):
+        assert torch.allclose(without, with_cache, rtol=0, atol=1e-6)
+    for (_, without), (_, with_cache) in zip(uncached.validations, cached.validations):
+        assert abs(without['srcc'] - with_cache['srcc']) <= 1e-6
+    assert not torch.equal(cached.val_scores[0], cached.val_scores[-1])  # the context and head trained
+    assert uncached.tower_images['val'] == 2 * 4 and cached.tower_images['val'] == 4
