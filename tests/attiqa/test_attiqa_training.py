@@ -100,3 +100,29 @@ def test_frozen_backbone_validation_is_equal_with_and_without_the_feature_cache(
         assert torch.allclose(without, with_cache, rtol=0, atol=1e-6)
     assert not torch.equal(cached.val_scores[0], cached.val_scores[-1])  # the heads trained
     assert uncached.tower_images['val'] == 2 * 4 and cached.tower_images['val'] == 4
+
+
+def test_frozen_backbone_pretraining_validates_the_attributes_from_cached_features(image_folder, tmp_path):
+    from pyiqa_uniqa.training.recipe_runner import recipe_options, run_training
+    write_labels(image_folder, tmp_path / 'attrs.csv')
+    data = {'type': 'AttributeLabelDataset', 'dataroot_target': str(image_folder),
+            'meta_info_file': str(tmp_path / 'attrs.csv'), 'num_worker_per_gpu': 0, 'batch_size_per_gpu': 3}
+    options = {
+        'name': 'attiqa_frozen_pretrain', 'model_type': 'ATTIQAPretrainModel', 'num_gpu': 0, 'manual_seed': 0,
+        'datasets': {'train': {**data, 'name': 'train', 'augment': {'random_crop': 32}, 'use_shuffle': True},
+                     'val': {**data, 'name': 'val', 'augment': {'center_crop': 32}}},
+        'network': {'type': 'ATTIQA', 'backbone': 'test_resnet', 'backbone_weights': 'random', 'head_hidden': 16,
+                    'freeze_backbone': True},
+        'path': {'pretrain_network': None},
+        'train': {'optim': {'type': 'Adam', 'lr': 1e-2}, 'scheduler': {'type': 'MultiStepLR', 'milestones': [1000]},
+                  'total_iter': 6, 'mos_loss_opt': {'type': 'AttributeRankingLoss', 'margin': 0.1}},
+        'val': {'val_freq': 3, 'metrics': {'srcc': {'type': 'calculate_attribute_srcc'}}},
+        'logger': {'print_freq': 100, 'save_checkpoint_freq': 100, 'save_latest_freq': 100, 'use_tb_logger': False},
+    }
+    (tmp_path / 'pretrain.yml').write_text(yaml.safe_dump(options))
+    opt = recipe_options(tmp_path / 'pretrain.yml', tmp_path / 'runs')
+    uncached, cached = (run_training(opt, cache) for cache in (False, True))
+    for without, with_cache in zip(uncached.val_scores, cached.val_scores):
+        assert with_cache.shape[1] == len(ATTRIBUTES) and torch.allclose(without, with_cache, rtol=0, atol=1e-6)
+    images = len(cached.val_scores[0])
+    assert uncached.tower_images['val'] == 2 * images and cached.tower_images['val'] == images
