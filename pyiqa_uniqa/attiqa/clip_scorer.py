@@ -12,6 +12,7 @@ from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
 from pyiqa_uniqa.backbones import create_clip, encode_prompts, get_tokenizer
 from pyiqa_uniqa.backbones.clip import OPENAI_CLIP
 from pyiqa_uniqa.backbones.clip_input import ClipInput
+from pyiqa_uniqa.backbones.precision import PRECISIONS, check_precision, frozen_autocast
 
 DEFAULT_LABELLER_CLIP = 'ViT-B-16-quickgelu'
 
@@ -25,6 +26,8 @@ def add_clip_arguments(parser):
                             f"(meaningless scores; tests only); default {OPENAI_CLIP.default_tag!r} (OpenAI's weights, "
                             'downloaded once by open_clip)')
     group.add_argument('--device', default=None, help='cpu, cuda, cuda:1 ... (default: cuda if available)')
+    group.add_argument('--precision', default='fp32', choices=PRECISIONS,
+                       help='precision of the image tower (fp16/bf16 about twice as fast on GPU)')
     group.add_argument('--batch-size', type=int, default=32)
 
 
@@ -53,13 +56,15 @@ def encode_pairs(clip_model, tokenizer, pairs):
 
 class CLIPAttributeScorer:
     """pairs: {attribute: (positive prompt, negative prompt)}, scored in ``ATTRIBUTES`` order
-    (an empty dict gives an image-feature extractor only)."""
+    (an empty dict gives an image-feature extractor only); precision: of the image tower (the
+    prompts are encoded once, in fp32)."""
 
-    def __init__(self, clip_model, tokenizer, pairs):
+    def __init__(self, clip_model, tokenizer, pairs, precision='fp32'):
         self.attributes = [name for name in ATTRIBUTES if name in pairs]
         self.clip = clip_model
         self.clip_input = ClipInput.of(clip_model).to(next(clip_model.parameters()).device)
         self.size = self.clip_input.size
+        self.precision = check_precision(precision, self.device)
         if self.attributes:
             self.positive_text, self.negative_text = encode_pairs(
                 clip_model, tokenizer, [pairs[name] for name in self.attributes])
@@ -72,7 +77,9 @@ class CLIPAttributeScorer:
     def image_features(self, images):
         """Unit-norm CLIP image features [B, D] for images in [0, 1] of any size."""
         images = self.clip_input(images.to(self.device).float())
-        return F.normalize(self.clip.encode_image(images).float(), dim=-1)
+        with frozen_autocast(self.precision, self.device):
+            features = self.clip.encode_image(images)
+        return F.normalize(features.float(), dim=-1)
 
     def positive_probability(self, image_features, positive_text, negative_text):
         """[B, D] x [K, D] x [K, D] -> [B, K]: softmax over each pair, the positive entry."""

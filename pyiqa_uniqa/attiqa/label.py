@@ -190,11 +190,11 @@ def run(args):
     parts_dir = out.with_name(out.name + '.parts')
     check_manifest(parts_dir, {'images': len(paths), 'listing': listing_fingerprint(paths), 'shards': count,
                                'prompts': {k: list(v) for k, v in pairs.items()},
-                               'clip': [args.model_name, str(labeller_weights(args))]})
+                               'clip': [args.model_name, str(labeller_weights(args)), args.precision]})
     if not args.merge:
         device = args.device or (f'cuda:{os.environ.get("LOCAL_RANK", "0")}' if torch.cuda.is_available() else 'cpu')
         clip_model, tokenizer = build_clip_from_args(args, device)
-        scorer = CLIPAttributeScorer(clip_model, tokenizer, pairs)
+        scorer = CLIPAttributeScorer(clip_model, tokenizer, pairs, args.precision)
         label_file, failed_file, done_marker = part_paths(parts_dir, index, count)
         labelled, failed, skipped = label_shard(
             scorer, root, shard_of(paths, index, count), label_file, failed_file, args.batch_size,

@@ -53,9 +53,9 @@ def pick_best(candidates):
     return {name: max(rows, key=lambda row: row[2]) for name, rows in candidates.items()}
 
 
-def select_prompts(clip_model, tokenizer, probe, bank, batch_size=64):
+def select_prompts(clip_model, tokenizer, probe, bank, batch_size=64, precision='fp32'):
     """Score every candidate of ``bank`` on ``probe``: {attribute: [(pos, neg, srcc), ...]}."""
-    scorer = CLIPAttributeScorer(clip_model, tokenizer, {})
+    scorer = CLIPAttributeScorer(clip_model, tokenizer, {}, precision)
     features = torch.cat([scorer.image_features(probe.images[i:i + batch_size])
                           for i in range(0, len(probe.images), batch_size)])
     attributes = [name for name in ATTRIBUTES if name in probe.sweeps and name in bank]
@@ -107,7 +107,8 @@ def run(args):
     probe = synthetic_probe(size=size, photos=args.photos, seed=args.seed) if table is None else \
         labelled_probe(table, size=size)
     print(f'probe: {probe.description}', file=sys.stderr)
-    candidates = select_prompts(clip_model, tokenizer, probe, PROMPT_BANK, batch_size=args.batch_size)
+    candidates = select_prompts(clip_model, tokenizer, probe, PROMPT_BANK, batch_size=args.batch_size,
+                                precision=args.precision)
     chosen = pick_best(candidates)
     print(format_table(candidates, chosen))
     if labeller_weights(args) == 'random':

@@ -161,3 +161,15 @@ def test_a_job_that_labels_nothing_fails_and_leaves_nothing(tmp_path, capsys):
                    '--no-progress'])
     assert status == 2 and re.search('none of the 2 images could be read.*a.png', capsys.readouterr().err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ['img', 'list.csv']  # no output, no parts to resume
+
+
+def test_half_precision_labels_stay_close_to_fp32(tiny_scorer):
+    import torch
+
+    from pyiqa_uniqa.attiqa.clip_scorer import CLIPAttributeScorer
+    from pyiqa_uniqa.attiqa.prompt_bank import DEFAULT_PAIRS
+    from pyiqa_uniqa.backbones import get_tokenizer
+    half = CLIPAttributeScorer(tiny_scorer.clip, get_tokenizer('tiny-clip-quickgelu'), DEFAULT_PAIRS, precision='bf16')
+    images = torch.rand(4, 3, 64, 80, generator=torch.Generator().manual_seed(0))
+    reference, labels = tiny_scorer(images), half(images)
+    assert not torch.equal(labels, reference) and (labels - reference).abs().max() < 0.02
