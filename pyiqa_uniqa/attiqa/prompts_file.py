@@ -14,6 +14,7 @@ import yaml
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES, check_attribute_names
 from pyiqa_uniqa.attiqa.errors import InputError, InputNotFoundError
 from pyiqa_uniqa.files import atomic_write
+from pyiqa_uniqa.options import load_yaml
 
 
 def write_prompts_file(path, chosen, candidates, **provenance):
@@ -37,13 +38,10 @@ def write_prompts_file(path, chosen, candidates, **provenance):
 def load_prompt_pairs(path):
     """{attribute: (positive, negative)} for all five attributes; clear errors for bad files."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise InputNotFoundError(f'--prompts {path}: no such file (write one with pyiqa-uniqa select-prompts).')
-    try:
-        document = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise InputError(f'--prompts {path} is not valid YAML: {err}') from err
-    prompts = document.get('prompts') if isinstance(document, dict) else None
+    document = load_yaml(path, what='input prompts file')  # plain data only: a python tag is refused
+    prompts = document.get('prompts')
     if not isinstance(prompts, dict):
         raise InputError(f"{path}: expected a top-level 'prompts:' mapping of attribute -> positive/negative.")
     check_attribute_names(prompts, str(path))

@@ -63,6 +63,11 @@ def test_prompts_file_errors_are_clear(tmp_path):
         load_prompt_pairs(bad)
     with pytest.raises(FileNotFoundError, match='select-prompts'):
         load_prompt_pairs(tmp_path / 'none.yml')
+    marker = tmp_path / 'pwned'
+    bad.write_text(f'prompts: !!python/object/apply:os.mkdir [{str(marker)!r}]\n')
+    with pytest.raises(ValueError, match='p.yml'):
+        load_prompt_pairs(bad)
+    assert not marker.exists()
 
 
 @pytest.mark.parametrize('args, message', [
