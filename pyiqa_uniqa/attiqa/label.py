@@ -63,7 +63,12 @@ def check_manifest(parts_dir, manifest):
     """The parts of one job must come from the same images, shard count and prompts."""
     path = parts_dir / 'manifest.json'
     if path.exists():
-        previous = json.loads(path.read_text())
+        try:
+            previous = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError) as err:
+            raise InputError(f'{path} is damaged ({err}); remove {parts_dir} to start the job afresh.') from err
+        if not isinstance(previous, dict):
+            raise InputError(f'{path} is not a label manifest; remove {parts_dir} to start the job afresh.')
         changed = [k for k in manifest if previous.get(k) != manifest[k]]
         if changed:
             raise InputError(f'{parts_dir} holds parts of a different job ({", ".join(changed)} changed). '
