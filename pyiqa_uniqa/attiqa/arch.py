@@ -86,8 +86,8 @@ def create_timm_backbone(name, weights=None, source=IMAGENET_BACKBONE, seed=0):
     try:
         config = timm.models.get_pretrained_cfg(model_name)
     except RuntimeError as err:  # an unknown tag
-        raise InputError(f'The given {source.keyword} {value!r} is not a pretrained tag timm knows for {name}, '
-                         f'nor an existing file. Pass None for ImageNet weights, a timm tag, a path, or {RANDOM!r}.') from err
+        raise InputError(f'The given {source.keyword} {value!r} is not a pretrained tag timm knows for {name}, nor an '
+                         f'existing file. Pass None for ImageNet weights, a timm tag, a path, or {RANDOM!r}.') from err
     if config is None or not config.hf_hub_id:
         raise InputError(f'timm has no pretrained weights for {model_name}; pass a path as {source.keyword}= or '
                          f'{RANDOM!r}.')

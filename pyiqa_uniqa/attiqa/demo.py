@@ -40,7 +40,7 @@ RECIPES = Path(__file__).parent  # shipped in the package (options/attiqa/ links
 def attribute_sweeps(meta):
     """{attribute: [(row indices, expected)]}: per test photo and distortion, pristine + levels."""
     sweeps = {name: [] for name in ATTRIBUTES}
-    for photo, rows in meta.groupby('photo'):
+    for _, rows in meta.groupby('photo'):
         pristine = rows.index[rows['distortion'] == 'pristine'].tolist()
         for distortion, group in rows.groupby('distortion'):
             for attribute, direction in ATTRIBUTE_EFFECTS.get(distortion, {}).items():

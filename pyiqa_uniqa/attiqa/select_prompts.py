@@ -86,7 +86,8 @@ def add_arguments(parser):
                         help="'synthetic' (data-kit distortions on scikit-image photos, known severity) or a CSV: "
                              'image path, then columns named after attributes (e.g. SPAQ attribute scores)')
     parser.add_argument('--image-root', default=None, help='folder the CSV paths are relative to (default: its folder)')
-    parser.add_argument('--photos', nargs='*', default=None, help='subset of scikit-image photos for the synthetic probe')
+    parser.add_argument('--photos', nargs='*', default=None,
+                        help='subset of scikit-image photos for the synthetic probe')
     parser.add_argument('--seed', type=int, default=0, help='seed of the random distortions (noise)')
     parser.add_argument('--out', required=True, help='prompts YAML to write')
     add_clip_arguments(parser)

@@ -51,7 +51,8 @@ def agiqa3k_table(data_csv, target='mos_quality'):
         raise MetaInfoError(f'--source {data_csv} is not a readable CSV ({err}).') from err
     for column in ('name', target):
         if column not in table.columns:
-            raise MetaInfoError(f'{data_csv}: no column {column!r} (AGIQA-3K data.csv has name, mos_quality, mos_align).')
+            raise MetaInfoError(f'{data_csv}: no column {column!r} '
+                                '(AGIQA-3K data.csv has name, mos_quality, mos_align).')
     return pd.DataFrame({'img_name': table['name'], 'mos': table[target].astype(float),
                          'split': official_split(len(table))})
 

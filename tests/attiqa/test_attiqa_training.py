@@ -79,8 +79,9 @@ def test_frozen_backbone_validation_is_equal_with_and_without_the_feature_cache(
     from pyiqa_uniqa.training.recipe_runner import recipe_options, run_training
     write_toy_iqa_dataset(tmp_path / 'data')
     dataset = {'type': 'GeneralNRDataset', 'dataroot_target': str(tmp_path / 'data'),
-               'meta_info_file': str(tmp_path / 'data' / 'meta.csv'), 'split_file': str(tmp_path / 'data' / 'split.pkl'),
-               'split_index': 1, 'batch_size_per_gpu': 4, 'num_worker_per_gpu': 0}
+               'meta_info_file': str(tmp_path / 'data' / 'meta.csv'),
+               'split_file': str(tmp_path / 'data' / 'split.pkl'), 'split_index': 1,
+               'batch_size_per_gpu': 4, 'num_worker_per_gpu': 0}
     recipe = {
         'name': 'attiqa_probe', 'model_type': 'FrozenBackboneIQAModel', 'num_gpu': 0, 'manual_seed': 0,
         'datasets': {'train': {**dataset, 'name': 'toy_train', 'augment': {'hflip': True}, 'use_shuffle': True},

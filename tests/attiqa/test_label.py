@@ -138,7 +138,8 @@ def test_bad_image_lists_are_named_before_clip_loads(case, tmp_path, monkeypatch
     from pyiqa_uniqa.errors import UserError
     make, error, message = BAD_IMAGE_LISTS[case]
     source = make(tmp_path)
-    monkeypatch.setattr(label, 'build_clip_from_args', lambda *a: pytest.fail('CLIP loaded before the inputs were checked'))
+    monkeypatch.setattr(label, 'build_clip_from_args',
+                        lambda *a: pytest.fail('CLIP loaded before the inputs were checked'))
     args = ['label', '--images', str(source), '--out', str(tmp_path / 'out' / 'attrs.csv'), '--no-progress']
     assert main(args) == 2
     assert re.search(message, capsys.readouterr().err)

@@ -35,8 +35,8 @@ def test_choice_is_the_highest_signed_srcc():
 def test_command_scores_every_candidate_and_writes_the_best(tmp_path, capsys):
     from pyiqa_uniqa.cli import main
     out = tmp_path / 'prompts.yml'
-    main(['select-prompts', '--model-name', 'tiny-clip-quickgelu', '--backbone-weights', 'random', '--photos', 'astronaut',
-          '--out', str(out)])
+    assert main(['select-prompts', '--model-name', 'tiny-clip-quickgelu', '--backbone-weights', 'random',
+                 '--photos', 'astronaut', '--out', str(out)]) == 0
     printed = capsys.readouterr().out
     document = yaml.safe_load(out.read_text())
     for name in ATTRIBUTES:

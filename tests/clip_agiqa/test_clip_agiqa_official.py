@@ -134,7 +134,8 @@ def test_wrong_folders_and_files_are_named(readme_run, tmp_path, TINY):
         CLIPAGIQA(official_checkpoint=tmp_path / 'nowhere', **TINY)
     for part in ('prompt_learner', 'regression'):
         (readme_run / part / 'model-best.pth.tar').unlink()
-    with pytest.raises(WeightsNotFoundError, match=r'model-best.pth.tar does not exist.*model.pth.tar-2.*official_epoch'):
+    with pytest.raises(WeightsNotFoundError,
+                       match=r'model-best.pth.tar does not exist.*model.pth.tar-2.*official_epoch'):
         CLIPAGIQA(official_checkpoint=readme_run, **TINY)
     regression = readme_run / 'regression' / 'model.pth.tar-2'
     data = regression.read_bytes()

@@ -112,7 +112,8 @@ def test_recipe_trains_through_pyiqa(toy_recipe):
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-3000:]
     assert 'would silently ignore' not in log
-    lrs = {int(epoch): float(lr) for epoch, lr in re.findall(r'\[epoch:\s*(\d+), iter:\s*\d+, lr:\(([\d.e+-]+),\)', log)}
+    logged = re.findall(r'\[epoch:\s*(\d+), iter:\s*\d+, lr:\(([\d.e+-]+),\)', log)
+    lrs = {int(epoch): float(lr) for epoch, lr in logged}
     assert lrs == {0: 1e-5, 1: 2e-3}
     checkpoint = workdir / 'experiments' / 'clip_agiqa_toy' / 'models' / 'net_best.pth'
     params = torch.load(checkpoint, weights_only=True)['params']
