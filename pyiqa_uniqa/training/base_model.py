@@ -210,10 +210,14 @@ class FrozenBackboneIQAModel(GeneralIQAModel):
         with torch.no_grad():
             if self.feature_cache_applies(bare):
                 features = self.feature_cache.features(bare, self.img_input)
-                self.output_score = bare.forward_from_features(features)
+                self.output_score = self.scores_from_features(bare, features)
             else:
                 self.output_score = self.net_forward(self.net)
         self.net.train()
+
+    def scores_from_features(self, bare, features):
+        """What ``net_forward`` predicts, from cached frozen features (a family that predicts more overrides it)."""
+        return bare.forward_from_features(features)
 
     def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):
         super().nondist_validation(dataloader, current_iter, tb_logger, save_img)
