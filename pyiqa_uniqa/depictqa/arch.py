@@ -116,7 +116,7 @@ class DepictQA(FrozenTowerModule):
         with torch.set_grad_enabled(torch.is_grad_enabled() and pixels.requires_grad):
             tokens = patch_tokens(encoder, pixels.to(encoder.dtype))
         if self.abstractor is not None:
-            tokens = self.abstractor(tokens.to(self.abstractor.queries.dtype))
+            tokens = self.abstractor(tokens.to(self.abstractor.query_embeds.dtype))
         return self.vision_proj(tokens.to(self.vision_proj.weight.dtype))
 
     def _image_tokens(self, requests):

@@ -42,15 +42,22 @@ def patch_tokens(encoder, pixels):
 
 
 class Abstractor(nn.Module):
-    """Learned queries that cross-attend to the patch tokens: a fixed token count per image."""
+    """The official abstractor: learned queries cross-attend to the patch tokens (a fixed count per image).
+
+    Names and shapes are the official module's, so a released ``ckpt.pt`` loads unchanged:
+    ``query_embeds`` [Q, 1, D] (sequence-first) and ``abstractor``, an ``nn.TransformerDecoder`` of
+    post-norm ReLU layers (keys ``abstractor.query_embeds``, ``abstractor.abstractor.layers.{i}.*``).
+    The official sinusoidal position embedding is off in every released config (CLIP's patch tokens
+    already carry positions) and is not offered. New queries start as ``randn``, as the official.
+    """
 
     def __init__(self, width, settings):
         super().__init__()
-        self.queries = nn.Parameter(torch.randn(settings.num_queries, width) * 0.02)
-        layer = nn.TransformerDecoderLayer(width, settings.num_heads, settings.ffn_dim, settings.dropout,
-                                           batch_first=True)
-        self.decoder = nn.TransformerDecoder(layer, settings.num_layers)
+        layer = nn.TransformerDecoderLayer(width, settings.num_heads, settings.ffn_dim, settings.dropout)
+        self.abstractor = nn.TransformerDecoder(layer, settings.num_layers)
+        self.query_embeds = nn.Parameter(torch.randn(settings.num_queries, 1, width))
 
     def forward(self, tokens):
-        queries = self.queries.unsqueeze(0).expand(tokens.shape[0], -1, -1).to(tokens.dtype)
-        return self.decoder(queries, tokens)
+        """[B, N, D] -> [B, Q, D]."""
+        queries = self.query_embeds.expand(-1, tokens.shape[0], -1).to(tokens.dtype)
+        return self.abstractor(queries, tokens.transpose(0, 1)).transpose(0, 1)
