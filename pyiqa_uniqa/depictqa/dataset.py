@@ -33,7 +33,7 @@ import torch
 from pyiqa_uniqa.depictqa import templates
 from pyiqa_uniqa.depictqa.confidence import is_brief
 from pyiqa_uniqa.depictqa.evaluation import KIND_IDENTIFY, KIND_OTHER, KIND_RATE_AB, KIND_RATE_LEVEL
-from pyiqa_uniqa.depictqa.images import load_image, random_centre_crop, retained_size
+from pyiqa_uniqa.depictqa.images import downscale, load_image, random_centre_crop
 
 IMAGE_FIELDS = {'ref': 'image_ref', 'A': 'image_A', 'B': 'image_B'}
 
@@ -142,12 +142,7 @@ class DQ495KDataset(torch.utils.data.Dataset):
         return len(self.records)
 
     def _image(self, relative):
-        import torch.nn.functional as F
-        image = load_image(self.root / relative)
-        height, width = retained_size(image.shape[1], image.shape[2], self.image_settings)
-        if (height, width) != tuple(image.shape[1:]):
-            image = F.interpolate(image[None], size=(height, width), mode='bicubic', antialias=True,
-                                  align_corners=False)[0].clamp(0, 1)
+        image = downscale(load_image(self.root / relative)[None], self.image_settings)[0]
         if self.random_crop:
             image = random_centre_crop(image, self.image_settings.train_crop, self.image_settings.min_size,
                                        self.generator)

@@ -8,6 +8,8 @@ the official forward.
 import pytest
 import torch
 from official_depictqa import (
+    MEAN,
+    STD,
     TINY_ABSTRACTOR,
     OfficialLM,
     abstract,
@@ -22,6 +24,8 @@ from PIL import Image
 
 from pyiqa_uniqa.data.photos import load_photos
 from pyiqa_uniqa.depictqa import templates
+from pyiqa_uniqa.depictqa.config import ImageSettings
+from pyiqa_uniqa.depictqa.images import load_image, prepare_pixels
 
 TASK = 'quality_single_A_noref'
 
@@ -80,7 +84,32 @@ def test_release_loads_and_scores_as_the_official_forward(variant, plain_files, 
         own = metric.net.state_dict()
         assert own['abstractor.query_embeds'].shape == files['delta_sd']['abstractor.query_embeds'].shape
         assert torch.equal(own['abstractor.query_embeds'], files['delta_sd']['abstractor.query_embeds'].float())
-    photo = Image.fromarray(dict(load_photos(['coffee']))['coffee'][100:300, 150:330])  # below 224: not resized
+    photo = Image.fromarray(dict(load_photos(['coffee']))['coffee'])  # 400x600: downscaled to 224x336
     query = templates.with_single_word_tail(templates.RATE_LEVEL_QUESTIONS[0])
     expected = official_level_score(files, photo, query)
     assert metric(photo).item() == pytest.approx(expected, abs=1e-5)
+
+
+@pytest.mark.parametrize('name', ['astronaut', 'coffee', 'motorcycle', 'retina'])
+def test_files_pil_images_and_8bit_tensors_get_the_official_pixels(name, tmp_path):
+    array = dict(load_photos([name]))[name]
+    official = official_pixels(Image.fromarray(array), 224, 672, 70, patch=14)
+    path = tmp_path / f'{name}.png'
+    Image.fromarray(array).save(path)
+    settings = ImageSettings(resize=224, max_size=672, min_size=70)
+    as_pyiqa_loads_it = torch.from_numpy(array).permute(2, 0, 1).float() / 255
+    for source in (str(path), Image.fromarray(array), as_pyiqa_loads_it):
+        ours = prepare_pixels(load_image(source)[None], settings, 14)[0]
+        assert ours.shape == official.shape
+        assert torch.allclose(ours.double(), official, atol=1e-5, rtol=0)  # one 8-bit level is 0.015 here
+
+
+def test_other_tensors_are_resized_in_float_close_to_the_official():
+    array = dict(load_photos(['astronaut']))['astronaut']
+    official = official_pixels(Image.fromarray(array), 224, 672, 70, patch=14) * STD + MEAN
+    settings = ImageSettings(resize=224, max_size=672, min_size=70)
+    image = (torch.from_numpy(array).permute(2, 0, 1).float() / 255)[None].requires_grad_()
+    ours = prepare_pixels(image, settings, 14)[0] * STD + MEAN
+    ours.sum().backward()  # differentiable, as as_loss=True needs
+    assert image.grad.abs().sum() > 0
+    assert 0 < float((ours.double() - official).abs().max()) < 6 / 255
