@@ -18,26 +18,39 @@ Both are differentiable in the input image (gradients pass through the frozen CL
 input requires them), so ``as_loss=True`` works. ``describe`` and ``compare`` return text and the
 official confidence; all decoding is bounded.
 """
+from typing import NamedTuple, Optional
+
 import torch
 from torch import nn
 
 from pyiqa_uniqa.backbones import FrozenTowerModule
 from pyiqa_uniqa.depictqa import templates
 from pyiqa_uniqa.depictqa.confidence import (
+    AnswerTokens,
     SentenceEmbedder,
-    TokenRoles,
-    brief_confidence,
-    comparison_verdict,
+    compare_brief_confidence,
     detail_confidence,
     is_brief,
+    single_brief_confidence,
 )
 from pyiqa_uniqa.depictqa.config import PRESETS, resolve_config, with_overrides
+from pyiqa_uniqa.depictqa.evaluation import verdict
 from pyiqa_uniqa.depictqa.generation import generate
 from pyiqa_uniqa.depictqa.images import load_image, prepare_pixels
 from pyiqa_uniqa.depictqa.sequence import IGNORE_INDEX, SequenceBuilder, TextPiece, embed_pieces, pad_batch
 from pyiqa_uniqa.depictqa.vision import Abstractor, build_vision_encoder, patch_tokens
 
 SCORE_METHODS = ('levels', 'compare')
+
+
+class Answer(NamedTuple):
+    """What ``describe`` and ``compare`` return per image: the answer text and its confidence.
+
+    ``confidence`` is in [0, 1], or ``None`` where the official computation gives none (a detailed
+    answer without a sentence model, a brief answer with no tokens left to score).
+    """
+    text: str
+    confidence: Optional[float]
 VISION_WEIGHTS_FILE = 'vision.safetensors'
 MODEL_WEIGHTS_FILE = 'model.safetensors'
 TOKENIZER_FOLDER = 'tokenizer'
@@ -99,7 +112,7 @@ class DepictQA(FrozenTowerModule):
         self.vision_proj.to(torch_dtype)
 
         self.sequences = SequenceBuilder(self.tokenizer, config.unique_tag, config.max_text_tokens)
-        self.roles = TokenRoles(self.tokenizer)
+        self.answer_tokens = AnswerTokens(self.tokenizer)
         self.sentence_embedder = (SentenceEmbedder.load(sentence_model) if isinstance(sentence_model, str)
                                   else sentence_model)
         self.eval()
@@ -228,7 +241,7 @@ class DepictQA(FrozenTowerModule):
                 for ids, probs in zip(generated.token_ids, generated.probs)]
 
     def describe(self, img, ref=None, detail=False, query=None):
-        """Single-image assessment -> (text, confidence); a batch gives a list of those.
+        """Single-image assessment -> ``Answer(text, confidence)``; a batch gives a list of those.
 
         Brief (default): the distortion-identification question with the single-word tail, e.g.
         "Noise" or "Blur and noise". Detailed: the assessment-reasoning question.
@@ -242,13 +255,16 @@ class DepictQA(FrozenTowerModule):
         requests = [{'task': task, 'turns': [(query, None)],
                      'images': {'A': image, 'ref': refs[row] if refs is not None else None}}
                     for row, image in enumerate(images)]
-        answers = self.answer(requests, detail=detail)
-        results = [(text, self._confidence(request, text, ids, probs, compare=False))
-                   for request, (text, ids, probs) in zip(requests, answers)]
+        results = [Answer(text, self._confidence(request, ids, probs))
+                   for request, (text, ids, probs) in zip(requests, self.answer(requests, detail=detail))]
         return results[0] if single else results
 
     def compare(self, img_a, img_b, ref=None, detail=False, query=None):
-        """A/B comparison -> ('Image A' | 'Image B', confidence); detailed: (paragraph, confidence)."""
+        """A/B comparison -> ``Answer('Image A' | 'Image B', confidence)``; detailed: the paragraph.
+
+        A brief answer without "Image A/B" in it (a custom query, an unusual model) gets the verdict
+        and its probability from the next-token distribution of the A/B token instead.
+        """
         images_a, single = _images_and_flag(img_a)
         images_b, _ = _images_and_flag(img_b)
         if len(images_a) != len(images_b):
@@ -263,27 +279,30 @@ class DepictQA(FrozenTowerModule):
                     for row, (a, b) in enumerate(zip(images_a, images_b))]
         results = []
         for request, (text, ids, probs) in zip(requests, self.answer(requests, detail=detail)):
+            confidence = self._confidence(request, ids, probs)
             if detail:
-                results.append((text, self._confidence(request, text, ids, probs, compare=True)))
+                results.append(Answer(text, confidence))
                 continue
-            verdict, confidence = comparison_verdict(ids, probs, self.roles)
-            if verdict is None:  # no "Image A/B" in the text: read the verdict off the A/B token
+            choice = verdict(text)
+            if choice is None:
                 with torch.no_grad():
                     p_a, p_b = self.option_probabilities([request], list(templates.AB_ANSWERS))[0].tolist()
-                verdict, confidence = ('Image A', p_a) if p_a >= p_b else ('Image B', p_b)
-            results.append((verdict, confidence))
+                choice, confidence = ('Image A', p_a) if p_a >= p_b else ('Image B', p_b)
+            results.append(Answer(choice, confidence))
         return results[0] if single else results
 
-    def _confidence(self, request, text, ids, probs, compare):
-        if not is_brief(text):
-            return detail_confidence(ids, probs, self.roles, self.sentence_embedder)
+    def _confidence(self, request, ids, probs):
+        """The official confidence of one generated answer (rules in ``confidence``)."""
+        if not is_brief(self.answer_tokens.text(ids)):
+            return detail_confidence(ids, probs, self.answer_tokens, self.sentence_embedder)
         query = request['turns'][-1][0]
-        if not templates.asks_single_word(query):  # official: re-ask for a single word, score that
-            rerun = dict(request, turns=[(templates.with_single_word_tail(query), None)])
+        if not templates.asks_single_word(query):  # official: ask again for a single word, score that
+            rerun = dict(request, turns=request['turns'][:-1] + [(query + templates.SINGLE_WORD_TAIL, None)])
             _, ids, probs = self.answer([rerun])[0]
-        if compare:
-            return comparison_verdict(ids, probs, self.roles)[1]
-        return brief_confidence(ids, probs, self.roles)
+            return self._confidence(rerun, ids, probs)
+        if request['task'].startswith('quality_compare'):
+            return compare_brief_confidence(ids, probs, self.answer_tokens)
+        return single_brief_confidence(ids, probs, self.answer_tokens)
 
     # --- persistence -------------------------------------------------------------------------------
     def trainable_state_dict(self):
