@@ -69,17 +69,22 @@ class DepictQA(FrozenTowerModule):
         sentence_model: a folder of a sentence encoder (all-MiniLM-L6-v2) or a callable
             list[str] -> Tensor, for the confidence of detailed answers.
         dtype: 'auto' (fp16 for named models when CUDA is available, else fp32), 'fp16', 'bf16', 'fp32'.
+        batching: how answers decoded together are padded: 'masked' (default; each answer equals
+            its batch-1 answer) or 'official' (the official eval scripts' unmasked EOS padding; use
+            it at batch 16 to reproduce published numbers). See ``GenerationSettings``.
         config_overrides: fields of ``DepictQAConfig`` to change, nested ones key by key, e.g.
-            ``{'lora': {'r': 8}, 'generation': {'max_new_tokens_detail': 200}}``.
+            ``{'lora': {'r': 8}, 'generation': {'max_new_tokens': 200}}``.
     """
 
     def __init__(self, model_config='wild', pretrained_model_path=None, reference=False, score_method='levels',
                  vision=None, language_model=None, tokenizer=None, vision_openai_weights=None,
-                 sentence_model=None, dtype='auto', config_overrides=None):
+                 sentence_model=None, dtype='auto', batching=None, config_overrides=None):
         super().__init__()
         parts = dict(vision=vision, language_model=language_model, tokenizer=tokenizer,
                      vision_openai_weights=vision_openai_weights)
         overrides = {**(config_overrides or {}), **{k: v for k, v in parts.items() if v is not None}}
+        if batching is not None:
+            overrides['generation'] = {**overrides.get('generation', {}), 'batching': batching}
         config = with_overrides(resolve_config(model_config), overrides)
         if score_method not in SCORE_METHODS:
             raise ValueError(f'score_method must be one of {SCORE_METHODS}, got {score_method!r}')
@@ -229,14 +234,17 @@ class DepictQA(FrozenTowerModule):
 
     # --- text ------------------------------------------------------------------------------------
     @torch.no_grad()
-    def answer(self, requests, detail=False):
+    def answer(self, requests):
         """Decode an answer per request -> list of (text, token ids, token probabilities)."""
         settings = self.config.generation
         sequences, _ = self._embed(requests)
-        embeds, mask, _ = pad_batch(sequences, left=True)
-        limit = settings.max_new_tokens_detail if detail else settings.max_new_tokens_brief
-        generated = generate(self.llm, embeds, mask, self.tokenizer.eos_token_id, limit, settings.max_time_s,
-                             settings.temperature, settings.top_p)
+        eos = self.tokenizer.eos_token_id
+        fill = None
+        if settings.batching == 'official':  # EOS padding, attended
+            fill = self.llm.get_input_embeddings()(torch.tensor(eos, device=self.device))
+        embeds, mask, _ = pad_batch(sequences, left=True, fill=fill)
+        generated = generate(self.llm, embeds, mask, eos, settings.max_new_tokens, settings.max_time_s,
+                             settings.temperature, settings.top_p, settings.top_k)
         return [(self.tokenizer.decode(ids, skip_special_tokens=True).strip(), ids, probs)
                 for ids, probs in zip(generated.token_ids, generated.probs)]
 
@@ -256,7 +264,7 @@ class DepictQA(FrozenTowerModule):
                      'images': {'A': image, 'ref': refs[row] if refs is not None else None}}
                     for row, image in enumerate(images)]
         results = [Answer(text, self._confidence(request, ids, probs))
-                   for request, (text, ids, probs) in zip(requests, self.answer(requests, detail=detail))]
+                   for request, (text, ids, probs) in zip(requests, self.answer(requests))]
         return results[0] if single else results
 
     def compare(self, img_a, img_b, ref=None, detail=False, query=None):
@@ -278,7 +286,7 @@ class DepictQA(FrozenTowerModule):
                      'images': {'A': a, 'B': b, 'ref': refs[row] if refs is not None else None}}
                     for row, (a, b) in enumerate(zip(images_a, images_b))]
         results = []
-        for request, (text, ids, probs) in zip(requests, self.answer(requests, detail=detail)):
+        for request, (text, ids, probs) in zip(requests, self.answer(requests)):
             confidence = self._confidence(request, ids, probs)
             if detail:
                 results.append(Answer(text, confidence))

@@ -51,14 +51,29 @@ class ImageSettings:
     train_crop: tuple = (0.7, 1.0)  # random centre-crop ratio per axis during training
 
 
+BATCHING_MODES = ('masked', 'official')
+
+
 @dataclasses.dataclass
 class GenerationSettings:
-    """Every generation is bounded by these, whatever the input."""
-    max_new_tokens_brief: int = 16
-    max_new_tokens_detail: int = 400   # official default
-    max_time_s: float = 120.0          # wall-clock cap per generate call
-    temperature: float = 0.0           # greedy, as official ("IQA needs deterministic answers")
-    top_p: float = 0.9
+    """Decoding, as the official inference config; every generation is bounded by ``max_new_tokens``.
+
+    ``batching``: how answers decoded together are padded. 'masked' (default): left padding hidden
+    from attention, so each answer equals its batch-1 answer. 'official': the official eval
+    scripts' padding (the query padded with EOS, moved to the left, attended, positions counted over
+    it), which changes answers with the batch they are in; the published numbers were made so, at
+    batch 16.
+    """
+    max_new_tokens: int = 400          # official, for every task
+    temperature: float = 0.0           # greedy at <= 1e-4, as official ("IQA needs deterministic answers")
+    top_p: float = 0.9                 # when sampling
+    top_k: int = 50                    # when sampling: transformers' default, in effect in the official runs
+    batching: str = 'masked'
+    max_time_s: float = None           # optional wall-clock cap per generate call (not in the official code)
+
+    def __post_init__(self):
+        if self.batching not in BATCHING_MODES:
+            raise ValueError(f'batching must be one of {BATCHING_MODES}, got {self.batching!r}')
 
 
 @dataclasses.dataclass
@@ -117,7 +132,7 @@ def tiny_config(**changes):
                             max_position_embeddings=2048, initializer_range=0.3),
         tokenizer='tiny',
         image=ImageSettings(resize=64, max_size=128, min_size=16),
-        generation=GenerationSettings(max_new_tokens_detail=48, max_time_s=30.0),
+        generation=GenerationSettings(max_new_tokens=24, max_time_s=30.0),
     )
     return config.replace(**changes)
 

@@ -112,12 +112,18 @@ def embed_pieces(pieces, embed_tokens, image_tokens):
     return torch.cat(chunks), torch.cat(labels)
 
 
-def pad_batch(sequences, labels=None, left=False):
-    """Stack [L_i, D] embeddings with zero padding -> (embeds [B, L, D], mask [B, L], labels)."""
+def pad_batch(sequences, labels=None, left=False, fill=None):
+    """Stack [L_i, D] embeddings -> (embeds [B, L, D], mask [B, L], labels [B, L] or None).
+
+    Padding is zeros hidden by the mask; with ``fill`` (a [D] embedding) it is that embedding and
+    attended (mask 1), as in the official batched inference, which pads with EOS.
+    """
     import torch
     longest = max(seq.shape[0] for seq in sequences)
     embeds = sequences[0].new_zeros(len(sequences), longest, sequences[0].shape[-1])
-    mask = torch.zeros(len(sequences), longest, dtype=torch.long, device=sequences[0].device)
+    if fill is not None:
+        embeds[:] = fill.to(embeds.dtype)
+    mask = torch.full((len(sequences), longest), int(fill is not None), dtype=torch.long, device=sequences[0].device)
     padded_labels = None if labels is None else torch.full(
         (len(sequences), longest), IGNORE_INDEX, dtype=torch.long, device=sequences[0].device)
     for row, seq in enumerate(sequences):

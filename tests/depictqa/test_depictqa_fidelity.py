@@ -13,6 +13,7 @@ from official_depictqa import (
     TINY_ABSTRACTOR,
     OfficialLM,
     abstract,
+    official_generate,
     official_pixels,
     patch_features,
     prefix_embeds,
@@ -113,3 +114,105 @@ def test_other_tensors_are_resized_in_float_close_to_the_official():
     ours.sum().backward()  # differentiable, as as_loss=True needs
     assert image.grad.abs().sum() > 0
     assert 0 < float((ours.double() - official).abs().max()) < 6 / 255
+
+
+# --- generation: greedy to the official 400 tokens, sampling, batching, confidence ---------------------------
+def reference_prompt(files, lm, images, query, task=TASK):
+    """The official prompt embeddings of one request (images: PIL per role)."""
+    tokens = {role: official_image_tokens(files, official_pixels(image, 224, 672, 70, patch=32))
+              for role, image in images.items()}
+    return torch.cat([prefix_embeds(lm, files['tokenizer'], task, tokens),
+                      lm.embed(files['tokenizer'](query_text(task, query), add_special_tokens=False).input_ids)])
+
+
+def reference_answer(files, images, query, max_new_tokens=400, temperature=0.0, task=TASK):
+    lm = OfficialLM(files['base_sd'], files['delta_sd'], heads=4)
+    embeds = reference_prompt(files, lm, images, query, task)[None]
+    sequences, probs = official_generate(lm, embeds, torch.ones(embeds.shape[:2], dtype=torch.long),
+                                         files['tokenizer'].eos_token_id, max_new_tokens, temperature, top_p=0.9)
+    return sequences[0], probs[0]
+
+
+def photos(*names):
+    return [Image.fromarray(array) for _, array in load_photos(names)]
+
+
+def request(image, query, task=TASK):
+    return {'task': task, 'turns': [(query, None)], 'images': {'A': load_image(image)}}
+
+
+def test_greedy_answer_runs_to_the_official_400_tokens(plain_files):
+    net = create(plain_files).net
+    assert net.config.generation.max_new_tokens == 400
+    photo, = photos('chelsea')
+    query = 'Describe in a few words what is wrong with this photo.'  # a custom question: no single-word tail
+    text, ids, probs = net.answer([request(photo, query)])[0]
+    sequence, expected = reference_answer(plain_files, {'A': photo}, query)
+    assert ids == sequence[1:].tolist()  # the official sequences start with a BOS placeholder
+    assert len(ids) > 16  # the old brief limit would have cut it
+    torch.testing.assert_close(torch.tensor(probs), expected, atol=1e-5, rtol=0)
+
+
+def test_sampled_probabilities_are_those_of_the_processed_scores(plain_files):
+    net = create(plain_files, config_overrides={'generation': {'temperature': 0.7, 'max_new_tokens': 24}}).net
+    photo, = photos('coffee')
+    query = 'Which ONE distortion is the most apparent? Answer the question using a single word or phrase.'
+    torch.manual_seed(5)
+    _, ids, probs = net.answer([request(photo, query)])[0]
+    torch.manual_seed(5)
+    sequence, expected = reference_answer(plain_files, {'A': photo}, query, max_new_tokens=24, temperature=0.7)
+    assert ids == sequence[1:].tolist()
+    torch.testing.assert_close(torch.tensor(probs), expected, atol=5e-5, rtol=0)  # fp32 noise / temperature
+    raw = reference_answer(plain_files, {'A': photo}, query, max_new_tokens=1)[1]  # unprocessed, at step one
+    assert abs(probs[0] - float(raw[0])) > 1e-3
+
+
+QUERIES = ['What is the primary ONE distortion? Answer the question using a single word or phrase.',
+           'Which ONE degradation affects this image most, if there is any at all? Answer the question using '
+           'a single word or phrase.', 'Name the ONE distortion. Answer the question using a single word or phrase.']
+
+
+@pytest.mark.parametrize('batching', ['masked', 'official'])
+def test_batched_answers(plain_files, batching):
+    """'official': the official batch-16 padding, answer for answer; 'masked': each equals its batch-1 answer."""
+    from official_depictqa import generation_embeds
+    net = create(plain_files, batching=batching, config_overrides={'generation': {'max_new_tokens': 10}}).net
+    images = [image.resize((224, 160), Image.BICUBIC) for image in photos('chelsea', 'coffee', 'astronaut')]
+    keys = [(i % 3, QUERIES[i % 3] if i < 8 else QUERIES[(i + 1) % 3]) for i in range(16)]
+    rows = [(images[i], query) for i, query in keys]
+    answers = net.answer([request(image, query) for image, query in rows])
+    lm = OfficialLM(plain_files['base_sd'], plain_files['delta_sd'], heads=4)
+    eos = plain_files['tokenizer'].eos_token_id
+    if batching == 'official':
+        tokens = [{'A': official_image_tokens(plain_files, official_pixels(image, 224, 672, 70, patch=32))}
+                  for image, _ in rows]
+        embeds, mask = generation_embeds(lm, plain_files['tokenizer'], TASK, [q for _, q in rows], tokens)
+        sequences, probs = official_generate(lm, embeds, mask, eos, max_new_tokens=10)
+        expected = [(s[1:], p) for s, p in zip(sequences, probs)]
+    else:
+        alone = {(i, q): reference_answer(plain_files, {'A': images[i]}, q, max_new_tokens=10) for i, q in set(keys)}
+        expected = [(alone[key][0][1:], alone[key][1]) for key in keys]
+    for (_, ids, probs), (sequence, p) in zip(answers, expected):
+        sequence = sequence.tolist()
+        sequence = sequence[:sequence.index(0)] if 0 in sequence else sequence  # the official pads finished rows with 0
+        assert ids == sequence
+        torch.testing.assert_close(torch.tensor(probs), p[:len(ids)], atol=1e-5, rtol=0)
+    if batching == 'official':  # the padding is attended: answers depend on the batch, unlike batch 1
+        alone = [reference_answer(plain_files, {'A': image}, query, max_new_tokens=10)[1] for image, query in rows[:3]]
+        assert max(abs(probs[0] - float(p[0])) for (_, _, probs), p in zip(answers, alone)) > 1e-3
+
+
+def test_describe_confidence_asks_again_for_a_single_word(plain_files):
+    """A question without a single-word marker: the official confidence is that of the re-asked question."""
+    from official_depictqa import SINGLE_TAIL, single_brief_confidence
+
+    from pyiqa_uniqa.depictqa.confidence import AnswerTokens
+    net = create(plain_files, config_overrides={'generation': {'max_new_tokens': 6}}).net
+    photo, = photos('rocket')
+    query = 'What is the primary ONE distortion?'
+    answer = net.describe(photo, query=query)
+    sequence, _ = reference_answer(plain_files, {'A': photo}, query, max_new_tokens=6)
+    assert answer.text == plain_files['tokenizer'].decode(sequence[1:], skip_special_tokens=True).strip()
+    again, probs = reference_answer(plain_files, {'A': photo}, query + SINGLE_TAIL, max_new_tokens=6)
+    tokens = AnswerTokens(plain_files['tokenizer'])
+    assert answer.confidence == pytest.approx(single_brief_confidence(again, probs, tokens.end, tokens.and_id), abs=1e-6)

@@ -31,14 +31,14 @@ def test_describe_and_compare_return_in_bounded_time(tiny_net, kind):
 
 def test_time_cap_ends_a_runaway_generation(tiny_net):
     settings = tiny_net.config.generation
-    saved = settings.max_new_tokens_detail, settings.max_time_s
-    settings.max_new_tokens_detail, settings.max_time_s = 10 ** 6, 0.5
+    saved = settings.max_new_tokens, settings.max_time_s
+    settings.max_new_tokens, settings.max_time_s = 10 ** 6, 0.5
     try:
         start = time.monotonic()
         tiny_net.describe(torch.rand(3, 32, 32), detail=True)
         assert time.monotonic() - start < 15
     finally:
-        settings.max_new_tokens_detail, settings.max_time_s = saved
+        settings.max_new_tokens, settings.max_time_s = saved
 
 
 def test_batched_describe_matches_one_by_one(tiny_net):
