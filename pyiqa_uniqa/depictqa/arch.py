@@ -116,7 +116,7 @@ class DepictQA(FrozenTowerModule):
             self.abstractor.to(torch_dtype)
         self.vision_proj.to(torch_dtype)
 
-        self.sequences = SequenceBuilder(self.tokenizer, config.unique_tag, config.max_text_tokens)
+        self.sequences = SequenceBuilder(self.tokenizer, config.unique_tag)
         self.answer_tokens = AnswerTokens(self.tokenizer)
         self.sentence_embedder = (SentenceEmbedder.load(sentence_model) if isinstance(sentence_model, str)
                                   else sentence_model)
@@ -151,27 +151,27 @@ class DepictQA(FrozenTowerModule):
                 tokens[row][source] = row_tokens
         return tokens
 
-    def _embed(self, requests, extra_pieces=None):
+    def _embed(self, requests, extra_pieces=None, training=False):
+        """-> one ``Embedded`` per request; ``training`` applies the official text limit and mask."""
         embed_tokens = self.llm.get_input_embeddings()
         image_tokens = self._image_tokens(requests)
-        sequences, labels = [], []
+        limit = self.config.max_text_tokens if training else None
+        hidden = self.tokenizer.eos_token_id if training and self.config.hide_eos_in_training else None
+        rows = []
         for row, request in enumerate(requests):
-            pieces = self.sequences.pieces(request['task'], request['turns'])
+            pieces = self.sequences.pieces(request['task'], request['turns'], limit)
             if extra_pieces is not None:
                 pieces = pieces + extra_pieces
             missing = {p.source for p in pieces if not isinstance(p, TextPiece)} - set(image_tokens[row])
             if missing:
                 raise ValueError(f"task {request['task']} needs image(s) {sorted(missing)}")
-            seq, lab = embed_pieces(pieces, embed_tokens, image_tokens[row])
-            sequences.append(seq)
-            labels.append(lab)
-        return sequences, labels
+            rows.append(embed_pieces(pieces, embed_tokens, image_tokens[row], hidden))
+        return rows
 
     # --- training ------------------------------------------------------------------------------
     def answer_loss(self, requests):
         """Next-token cross-entropy on answer tokens only -> (loss, token accuracy)."""
-        sequences, labels = self._embed(requests)
-        embeds, mask, labels = pad_batch(sequences, labels)
+        embeds, mask, labels = pad_batch(self._embed(requests, training=True))
         logits = self.llm(inputs_embeds=embeds, attention_mask=mask).logits[:, :-1].float()
         targets = labels[:, 1:]
         loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
@@ -195,10 +195,9 @@ class DepictQA(FrozenTowerModule):
         if len(set(deciding)) != len(options):
             raise ValueError(f'options {options} are not told apart by one token of this tokenizer')
         prefix = [TextPiece(option_ids[0][:shared])] if shared else None
-        sequences, _ = self._embed(requests, prefix)
-        embeds, mask, _ = pad_batch(sequences)
+        embeds, mask, _ = pad_batch(self._embed(requests, prefix))
         logits = self.llm(inputs_embeds=embeds, attention_mask=mask).logits
-        last = logits[torch.arange(len(sequences)), mask.sum(1) - 1].float()
+        last = logits[torch.arange(len(requests)), mask.sum(1) - 1].float()
         chosen = torch.log_softmax(last, dim=-1)[:, deciding]
         return torch.softmax(chosen, dim=-1)
 
@@ -237,12 +236,11 @@ class DepictQA(FrozenTowerModule):
     def answer(self, requests):
         """Decode an answer per request -> list of (text, token ids, token probabilities)."""
         settings = self.config.generation
-        sequences, _ = self._embed(requests)
         eos = self.tokenizer.eos_token_id
         fill = None
         if settings.batching == 'official':  # EOS padding, attended
             fill = self.llm.get_input_embeddings()(torch.tensor(eos, device=self.device))
-        embeds, mask, _ = pad_batch(sequences, left=True, fill=fill)
+        embeds, mask, _ = pad_batch(self._embed(requests), left=True, fill=fill)
         generated = generate(self.llm, embeds, mask, eos, settings.max_new_tokens, settings.max_time_s,
                              settings.temperature, settings.top_p, settings.top_k)
         return [(self.tokenizer.decode(ids, skip_special_tokens=True).strip(), ids, probs)

@@ -87,7 +87,12 @@ class DepictQAConfig:
     image: ImageSettings = dataclasses.field(default_factory=ImageSettings)
     generation: GenerationSettings = dataclasses.field(default_factory=GenerationSettings)
     unique_tag: bool = True
+    # training, as the official: the text after the images (questions and answers) is cut to 512
+    # tokens, and every "</s>" in it (the separator before each USER: and each answer's end) is
+    # hidden from attention (its mask is ids != pad, pad = EOS), while inference attends them;
+    # hide_eos_in_training=False trains with them visible, as inference sees them
     max_text_tokens: int = 512
+    hide_eos_in_training: bool = True
     init_seed: int = 0  # random-init parts (tiny models) are reproducible from the config alone
 
     def to_dict(self):

@@ -148,11 +148,23 @@ def prepare_pixels(images, settings, patch_size):
 
 
 def random_centre_crop(image, ratio_range, min_size, generator):
-    """Training augmentation of the official code: a centred crop, ratio U(lo, hi) per axis."""
-    _, height, width = image.shape
+    """The official training crop of [3, H, W]: a centred crop, a ratio drawn per axis from U(lo, hi).
+
+    As the official: only when the short side exceeds ``min_size``; each ratio is raised to at least
+    min_size / short side (one floor for both axes, so the short side never drops below min_size);
+    sizes and offsets are rounded with Python's ``round``, as torchvision's ``center_crop``.
+    """
+    height, width = image.shape[-2:]
+    if min(height, width) <= min_size:
+        return image
     low, high = ratio_range
-    ratios = low + (high - low) * torch.rand(2, generator=generator)
-    crop_h = min(height, max(min_size, int(height * ratios[0])))
-    crop_w = min(width, max(min_size, int(width * ratios[1])))
-    top, left = (height - crop_h) // 2, (width - crop_w) // 2
+    draws = (low + (high - low) * torch.rand(2, generator=generator)).tolist()
+    crop_h, crop_w = training_crop_size(height, width, draws, min_size)
+    top, left = int(round((height - crop_h) / 2.0)), int(round((width - crop_w) / 2.0))
     return image[:, top:top + crop_h, left:left + crop_w]
+
+
+def training_crop_size(height, width, draws, min_size):
+    """(crop height, crop width) for the two ratio draws (height first, as the official)."""
+    lowest = min_size / min(height, width)
+    return round(height * max(draws[0], lowest)), round(width * max(draws[1], lowest))

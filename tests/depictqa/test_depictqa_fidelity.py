@@ -216,3 +216,47 @@ def test_describe_confidence_asks_again_for_a_single_word(plain_files):
     again, probs = reference_answer(plain_files, {'A': photo}, query + SINGLE_TAIL, max_new_tokens=6)
     tokens = AnswerTokens(plain_files['tokenizer'])
     assert answer.confidence == pytest.approx(single_brief_confidence(again, probs, tokens.end, tokens.and_id), abs=1e-6)
+
+
+# --- training: loss with the official mask and text limit, the official random crop ---------------------------
+def official_training_loss(files, image, conversation, max_tokens=512):
+    from official_depictqa import training_loss
+    lm = OfficialLM(files['base_sd'], files['delta_sd'], heads=4)
+    tokens = {'A': official_image_tokens(files, official_pixels(image, 224, 672, 70, patch=32))}
+    return float(training_loss(lm, files['tokenizer'], TASK, conversation, tokens, max_tokens))
+
+
+CONVERSATION = [('What is the primary ONE distortion? Answer the question using a single word or phrase.', 'Noise'),
+                ('How severe is it?', 'The noise is obvious in the dark parts.')]
+
+
+@pytest.mark.parametrize('turns', [CONVERSATION[:1], CONVERSATION, [(CONVERSATION[0][0], 'noise ' * 300)] * 2],
+                         ids=['one turn', 'two turns', 'beyond 512 tokens'])
+def test_training_loss_equals_the_official(plain_files, turns):
+    net = create(plain_files).net
+    photo, = photos('chelsea')
+    conversation = [{'from': speaker, 'value': text} for turn in turns for speaker, text in zip(('human', 'gpt'), turn)]
+    with torch.no_grad():
+        loss, _ = net.answer_loss([{'task': TASK, 'turns': turns, 'images': {'A': load_image(photo)}}])
+    assert float(loss) == pytest.approx(official_training_loss(plain_files, photo, conversation), abs=1e-5)
+    if len(turns) > 1:  # attending the conversation's "</s>" (the corrected option) is a different loss
+        net.config.hide_eos_in_training = False
+        with torch.no_grad():
+            visible, _ = net.answer_loss([{'task': TASK, 'turns': turns, 'images': {'A': load_image(photo)}}])
+        assert abs(float(visible) - float(loss)) > 1e-3
+
+
+@pytest.mark.parametrize('name, size', [('chelsea', None), ('coffee', (91, 300)), ('rocket', (173, 201))])
+def test_training_crop_is_the_official_one(name, size):
+    from pyiqa_uniqa.depictqa.images import downscale, random_centre_crop
+    image = Image.fromarray(dict(load_photos([name]))[name])
+    image = image.resize(size[::-1], Image.BICUBIC) if size else image
+    settings = ImageSettings(resize=224, max_size=672, min_size=70)
+    for seed in range(4):
+        draws = (0.7 + 0.3 * torch.rand(2, generator=torch.Generator().manual_seed(seed))).tolist()
+        resized = downscale(load_image(image)[None], settings)[0]
+        cropped = random_centre_crop(resized, (0.7, 1.0), 70, torch.Generator().manual_seed(seed))
+        ours = prepare_pixels(cropped[None], settings, 14)[0]
+        official = official_pixels(image, 224, 672, 70, patch=14, crop_draws=draws)
+        assert ours.shape == official.shape
+        assert torch.allclose(ours.double(), official, atol=1e-5, rtol=0)

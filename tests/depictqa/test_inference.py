@@ -63,9 +63,8 @@ def test_level_score_is_the_expected_value_over_level_words(tiny_net):
         query = templates.with_single_word_tail(templates.RATE_LEVEL_QUESTIONS[0])
         requests = [{'task': 'quality_single_A_noref', 'turns': [(query, None)], 'images': {'A': image}}
                     for image in images]
-        sequences, _ = tiny_net._embed(requests)
         by_hand = []
-        for sequence in sequences:
+        for sequence, _, _ in tiny_net._embed(requests):
             logits = tiny_net.llm(inputs_embeds=sequence[None]).logits[0, -1]
             word_ids = [tiny_net.tokenizer(w, add_special_tokens=False).input_ids[0] for w, _ in templates.QUALITY_LEVELS]
             probs = torch.softmax(logits[word_ids], -1)

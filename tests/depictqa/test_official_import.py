@@ -49,8 +49,8 @@ def test_delta_import_equals_a_direct_computation(delta_path, tiny_net):
         direct_logits = direct_lm(inputs_embeds=sequence[None]).logits[0]
 
         request = {'task': 'quality_single_A_noref', 'turns': [('Which distortion?', None)], 'images': {'A': image}}
-        ours = net.llm(inputs_embeds=net._embed([request])[0][0][None]).logits[0]
-        untrained = tiny_net.llm(inputs_embeds=tiny_net._embed([request])[0][0][None]).logits[0]
+        ours = net.llm(inputs_embeds=net._embed([request])[0].embeds[None]).logits[0]
+        untrained = tiny_net.llm(inputs_embeds=tiny_net._embed([request])[0].embeds[None]).logits[0]
     assert ours.shape == direct_logits.shape
     # equal up to fp32 rounding: the LoRA path (x A^T B^T) vs the merged weight (W + B A)
     torch.testing.assert_close(ours, direct_logits, rtol=1e-5, atol=1e-4)
