@@ -18,10 +18,14 @@ Both are differentiable in the input image (gradients pass through the frozen CL
 input requires them), so ``as_loss=True`` works. ``describe`` and ``compare`` return text and the
 official confidence; all decoding is bounded.
 """
+from pathlib import Path
 from typing import NamedTuple, Optional
 
 import torch
+from peft import LoraConfig, get_peft_model
+from safetensors.torch import load_file, save_file
 from torch import nn
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from pyiqa_uniqa.backbones import FrozenTowerModule
 from pyiqa_uniqa.depictqa import templates
@@ -33,12 +37,16 @@ from pyiqa_uniqa.depictqa.confidence import (
     is_brief,
     single_brief_confidence,
 )
-from pyiqa_uniqa.depictqa.config import PRESETS, resolve_config, with_overrides
+from pyiqa_uniqa.depictqa.config import PRESETS, DepictQAConfigError, resolve_config, with_overrides
 from pyiqa_uniqa.depictqa.evaluation import verdict
 from pyiqa_uniqa.depictqa.generation import generate
 from pyiqa_uniqa.depictqa.images import load_image, prepare_pixels
+from pyiqa_uniqa.depictqa.official_checkpoint import normalise_delta_keys
 from pyiqa_uniqa.depictqa.sequence import IGNORE_INDEX, SequenceBuilder, TextPiece, embed_pieces, pad_batch
-from pyiqa_uniqa.depictqa.vision import Abstractor, build_vision_encoder, patch_tokens
+from pyiqa_uniqa.depictqa.sources import check_sources, release_weights
+from pyiqa_uniqa.depictqa.tiny_tokenizer import build_tiny_tokenizer
+from pyiqa_uniqa.depictqa.vision import Abstractor, build_vision_encoder, geometry_of, patch_tokens
+from pyiqa_uniqa.weights import RANDOM, load_checkpoint
 
 SCORE_METHODS = ('levels', 'compare')
 
@@ -60,12 +68,16 @@ class DepictQA(FrozenTowerModule):
     """Args:
         model_config: preset ('wild', 'wild-abstractor', 'tiny'), a folder from ``save_pretrained``,
             a dict or a ``DepictQAConfig``.
-        pretrained_model_path: a delta (released ``ckpt.pt`` or a checkpoint of ``pyiqa-uniqa
-            train``). Default for the 'wild' presets: the official release, found in pyiqa's cache
-            or $DEPICTQA_WEIGHTS or downloaded; ``False`` skips it.
+        pretrained_model_path: the trained delta (a released ``ckpt.pt`` or a checkpoint of
+            ``pyiqa-uniqa train``). ``None``: for the 'wild' presets the official release (from
+            ``$DEPICTQA_WEIGHTS``, pyiqa's cache, or downloaded), for other configs none;
+            ``'random'``: none (the trainable parts stay as initialised, e.g. to train them).
         reference: FR mode (``depictqa-fr``): ``forward(img, ref)``.
         score_method: 'levels' or 'compare' (FR), see the module doc.
-        vision / language_model / tokenizer / vision_openai_weights: override the config's parts.
+        backbone_weights: the vision tower's weights: ``None`` (the config's default source:
+            ``openai/clip-vit-large-patch14`` for the 'wild' presets), ``'random'``, a Hugging Face
+            id or folder, or an OpenAI-layout state dict file. See ``DepictQAConfig``.
+        language_model / tokenizer: the base LM (Hugging Face id or folder) and its tokenizer.
         sentence_model: a folder of a sentence encoder (all-MiniLM-L6-v2) or a callable
             list[str] -> Tensor, for the confidence of detailed answers.
         dtype: 'auto' (fp16 for named models when CUDA is available, else fp32), 'fp16', 'bf16', 'fp32'.
@@ -74,44 +86,46 @@ class DepictQA(FrozenTowerModule):
             it at batch 16 to reproduce published numbers). See ``GenerationSettings``.
         config_overrides: fields of ``DepictQAConfig`` to change, nested ones key by key, e.g.
             ``{'lora': {'r': 8}, 'generation': {'max_new_tokens': 200}}``.
+
+    Random parts (the tiny test model, new trainable parts) are seeded from ``init_seed`` with a
+    local RNG: building a model never changes the global random state.
     """
 
     def __init__(self, model_config='wild', pretrained_model_path=None, reference=False, score_method='levels',
-                 vision=None, language_model=None, tokenizer=None, vision_openai_weights=None,
-                 sentence_model=None, dtype='auto', batching=None, config_overrides=None):
+                 backbone_weights=None, language_model=None, tokenizer=None, sentence_model=None, dtype='auto',
+                 batching=None, config_overrides=None):
         super().__init__()
-        parts = dict(vision=vision, language_model=language_model, tokenizer=tokenizer,
-                     vision_openai_weights=vision_openai_weights)
+        parts = dict(backbone_weights=backbone_weights, language_model=language_model, tokenizer=tokenizer)
         overrides = {**(config_overrides or {}), **{k: v for k, v in parts.items() if v is not None}}
         if batching is not None:
             overrides['generation'] = {**overrides.get('generation', {}), 'batching': batching}
         config = with_overrides(resolve_config(model_config), overrides)
         if score_method not in SCORE_METHODS:
-            raise ValueError(f'score_method must be one of {SCORE_METHODS}, got {score_method!r}')
+            raise DepictQAConfigError(f'score_method must be one of {SCORE_METHODS}, got {score_method!r}')
         if score_method == 'compare' and not reference:
-            raise ValueError("score_method='compare' scores an image against its reference: use depictqa-fr")
+            raise DepictQAConfigError("score_method='compare' scores an image against its reference: use depictqa-fr")
         self.config, self.reference, self.score_method = config, reference, score_method
         saved_folder = _saved_folder(model_config)
-        from pyiqa_uniqa.depictqa.sources import check_sources, release_weights
-        check_sources(config)
+        check_sources(config, model_config)
         delta = release_weights(model_config, pretrained_model_path)
         torch_dtype = _resolve_dtype(dtype, config)
 
         self.tokenizer = _load_tokenizer(config, saved_folder)
-        encoder = build_vision_encoder(config.vision, config.vision_openai_weights, config.init_seed)
+        encoder = build_vision_encoder(config.vision, config.backbone_weights, config.init_seed)
         if saved_folder is not None:
             encoder.load_state_dict(_read_safetensors(saved_folder / VISION_WEIGHTS_FILE))
         self.hold_frozen('vision_encoder', encoder.to(torch_dtype))
         self.llm = _build_language_model(config, self.tokenizer, torch_dtype)
         width = encoder.config.hidden_size
-        torch.manual_seed(config.init_seed + 1)
-        self.abstractor = Abstractor(width, config.abstractor) if config.abstractor else None
-        self.vision_proj = nn.Linear(width, self.llm.get_input_embeddings().weight.shape[1])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.init_seed + 1)
+            self.abstractor = Abstractor(width, config.abstractor) if config.abstractor else None
+            self.vision_proj = nn.Linear(width, self.llm.get_input_embeddings().weight.shape[1])
         if saved_folder is not None:
             self.load_state_dict(_read_safetensors(saved_folder / MODEL_WEIGHTS_FILE))
         if delta is not None:
-            from pyiqa_uniqa.depictqa.official_checkpoint import load_adapter_weights
-            load_adapter_weights(self, delta)
+            load_checkpoint(self, delta, expect='trainable', rename=normalise_delta_keys, what='this DepictQA network',
+                            hint='Check that the model config (LoRA rank, projector width, abstractor) matches the file.')
         if self.abstractor is not None:
             self.abstractor.to(torch_dtype)
         self.vision_proj.to(torch_dtype)
@@ -318,12 +332,9 @@ class DepictQA(FrozenTowerModule):
 
     def save_pretrained(self, folder):
         """Write config, tokenizer and all weights (meant for small models: tests and demos)."""
-        from pathlib import Path
-
-        from safetensors.torch import save_file
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        self.config.replace(tokenizer=None).save(folder)
+        self.config.replace(tokenizer=None, vision=geometry_of(self.vision_encoder), backbone_weights=RANDOM).save(folder)
         self.tokenizer.save_pretrained(folder / TOKENIZER_FOLDER)
         save_file({k: v.contiguous() for k, v in self.vision_encoder.state_dict().items()},
                   str(folder / VISION_WEIGHTS_FILE))
@@ -332,14 +343,12 @@ class DepictQA(FrozenTowerModule):
 
 
 def _saved_folder(model_config):
-    from pathlib import Path
     if isinstance(model_config, (str, Path)) and model_config not in PRESETS:
         return Path(model_config).expanduser()
     return None
 
 
 def _read_safetensors(path):
-    from safetensors.torch import load_file
     return load_file(str(path))
 
 
@@ -354,36 +363,33 @@ def _resolve_dtype(dtype, config):
 
 
 def _load_tokenizer(config, saved_folder):
-    from transformers import AutoTokenizer
     if saved_folder is not None:
-        return AutoTokenizer.from_pretrained(saved_folder / TOKENIZER_FOLDER)
+        return AutoTokenizer.from_pretrained(saved_folder / TOKENIZER_FOLDER, trust_remote_code=False)
     if config.tokenizer == 'tiny':
-        from pyiqa_uniqa.depictqa.tiny_tokenizer import build_tiny_tokenizer
         return build_tiny_tokenizer()
     source = config.tokenizer or config.language_model
-    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True, trust_remote_code=False)
     if tokenizer.pad_token_id is None:  # official: pad = eos
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
 
 def _build_language_model(config, tokenizer, dtype):
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoConfig, AutoModelForCausalLM
     spec = config.language_model
-    if isinstance(spec, dict):
-        spec = dict(spec)
-        lm_config = AutoConfig.for_model(
-            spec.pop('model_type', 'llama'), vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, **spec)
-        torch.manual_seed(config.init_seed)
-        lm = AutoModelForCausalLM.from_config(lm_config).to(dtype)
-    else:
-        lm = AutoModelForCausalLM.from_pretrained(spec, dtype=dtype, local_files_only=True)
-    lora = config.lora
-    torch.manual_seed(config.init_seed + 2)
-    return get_peft_model(lm, LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                                         target_modules=list(lora.target_modules), task_type='CAUSAL_LM'))
+    with torch.random.fork_rng(devices=[]):
+        if isinstance(spec, dict):
+            spec = dict(spec)
+            lm_config = AutoConfig.for_model(
+                spec.pop('model_type', 'llama'), vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
+                eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, **spec)
+            torch.manual_seed(config.init_seed)
+            lm = AutoModelForCausalLM.from_config(lm_config).to(dtype)
+        else:
+            lm = AutoModelForCausalLM.from_pretrained(spec, dtype=dtype, local_files_only=True, trust_remote_code=False)
+        lora = config.lora
+        torch.manual_seed(config.init_seed + 2)
+        return get_peft_model(lm, LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                                             target_modules=list(lora.target_modules), task_type='CAUSAL_LM'))
 
 
 def _as_batch(images):

@@ -21,15 +21,12 @@ computation that raises (an empty answer) gives ``None`` as the official ``try``
 comparison without "Image A/B" gives ``None`` where the official search never ends (DepictQA issue #16).
 """
 import torch
+from transformers import AutoModel, AutoTokenizer
 
 from pyiqa_uniqa.depictqa import templates
+from pyiqa_uniqa.depictqa.records import is_brief
 
-BRIEF_WORD_LIMIT = 22
 DETAIL_TOP_TOKENS = 30
-
-
-def is_brief(text):
-    return len(text.split(' ')) < BRIEF_WORD_LIMIT
 
 
 class AnswerTokens:
@@ -107,7 +104,6 @@ class SentenceEmbedder:
 
     @classmethod
     def load(cls, name_or_path):
-        from transformers import AutoModel, AutoTokenizer
         try:
             return cls(AutoModel.from_pretrained(name_or_path, local_files_only=True),
                        AutoTokenizer.from_pretrained(name_or_path, local_files_only=True))

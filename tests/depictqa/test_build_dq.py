@@ -110,3 +110,24 @@ def test_cli_writes_train_and_test_files(photo_folder, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert 'train: 4 samples' in printed and 'test: 4 samples' in printed and 'broken' in printed
     assert all(r['task_type'].endswith('_noref') for r in load(out))
+
+
+def test_wrong_image_folders_are_one_line_errors_that_create_nothing(tmp_path, capsys):
+    from pyiqa_uniqa.cli import main
+    unusable = tmp_path / 'unusable'
+    unusable.mkdir()
+    (unusable / 'broken.jpg').write_bytes(b'\xff\xd8\xff\xe0 not a jpeg')
+    (tmp_path / 'a_file.png').write_bytes(b'')
+    for images, says in ((tmp_path / 'missing', 'does not exist'), (tmp_path / 'a_file.png', 'is a file'),
+                         (unusable, 'no usable image')):
+        out = tmp_path / 'new' / 'dq.json'
+        assert main(['build-dq', '--images', str(images), '--out', str(out), '--quiet']) == 2
+        err = capsys.readouterr().err
+        assert err.startswith('pyiqa-uniqa build-dq: error: --images') and says in err and 'Traceback' not in err
+        assert not (tmp_path / 'new').exists()  # no empty output folder left behind
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    assert main(['build-dq', '--images', str(empty), '--out', str(tmp_path / 'new' / 'dq.json')]) == 2
+    assert 'holds no images' in capsys.readouterr().err and not (tmp_path / 'new').exists()
+    assert main(['build-dq', '--images', 'skimage', '--out', str(tmp_path / 'x.json'), '--tasks', 'rank']) == 2
+    assert "unknown --settings / --tasks value(s) ['rank']" in capsys.readouterr().err

@@ -44,7 +44,7 @@ def abstractor_files(tmp_path_factory):
 def model_config(files, resize=224, max_size=672):
     """Our config for a set of official files (the official DQ495K settings, tiny parts)."""
     config = {'language_model': str(files['llm']), 'tokenizer': str(files['llm']),
-              'vision_openai_weights': str(files['clip']),
+              'backbone_weights': str(files['clip']),
               'image': {'resize': resize, 'max_size': max_size, 'min_size': 70}}
     if 'abstractor.query_embeds' in files['delta_sd']:
         config['abstractor'] = {'num_queries': TINY_ABSTRACTOR['num_query'], 'num_layers': TINY_ABSTRACTOR['num_layers'],
