@@ -28,6 +28,7 @@ from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from pyiqa_uniqa.backbones import FrozenTowerModule
+from pyiqa_uniqa.backbones.clip_input import ClipInput
 from pyiqa_uniqa.depictqa import templates
 from pyiqa_uniqa.depictqa.confidence import (
     AnswerTokens,
@@ -115,6 +116,7 @@ class DepictQA(FrozenTowerModule):
         if saved_folder is not None:
             encoder.load_state_dict(_read_safetensors(saved_folder / VISION_WEIGHTS_FILE))
         self.hold_frozen('vision_encoder', encoder.to(torch_dtype))
+        self.clip_input = ClipInput(encoder.config.image_size)  # OpenAI CLIP's mean/std
         self.llm = _build_language_model(config, self.tokenizer, torch_dtype)
         width = encoder.config.hidden_size
         with torch.random.fork_rng(devices=[]):
@@ -144,7 +146,7 @@ class DepictQA(FrozenTowerModule):
     def encode_images(self, images):
         """[B, C, H, W] in [0, 1] -> visual tokens for the LM [B, N, D]."""
         encoder = self.vision_encoder
-        pixels = prepare_pixels(images.to(self.device), self.config.image, encoder.config.patch_size)
+        pixels = prepare_pixels(images.to(self.device), self.config.image, encoder.config.patch_size, self.clip_input)
         with torch.set_grad_enabled(torch.is_grad_enabled() and pixels.requires_grad):
             tokens = patch_tokens(encoder, pixels.to(encoder.dtype))
         if self.abstractor is not None:

@@ -21,7 +21,6 @@ output does not depend on folder order or on what was built before. Images alrea
 reused, so an interrupted build resumes where it stopped.
 """
 import dataclasses
-import io
 import json
 import os
 import random
@@ -31,13 +30,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from tqdm import tqdm
 
-from pyiqa_uniqa.data.distortions import ATTRIBUTE_EFFECTS, DISTORTIONS, apply_distortion
+from pyiqa_uniqa.data.distortions import ATTRIBUTE_EFFECTS, DISTORTIONS
+from pyiqa_uniqa.data.images import UnreadableImageError, read_image
 from pyiqa_uniqa.data.photos import load_photos
+from pyiqa_uniqa.data.rendering import encode_png, render_distortions, resize_short_side
 from pyiqa_uniqa.depictqa import templates
-from pyiqa_uniqa.depictqa.images import ImageInputError, load_image
 from pyiqa_uniqa.depictqa.records import KIND_IDENTIFY, KIND_RATE_AB, KIND_RATE_LEVEL
 from pyiqa_uniqa.errors import UserError
 from pyiqa_uniqa.files import inside_folder, write_file
@@ -230,31 +229,12 @@ def list_sources(images):
 def _load_source(loader, size):
     """uint8 HxWx3 with the short side scaled down to ``size`` (never up), or None if unusable."""
     try:
-        tensor = load_image(loader())
-    except ImageInputError:
+        array = np.asarray(read_image(loader()))
+    except (UnreadableImageError, OSError):
         return None
-    array = (tensor.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     if min(array.shape[:2]) < MIN_SOURCE_SIDE:
         return None
-    short = min(array.shape[:2])
-    if short > size:
-        scale = size / short
-        width, height = round(array.shape[1] * scale), round(array.shape[0] * scale)
-        array = np.asarray(Image.fromarray(array).resize((width, height), Image.Resampling.LANCZOS))
-    return array
-
-
-def _write_png(array, path):
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format='PNG', compress_level=1)
-    write_file(path, buffer.getvalue())  # a killed build never leaves a half-written image
-
-
-def _render(array, combo, seed, photo):
-    image = torch.from_numpy(np.array(array)).permute(2, 0, 1).float() / 255.0
-    for name, level in combo:
-        image = apply_distortion(image, name, level, seed=_stable_seed(seed, photo, name, level))
-    return (image.permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
+    return resize_short_side(array, size, upscale=False)
 
 
 def build(images, out, options=None, progress=True):
@@ -320,7 +300,8 @@ def _write_photo_images(photo, loader, samples, image_dir, root, options):
         return None
     targets['pristine'].parent.mkdir(parents=True, exist_ok=True)
     for combo in sorted(todo):
-        _write_png(_render(array, combo, options.seed, photo), targets[_combo_key(combo)])
+        # written whole or not at all: an interrupted build resumes from the finished images
+        write_file(targets[_combo_key(combo)], encode_png(render_distortions(array, combo, options.seed, photo)))
     return paths
 
 

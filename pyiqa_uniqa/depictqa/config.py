@@ -24,8 +24,6 @@ from pyiqa_uniqa.errors import UserError
 from pyiqa_uniqa.files import write_file
 
 CONFIG_FILENAME = 'depictqa_config.json'
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 # OpenAI CLIP ViT-L/14 (224 px): the official vision tower
 VIT_L_14 = dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
                 image_size=224, patch_size=14, hidden_act='quick_gelu', layer_norm_eps=1e-5)
@@ -59,8 +57,6 @@ class ImageSettings:
     resize: int = 224     # scale down when the short side reaches this ...
     max_size: int = 672   # ... or the long side reaches this
     min_size: int = 70    # pad tiny images up to this side
-    mean: tuple = CLIP_MEAN
-    std: tuple = CLIP_STD
     train_crop: tuple = (0.7, 1.0)  # random centre-crop ratio per axis during training
 
 

@@ -21,69 +21,25 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from pyiqa_uniqa.data.images import open_rgb, three_channels
-
-
-class ImageInputError(ValueError):
-    pass
+from pyiqa_uniqa.data.images import UnreadableImageError, image_to_tensor, three_channels
 
 
 def load_image(source):
     """A float tensor [3, H, W] in [0, 1] from a path, PIL image, numpy array or tensor.
 
-    Grayscale is repeated to three channels, alpha is dropped, 16-bit and float arrays are scaled
-    by their type's range. Anything unreadable raises ``ImageInputError`` naming the input.
+    Everything but tensors goes through the package's one reader (``data.images.read_image``:
+    any mode to 8-bit RGB, 16-bit and float scaled by depth, transparency on white, damaged files
+    named); tensors keep their values, with the reader's channel rule (``three_channels``).
     """
-    if torch.is_tensor(source):
-        tensor = source.detach() if not source.requires_grad else source
-        if tensor.dim() == 2:
-            tensor = tensor[None]
-        if tensor.dim() != 3:
-            raise ImageInputError(f'expected an image tensor [C, H, W], got shape {tuple(source.shape)}')
-        return _three_channels(tensor.float(), str(tuple(source.shape)))
-    array = _read_array(source)
-    if array.dtype == np.uint8:
-        scaled = array.astype(np.float32) / 255.0
-    elif array.dtype == np.uint16:
-        scaled = array.astype(np.float32) / 65535.0
-    elif np.issubdtype(array.dtype, np.floating):
-        scaled = np.clip(array.astype(np.float32), 0.0, 1.0)
-    else:  # int32 from PIL mode 'I' (16-bit PNG): values up to 65535
-        scaled = np.clip(array.astype(np.float32) / 65535.0, 0.0, 1.0)
-    if scaled.ndim == 2:
-        scaled = scaled[:, :, None]
-    if scaled.ndim != 3:
-        raise ImageInputError(f'cannot read an image of shape {array.shape} from {_describe(source)}')
-    return _three_channels(torch.from_numpy(np.ascontiguousarray(scaled)).permute(2, 0, 1),
-                           _describe(source))
-
-
-def _read_array(source):
-    if isinstance(source, np.ndarray):
-        return source
-    if isinstance(source, Image.Image):
-        image = source
-    else:
-        try:
-            image = open_rgb(source)
-        except OSError as err:  # missing or undecodable file
-            raise ImageInputError(f'cannot read image {source}: {err}') from err
-    if image.mode in ('P', 'PA', 'CMYK', 'YCbCr', 'LAB', 'HSV', '1'):
-        image = image.convert('RGBA' if 'A' in image.mode or image.mode == 'P' else 'RGB')
-    return np.asarray(image)
-
-
-def _three_channels(tensor, name):
-    channels = tensor.shape[0]
-    if channels in (1, 2):  # gray, gray + alpha
-        return tensor[:1].expand(3, -1, -1)
-    if channels in (3, 4):  # RGB, RGBA
-        return tensor[:3]
-    raise ImageInputError(f'{name}: expected 1-4 channels, got {channels}')
-
-
-def _describe(source):
-    return source if isinstance(source, (str, bytes)) or hasattr(source, '__fspath__') else type(source).__name__
+    if not torch.is_tensor(source):
+        return image_to_tensor(source)
+    tensor = source[None] if source.dim() == 2 else source
+    if tensor.dim() != 3:
+        raise UnreadableImageError(f'expected an image tensor [C, H, W], got shape {tuple(source.shape)}')
+    try:
+        return three_channels(tensor.float()[None])[0]
+    except ValueError as err:
+        raise UnreadableImageError(str(err)) from None
 
 
 def retained_size(height, width, settings):
@@ -133,18 +89,17 @@ def _round_up(value, multiple):
     return int(math.ceil(value / multiple) * multiple)
 
 
-def prepare_pixels(images, settings, patch_size):
-    """[B, C, H, W] in [0, 1] -> normalised pixels ready for the vision encoder."""
+def prepare_pixels(images, settings, patch_size, clip_input):
+    """[B, C, H, W] in [0, 1] -> pixels ready for the vision encoder, normalised by ``clip_input``
+    (a ``ClipInput``: OpenAI CLIP's mean/std, as the official ``CustomTransform``)."""
     if images.dim() != 4:
-        raise ImageInputError(f'expected a batch [B, C, H, W], got shape {tuple(images.shape)}')
+        raise UnreadableImageError(f'expected a batch [B, C, H, W], got shape {tuple(images.shape)}')
     try:
         images = three_channels(images)
     except ValueError as err:
-        raise ImageInputError(str(err)) from None
+        raise UnreadableImageError(str(err)) from None
     images = pad_to_patches(downscale(images.float(), settings), patch_size, settings.min_size)
-    mean = torch.tensor(settings.mean, device=images.device).view(1, 3, 1, 1)
-    std = torch.tensor(settings.std, device=images.device).view(1, 3, 1, 1)
-    return (images - mean) / std
+    return clip_input.normalize(images)
 
 
 def random_centre_crop(image, ratio_range, min_size, generator):

@@ -28,6 +28,7 @@ from test_depictqa_fidelity import (  # noqa: E402
     request,
 )
 
+from pyiqa_uniqa.backbones.clip_input import ClipInput  # noqa: E402
 from pyiqa_uniqa.data.photos import load_photos  # noqa: E402
 from pyiqa_uniqa.depictqa import templates  # noqa: E402
 from pyiqa_uniqa.depictqa.confidence import AnswerTokens, single_brief_confidence  # noqa: E402
@@ -54,7 +55,7 @@ def main(folder):
     for _, array in load_photos():
         expected = official.official_pixels(Image.fromarray(array), 224, 672, 70, patch=14) * official.STD
         for source in (Image.fromarray(array), torch.from_numpy(array).permute(2, 0, 1).float() / 255):
-            ours = prepare_pixels(load_image(source)[None], settings, 14)[0] * official.STD
+            ours = prepare_pixels(load_image(source)[None], settings, 14, ClipInput())[0] * official.STD
             worst = max(worst, float((ours.double() - expected).abs().max()) * 255)
     row(2, 'pixels: max |ours - official| in 1/255 (8 photos, PIL + tensor)', f'{worst:.1e}')
 

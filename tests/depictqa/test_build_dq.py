@@ -61,7 +61,7 @@ def _combo(record_part):
 
 def test_labels_agree_with_the_applied_distortions(built_dq, small_options):
     from pyiqa_uniqa.data.distortions import apply_distortion
-    from pyiqa_uniqa.depictqa.build_dq import _stable_seed
+    from pyiqa_uniqa.data.rendering import distortion_seed  # the photo datasets' seeds: same pixels there
     root = built_dq['train'].parent
     records = load(built_dq['train']) + load(built_dq['test'])
     settings = {r['task_type'] for r in records}
@@ -95,7 +95,7 @@ def test_labels_agree_with_the_applied_distortions(built_dq, small_options):
     photo = record['id'].split('__')[0]
     expected = pristine
     for name, level in zip(record['distortion_names'], record['severities']):
-        expected = apply_distortion(expected, name, level, seed=_stable_seed(small_options.seed, photo, name, level))
+        expected = apply_distortion(expected, name, level, seed=distortion_seed(small_options.seed, photo, name, level))
     expected = (expected.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     assert np.array_equal(pixels(root / record['image_A']), expected)
     assert min(pixels(root / record['image_ref']).shape[:2]) == small_options.size

@@ -23,6 +23,7 @@ from official_depictqa import (
 )
 from PIL import Image
 
+from pyiqa_uniqa.backbones.clip_input import ClipInput
 from pyiqa_uniqa.data.photos import load_photos
 from pyiqa_uniqa.depictqa import templates
 from pyiqa_uniqa.depictqa.config import ImageSettings
@@ -100,7 +101,7 @@ def test_files_pil_images_and_8bit_tensors_get_the_official_pixels(name, tmp_pat
     settings = ImageSettings(resize=224, max_size=672, min_size=70)
     as_pyiqa_loads_it = torch.from_numpy(array).permute(2, 0, 1).float() / 255
     for source in (str(path), Image.fromarray(array), as_pyiqa_loads_it):
-        ours = prepare_pixels(load_image(source)[None], settings, 14)[0]
+        ours = prepare_pixels(load_image(source)[None], settings, 14, ClipInput())[0]
         assert ours.shape == official.shape
         assert torch.allclose(ours.double(), official, atol=1e-5, rtol=0)  # one 8-bit level is 0.015 here
 
@@ -110,7 +111,7 @@ def test_other_tensors_are_resized_in_float_close_to_the_official():
     official = official_pixels(Image.fromarray(array), 224, 672, 70, patch=14) * STD + MEAN
     settings = ImageSettings(resize=224, max_size=672, min_size=70)
     image = (torch.from_numpy(array).permute(2, 0, 1).float() / 255)[None].requires_grad_()
-    ours = prepare_pixels(image, settings, 14)[0] * STD + MEAN
+    ours = prepare_pixels(image, settings, 14, ClipInput())[0] * STD + MEAN
     ours.sum().backward()  # differentiable, as as_loss=True needs
     assert image.grad.abs().sum() > 0
     assert 0 < float((ours.double() - official).abs().max()) < 6 / 255
@@ -256,7 +257,7 @@ def test_training_crop_is_the_official_one(name, size):
         draws = (0.7 + 0.3 * torch.rand(2, generator=torch.Generator().manual_seed(seed))).tolist()
         resized = downscale(load_image(image)[None], settings)[0]
         cropped = random_centre_crop(resized, (0.7, 1.0), 70, torch.Generator().manual_seed(seed))
-        ours = prepare_pixels(cropped[None], settings, 14)[0]
+        ours = prepare_pixels(cropped[None], settings, 14, ClipInput())[0]
         official = official_pixels(image, 224, 672, 70, patch=14, crop_draws=draws)
         assert ours.shape == official.shape
         assert torch.allclose(ours.double(), official, atol=1e-5, rtol=0)

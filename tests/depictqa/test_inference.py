@@ -48,11 +48,11 @@ def test_batched_describe_matches_one_by_one(tiny_net):
 
 
 def test_paths_and_unreadable_files(tiny_net, tmp_path):
-    from pyiqa_uniqa.depictqa.images import ImageInputError
+    from pyiqa_uniqa.data.images import UnreadableImageError
     Image.fromarray(np.zeros((20, 20), dtype=np.uint8)).save(tmp_path / 'gray.png')
     assert isinstance(tiny_net.describe(str(tmp_path / 'gray.png'))[0], str)
     (tmp_path / 'cut.png').write_bytes((tmp_path / 'gray.png').read_bytes()[:30])
-    with pytest.raises(ImageInputError, match='cut.png'):
+    with pytest.raises(UnreadableImageError, match='cut.png'):
         tiny_net.describe(str(tmp_path / 'cut.png'))
 
 
