@@ -18,6 +18,7 @@ Both are differentiable in the input image (gradients pass through the frozen CL
 input requires them), so ``as_loss=True`` works. ``describe`` and ``compare`` return text and the
 official confidence; all decoding is bounded.
 """
+import os
 from pathlib import Path
 from typing import NamedTuple, Optional
 
@@ -29,10 +30,11 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from pyiqa_uniqa.backbones import FrozenTowerModule
 from pyiqa_uniqa.backbones.clip_input import ClipInput
+from pyiqa_uniqa.backbones.precision import DTYPES, PRECISIONS, PrecisionError, frozen_autocast
+from pyiqa_uniqa.backbones.sentence_embedder import SentenceEmbedder
 from pyiqa_uniqa.depictqa import templates
 from pyiqa_uniqa.depictqa.confidence import (
     AnswerTokens,
-    SentenceEmbedder,
     compare_brief_confidence,
     detail_confidence,
     is_brief,
@@ -79,9 +81,15 @@ class DepictQA(FrozenTowerModule):
             ``openai/clip-vit-large-patch14`` for the 'wild' presets), ``'random'``, a Hugging Face
             id or folder, or an OpenAI-layout state dict file. See ``DepictQAConfig``.
         language_model / tokenizer: the base LM (Hugging Face id or folder) and its tokenizer.
-        sentence_model: a folder of a sentence encoder (all-MiniLM-L6-v2) or a callable
-            list[str] -> Tensor, for the confidence of detailed answers.
-        dtype: 'auto' (fp16 for named models when CUDA is available, else fp32), 'fp16', 'bf16', 'fp32'.
+        sentence_model: the sentence embedder of the detailed-answer confidence: a Hugging Face id
+            or folder of a sentence-transformers model (the official:
+            'sentence-transformers/all-MiniLM-L6-v2'), a ``SentenceEmbedder``, or a callable
+            list[str] -> [N, D] Tensor. ``None``: detailed answers get confidence ``None``, as in the
+            official code when its sentence model is absent.
+        precision: 'fp32', 'fp16' or 'bf16'; ``None``: 'fp16' when CUDA is available (the official
+            inference runs the whole model in fp16), else 'fp32'. In half precision the frozen
+            parts (vision tower, LM) are stored in it and every forward runs under
+            ``frozen_autocast``; trainable parts keep fp32 weights.
         batching: how answers decoded together are padded: 'masked' (default; each answer equals
             its batch-1 answer) or 'official' (the official eval scripts' unmasked EOS padding; use
             it at batch 16 to reproduce published numbers). See ``GenerationSettings``.
@@ -93,7 +101,7 @@ class DepictQA(FrozenTowerModule):
     """
 
     def __init__(self, model_config='wild', pretrained_model_path=None, reference=False, score_method='levels',
-                 backbone_weights=None, language_model=None, tokenizer=None, sentence_model=None, dtype='auto',
+                 backbone_weights=None, language_model=None, tokenizer=None, sentence_model=None, precision=None,
                  batching=None, config_overrides=None):
         super().__init__()
         parts = dict(backbone_weights=backbone_weights, language_model=language_model, tokenizer=tokenizer)
@@ -109,15 +117,18 @@ class DepictQA(FrozenTowerModule):
         saved_folder = _saved_folder(model_config)
         check_sources(config, model_config)
         delta = release_weights(model_config, pretrained_model_path)
-        torch_dtype = _resolve_dtype(dtype, config)
+        self.precision = precision or ('fp16' if torch.cuda.is_available() else 'fp32')
+        if self.precision not in PRECISIONS:
+            raise PrecisionError(f'precision must be one of {", ".join(PRECISIONS)} (or None), not {precision!r}.')
+        frozen_dtype = DTYPES[self.precision]
 
         self.tokenizer = _load_tokenizer(config, saved_folder)
         encoder = build_vision_encoder(config.vision, config.backbone_weights, config.init_seed)
         if saved_folder is not None:
             encoder.load_state_dict(_read_safetensors(saved_folder / VISION_WEIGHTS_FILE))
-        self.hold_frozen('vision_encoder', encoder.to(torch_dtype))
+        self.hold_frozen('vision_encoder', encoder.to(frozen_dtype))
         self.clip_input = ClipInput(encoder.config.image_size)  # OpenAI CLIP's mean/std
-        self.llm = _build_language_model(config, self.tokenizer, torch_dtype)
+        self.llm = _build_language_model(config, self.tokenizer, frozen_dtype)
         width = encoder.config.hidden_size
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.init_seed + 1)
@@ -128,20 +139,22 @@ class DepictQA(FrozenTowerModule):
         if delta is not None:
             load_checkpoint(self, delta, expect='trainable', rename=normalise_delta_keys, what='this DepictQA network',
                             hint='Check that the model config (LoRA rank, projector width, abstractor) matches the file.')
-        if self.abstractor is not None:
-            self.abstractor.to(torch_dtype)
-        self.vision_proj.to(torch_dtype)
 
         self.sequences = SequenceBuilder(self.tokenizer, config.unique_tag)
         self.answer_tokens = AnswerTokens(self.tokenizer)
-        self.sentence_embedder = (SentenceEmbedder.load(sentence_model) if isinstance(sentence_model, str)
-                                  else sentence_model)
+        if isinstance(sentence_model, (str, os.PathLike)):
+            sentence_model = SentenceEmbedder(sentence_model, keyword='sentence_model')
+        self.embed_sentences = sentence_model.embed if isinstance(sentence_model, SentenceEmbedder) else sentence_model
         self.eval()
 
     # --- building blocks ---------------------------------------------------------------------
     @property
     def device(self):
         return self.vision_proj.weight.device
+
+    def _autocast(self):
+        """What every forward runs in: ``frozen_autocast`` at this model's precision (nothing for fp32)."""
+        return frozen_autocast(self.precision, self.device)
 
     def encode_images(self, images):
         """[B, C, H, W] in [0, 1] -> visual tokens for the LM [B, N, D]."""
@@ -187,8 +200,9 @@ class DepictQA(FrozenTowerModule):
     # --- training ------------------------------------------------------------------------------
     def answer_loss(self, requests):
         """Next-token cross-entropy on answer tokens only -> (loss, token accuracy)."""
-        embeds, mask, labels = pad_batch(self._embed(requests, training=True))
-        logits = self.llm(inputs_embeds=embeds, attention_mask=mask).logits[:, :-1].float()
+        with self._autocast():
+            embeds, mask, labels = pad_batch(self._embed(requests, training=True))
+            logits = self.llm(inputs_embeds=embeds, attention_mask=mask).logits[:, :-1].float()
         targets = labels[:, 1:]
         loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
                                            ignore_index=IGNORE_INDEX)
@@ -211,8 +225,9 @@ class DepictQA(FrozenTowerModule):
         if len(set(deciding)) != len(options):
             raise ValueError(f'options {options} are not told apart by one token of this tokenizer')
         prefix = [TextPiece(option_ids[0][:shared])] if shared else None
-        embeds, mask, _ = pad_batch(self._embed(requests, prefix))
-        logits = self.llm(inputs_embeds=embeds, attention_mask=mask).logits
+        with self._autocast():
+            embeds, mask, _ = pad_batch(self._embed(requests, prefix))
+            logits = self.llm(inputs_embeds=embeds, attention_mask=mask).logits
         last = logits[torch.arange(len(requests)), mask.sum(1) - 1].float()
         chosen = torch.log_softmax(last, dim=-1)[:, deciding]
         return torch.softmax(chosen, dim=-1)
@@ -256,9 +271,10 @@ class DepictQA(FrozenTowerModule):
         fill = None
         if settings.batching == 'official':  # EOS padding, attended
             fill = self.llm.get_input_embeddings()(torch.tensor(eos, device=self.device))
-        embeds, mask, _ = pad_batch(self._embed(requests), left=True, fill=fill)
-        generated = generate(self.llm, embeds, mask, eos, settings.max_new_tokens, settings.max_time_s,
-                             settings.temperature, settings.top_p, settings.top_k)
+        with self._autocast():
+            embeds, mask, _ = pad_batch(self._embed(requests), left=True, fill=fill)
+            generated = generate(self.llm, embeds, mask, eos, settings.max_new_tokens, settings.max_time_s,
+                                 settings.temperature, settings.top_p, settings.top_k)
         return [(self.tokenizer.decode(ids, skip_special_tokens=True).strip(), ids, probs)
                 for ids, probs in zip(generated.token_ids, generated.probs)]
 
@@ -316,7 +332,7 @@ class DepictQA(FrozenTowerModule):
     def _confidence(self, request, ids, probs):
         """The official confidence of one generated answer (rules in ``confidence``)."""
         if not is_brief(self.answer_tokens.text(ids)):
-            return detail_confidence(ids, probs, self.answer_tokens, self.sentence_embedder)
+            return detail_confidence(ids, probs, self.answer_tokens, self.embed_sentences)
         query = request['turns'][-1][0]
         if not templates.asks_single_word(query):  # official: ask again for a single word, score that
             rerun = dict(request, turns=request['turns'][:-1] + [(query + templates.SINGLE_WORD_TAIL, None)])
@@ -352,16 +368,6 @@ def _saved_folder(model_config):
 
 def _read_safetensors(path):
     return load_file(str(path))
-
-
-def _resolve_dtype(dtype, config):
-    names = {'fp16': torch.float16, 'bf16': torch.bfloat16, 'fp32': torch.float32}
-    if dtype == 'auto':
-        named = isinstance(config.language_model, str)
-        return torch.float16 if named and torch.cuda.is_available() else torch.float32
-    if dtype not in names:
-        raise ValueError(f"dtype must be 'auto' or one of {sorted(names)}, got {dtype!r}")
-    return names[dtype]
 
 
 def _load_tokenizer(config, saved_folder):

@@ -21,7 +21,6 @@ computation that raises (an empty answer) gives ``None`` as the official ``try``
 comparison without "Image A/B" gives ``None`` where the official search never ends (DepictQA issue #16).
 """
 import torch
-from transformers import AutoModel, AutoTokenizer
 
 from pyiqa_uniqa.depictqa import templates
 from pyiqa_uniqa.depictqa.records import is_brief
@@ -89,36 +88,3 @@ def detail_confidence(token_ids, probs, tokens, embed_sentences, top_k=DETAIL_TO
     order = torch.sort(weights, descending=True, stable=True).indices[:top_k]
     chosen = weights[order]
     return float((chosen / chosen.sum() * torch.tensor([float(probs[i]) for i in order.tolist()])).sum())
-
-
-class SentenceEmbedder:
-    """Mean-pooled, L2-normalised sentence vectors from a transformers encoder (e.g. all-MiniLM-L6-v2).
-
-    ``SentenceEmbedder.load(folder)`` loads a local model; tests pass a tiny random BertModel.
-    """
-
-    def __init__(self, model, tokenizer, max_length=256):
-        self.model = model.eval()
-        self.tokenizer = tokenizer
-        self.max_length = max_length
-
-    @classmethod
-    def load(cls, name_or_path):
-        try:
-            return cls(AutoModel.from_pretrained(name_or_path, local_files_only=True),
-                       AutoTokenizer.from_pretrained(name_or_path, local_files_only=True))
-        except OSError as err:
-            raise FileNotFoundError(
-                f'sentence model {name_or_path!r} is not available offline. Download it with '
-                f'`huggingface-cli download sentence-transformers/all-MiniLM-L6-v2` and pass the '
-                f'folder as sentence_model=..., or leave sentence_model unset (detailed answers then '
-                f'get confidence None).') from err
-
-    def __call__(self, sentences):
-        device = next(self.model.parameters()).device
-        batch = self.tokenizer(sentences, padding=True, truncation=True, max_length=self.max_length,
-                               return_tensors='pt').to(device)
-        hidden = self.model(**batch).last_hidden_state
-        mask = batch['attention_mask'].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1)
-        return torch.nn.functional.normalize(pooled, dim=-1)

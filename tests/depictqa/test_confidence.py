@@ -7,14 +7,14 @@ import pytest
 import torch
 
 from pyiqa_uniqa.depictqa import templates
+from pyiqa_uniqa.backbones.sentence_embedder import SentenceEmbedder
 from pyiqa_uniqa.depictqa.confidence import (
     AnswerTokens,
-    SentenceEmbedder,
     compare_brief_confidence,
     detail_confidence,
-    is_brief,
     single_brief_confidence,
 )
+from pyiqa_uniqa.depictqa.records import is_brief
 
 BOS = 1  # the official sequences start with a BOS placeholder; the official code drops it
 
@@ -25,12 +25,10 @@ def tokens(tiny_net):
 
 
 @pytest.fixture(scope='module')
-def embedder(tiny_net):
-    from transformers import BertConfig, BertModel
-    torch.manual_seed(0)
-    bert = BertModel(BertConfig(vocab_size=len(tiny_net.tokenizer), hidden_size=32, num_hidden_layers=1,
-                                num_attention_heads=2, intermediate_size=64))
-    return SentenceEmbedder(bert, tiny_net.tokenizer)
+def embedder(tmp_path_factory):
+    """A sentence-transformers model saved as all-MiniLM-L6-v2 is, tiny and random."""
+    from pyiqa_uniqa.testing.tiny_sentence_model import write_tiny_sentence_model
+    return SentenceEmbedder(write_tiny_sentence_model(tmp_path_factory.mktemp('minilm')), device='cpu').embed
 
 
 def ids_of(tokenizer, text):
@@ -143,7 +141,7 @@ def test_detail_confidence_with_a_sentence_model_equals_the_official(tiny_net, t
         official.detail_confidence([BOS] + ids, probs, text, tok, embedder), abs=1e-6)
 
 
-def test_sentence_embedder_with_a_tiny_random_bert(tiny_net, tokens, embedder):
+def test_sentence_embedder_with_a_tiny_sentence_transformers_model(tiny_net, tokens, embedder):
     vectors = embedder(['blur and noise', 'noise'])
     assert vectors.shape == (2, 32)
     assert torch.allclose(vectors.norm(dim=-1), torch.ones(2), atol=1e-5)

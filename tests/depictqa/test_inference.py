@@ -109,3 +109,25 @@ def test_save_pretrained_round_trip(tiny_net, tmp_path):
     with torch.no_grad():
         assert torch.allclose(reloaded(image), tiny_net(image), atol=1e-6)
     assert reloaded.describe(image[0]) == tiny_net.describe(image[0])
+
+
+@pytest.mark.parametrize('precision, tolerance', [('fp16', 0.005), ('bf16', 0.02)])
+def test_half_precision_stores_frozen_parts_in_half_and_scores_close_to_fp32(tiny_net, precision, tolerance):
+    from pyiqa_uniqa.backbones.precision import DTYPES
+    from pyiqa_uniqa.depictqa.arch import DepictQA
+    assert tiny_net.precision == 'fp32'  # the default without CUDA
+    half = DepictQA('tiny', precision=precision)
+    assert next(half.vision_encoder.parameters()).dtype == DTYPES[precision]
+    assert half.llm.get_input_embeddings().weight.dtype == DTYPES[precision]
+    trainable = [p for p in half.parameters() if p.requires_grad]
+    assert trainable and all(p.dtype == torch.float32 for p in trainable)  # what trains stays fp32
+    images = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        difference = (half(images) - tiny_net(images)).abs().max()
+    assert 0 < float(difference) < tolerance
+
+
+def test_unknown_precision_names_the_choices():
+    from pyiqa_uniqa.depictqa.arch import DepictQA
+    with pytest.raises(ValueError, match='fp32, fp16, bf16'):
+        DepictQA('tiny', precision='fp8')
