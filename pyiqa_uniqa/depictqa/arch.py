@@ -282,7 +282,8 @@ class DepictQA(FrozenTowerModule):
         """Single-image assessment -> ``Answer(text, confidence)``; a batch gives a list of those.
 
         Brief (default): the distortion-identification question with the single-word tail, e.g.
-        "Noise" or "Blur and noise". Detailed: the assessment-reasoning question.
+        "Noise" or "Blur and noise". Detailed: the assessment-reasoning question. ``query``: one
+        question for every image, or a list with one per image.
         """
         images, single = _images_and_flag(img)
         refs = _match_refs(ref, len(images))
@@ -290,9 +291,9 @@ class DepictQA(FrozenTowerModule):
         if query is None:
             bank = templates.IDENTIFY_QUESTIONS_FR if refs is not None else templates.IDENTIFY_QUESTIONS_NR
             query = templates.ASSESS_DETAIL_QUESTION if detail else templates.with_single_word_tail(bank[0]['generic'])
-        requests = [{'task': task, 'turns': [(query, None)],
+        requests = [{'task': task, 'turns': [(question, None)],
                      'images': {'A': image, 'ref': refs[row] if refs is not None else None}}
-                    for row, image in enumerate(images)]
+                    for row, (image, question) in enumerate(zip(images, _per_image(query, len(images))))]
         results = [Answer(text, self._confidence(request, ids, probs))
                    for request, (text, ids, probs) in zip(requests, self.answer(requests))]
         return results[0] if single else results
@@ -301,7 +302,8 @@ class DepictQA(FrozenTowerModule):
         """A/B comparison -> ``Answer('Image A' | 'Image B', confidence)``; detailed: the paragraph.
 
         A brief answer without "Image A/B" in it (a custom query, an unusual model) gets the verdict
-        and its probability from the next-token distribution of the A/B token instead.
+        and its probability from the next-token distribution of the A/B token instead. ``query``:
+        one question for every pair, or a list with one per pair.
         """
         images_a, single = _images_and_flag(img_a)
         images_b, _ = _images_and_flag(img_b)
@@ -312,9 +314,9 @@ class DepictQA(FrozenTowerModule):
         if query is None:
             query = (templates.COMPARE_DETAIL_QUESTION if detail
                      else templates.with_single_word_tail(templates.RATE_AB_QUESTIONS[0]))
-        requests = [{'task': task, 'turns': [(query, None)],
+        requests = [{'task': task, 'turns': [(question, None)],
                      'images': {'A': a, 'B': b, 'ref': refs[row] if refs is not None else None}}
-                    for row, (a, b) in enumerate(zip(images_a, images_b))]
+                    for row, (a, b, question) in enumerate(zip(images_a, images_b, _per_image(query, len(images_a))))]
         results = []
         for request, (text, ids, probs) in zip(requests, self.answer(requests)):
             confidence = self._confidence(request, ids, probs)
@@ -414,6 +416,14 @@ def _images_and_flag(images):
     if isinstance(images, (list, tuple)):
         return [load_image(image) for image in images], False
     return [load_image(images)], True
+
+
+def _per_image(query, count):
+    if isinstance(query, str):
+        return [query] * count
+    if len(query) != count:
+        raise ValueError(f'{len(query)} queries for {count} images')
+    return list(query)
 
 
 def _match_refs(ref, count):

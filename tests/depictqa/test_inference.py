@@ -131,3 +131,15 @@ def test_unknown_precision_names_the_choices():
     from pyiqa_uniqa.depictqa.arch import DepictQA
     with pytest.raises(ValueError, match='fp32, fp16, bf16'):
         DepictQA('tiny', precision='fp8')
+
+
+def test_one_query_per_image(tiny_net):
+    images = [torch.rand(3, 32, 48), torch.rand(3, 32, 48)]
+    queries = ['Which ONE distortion? Answer the question using a single word or phrase.',
+               'Name the distortion. Answer the question using a single word or phrase.']
+    together = tiny_net.describe(images, query=queries)
+    alone = [tiny_net.describe(image, query=query) for image, query in zip(images, queries)]
+    assert [a.text for a in together] == [a.text for a in alone]
+    assert [a.confidence for a in together] == pytest.approx([a.confidence for a in alone], abs=1e-6)
+    with pytest.raises(ValueError, match='1 queries for 2 images'):
+        tiny_net.compare(images, images, query=queries[:1])
