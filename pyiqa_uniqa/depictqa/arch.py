@@ -49,9 +49,14 @@ from pyiqa_uniqa.depictqa.sequence import IGNORE_INDEX, SequenceBuilder, TextPie
 from pyiqa_uniqa.depictqa.sources import check_sources, release_weights
 from pyiqa_uniqa.depictqa.tiny_tokenizer import build_tiny_tokenizer
 from pyiqa_uniqa.depictqa.vision import Abstractor, build_vision_encoder, geometry_of, patch_tokens
+from pyiqa_uniqa.errors import UserError
 from pyiqa_uniqa.weights import RANDOM, load_checkpoint
 
 SCORE_METHODS = ('levels', 'compare')
+
+
+class DepictQAInputError(UserError, ValueError):
+    """Images, references or questions that do not go together."""
 
 
 class Answer(NamedTuple):
@@ -193,7 +198,7 @@ class DepictQA(FrozenTowerModule):
                 pieces = pieces + extra_pieces
             missing = {p.source for p in pieces if not isinstance(p, TextPiece)} - set(image_tokens[row])
             if missing:
-                raise ValueError(f"task {request['task']} needs image(s) {sorted(missing)}")
+                raise DepictQAInputError(f"task {request['task']} needs image(s) {sorted(missing)}")
             rows.append(embed_pieces(pieces, embed_tokens, image_tokens[row], hidden))
         return rows
 
@@ -236,9 +241,9 @@ class DepictQA(FrozenTowerModule):
         images = _as_batch(img)
         refs = _as_batch(ref) if ref is not None else None
         if self.reference and refs is None:
-            raise ValueError('depictqa-fr needs a reference image: call with (img, ref)')
+            raise DepictQAInputError('depictqa-fr needs a reference image: call it as metric(img, ref).')
         if refs is not None and refs.shape[0] not in (1, images.shape[0]):
-            raise ValueError(f'{refs.shape[0]} references for {images.shape[0]} images')
+            raise DepictQAInputError(f'{refs.shape[0]} references for {images.shape[0]} images: give one, or one per image.')
         refs = refs.expand(images.shape[0], -1, -1, -1) if refs is not None and refs.shape[0] == 1 else refs
         if self.score_method == 'compare':
             return self._score_against_reference(images, refs)
@@ -308,7 +313,7 @@ class DepictQA(FrozenTowerModule):
         images_a, single = _images_and_flag(img_a)
         images_b, _ = _images_and_flag(img_b)
         if len(images_a) != len(images_b):
-            raise ValueError(f'{len(images_a)} A images but {len(images_b)} B images')
+            raise DepictQAInputError(f'{len(images_a)} A images but {len(images_b)} B images: compare takes pairs.')
         refs = _match_refs(ref, len(images_a))
         task = templates.task_name(compare=True, reference=refs is not None)
         if query is None:
@@ -422,7 +427,7 @@ def _per_image(query, count):
     if isinstance(query, str):
         return [query] * count
     if len(query) != count:
-        raise ValueError(f'{len(query)} queries for {count} images')
+        raise DepictQAInputError(f'{len(query)} queries for {count} images: give one, or one per image.')
     return list(query)
 
 
@@ -433,5 +438,5 @@ def _match_refs(ref, count):
     if len(refs) == 1:
         return refs * count
     if len(refs) != count:
-        raise ValueError(f'{len(refs)} references for {count} images')
+        raise DepictQAInputError(f'{len(refs)} references for {count} images: give one, or one per image.')
     return refs

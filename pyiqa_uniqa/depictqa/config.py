@@ -82,7 +82,7 @@ class GenerationSettings:
 
     def __post_init__(self):
         if self.batching not in BATCHING_MODES:
-            raise ValueError(f'batching must be one of {BATCHING_MODES}, got {self.batching!r}')
+            raise DepictQAConfigError(f'batching must be one of {BATCHING_MODES}, got {self.batching!r}')
 
 
 @dataclasses.dataclass

@@ -19,7 +19,7 @@ from pyiqa_uniqa.weights import (
     hf_model_available,
     looks_like_path,
     pyiqa_cache_dir,
-    weight_kind,
+    resolve_weights,
 )
 
 WEIGHTS_ENV = 'DEPICTQA_WEIGHTS'
@@ -53,12 +53,7 @@ def vision_weights(value):
     """What ``backbone_weights`` asks for: ``'random'``, a Hugging Face id, or a ``Path`` (file or folder)."""
     if value is not None and looks_like_path(value) and Path(value).expanduser().is_dir():
         return Path(value).expanduser()  # a local Hugging Face model folder
-    kind = weight_kind(value, VISION_TOWER)
-    if kind == 'random':
-        return RANDOM
-    if kind == 'tag':
-        return VISION_TOWER.default_tag if value is None else str(value)
-    return find_weights(VISION_TOWER, value)
+    return resolve_weights(VISION_TOWER, value)
 
 
 def _missing_hf(value, source):
