@@ -131,3 +131,17 @@ def test_wrong_image_folders_are_one_line_errors_that_create_nothing(tmp_path, c
     assert 'holds no images' in capsys.readouterr().err and not (tmp_path / 'new').exists()
     assert main(['build-dq', '--images', 'skimage', '--out', str(tmp_path / 'x.json'), '--tasks', 'rank']) == 2
     assert "unknown --settings / --tasks value(s) ['rank']" in capsys.readouterr().err
+
+
+def test_images_are_never_written_through_a_link_out_of_the_output_folder(photo_folder, tmp_path, capsys):
+    from pyiqa_uniqa.cli import main
+    outside = tmp_path / 'outside'
+    outside.mkdir()
+    images = tmp_path / 'out' / 'dq_images'
+    images.mkdir(parents=True)
+    for photo in ('chelsea', 'coffee'):
+        (images / photo).symlink_to(outside, target_is_directory=True)
+    assert main(['build-dq', '--images', str(photo_folder), '--out', str(tmp_path / 'out' / 'dq.json'), '--quiet']) == 2
+    err = capsys.readouterr().err
+    assert 'points outside the output folder' in err and 'Traceback' not in err
+    assert list(outside.iterdir()) == []
