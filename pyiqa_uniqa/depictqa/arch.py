@@ -37,7 +37,6 @@ from pyiqa_uniqa.depictqa.confidence import (
     AnswerTokens,
     compare_brief_confidence,
     detail_confidence,
-    is_brief,
     single_brief_confidence,
 )
 from pyiqa_uniqa.depictqa.config import PRESETS, DepictQAConfigError, resolve_config, with_overrides
@@ -45,6 +44,7 @@ from pyiqa_uniqa.depictqa.evaluation import verdict
 from pyiqa_uniqa.depictqa.generation import generate
 from pyiqa_uniqa.depictqa.images import load_image, prepare_pixels
 from pyiqa_uniqa.depictqa.official_checkpoint import normalise_delta_keys
+from pyiqa_uniqa.depictqa.records import is_brief
 from pyiqa_uniqa.depictqa.sequence import IGNORE_INDEX, SequenceBuilder, TextPiece, embed_pieces, pad_batch
 from pyiqa_uniqa.depictqa.sources import check_sources, release_weights
 from pyiqa_uniqa.depictqa.tiny_tokenizer import build_tiny_tokenizer

@@ -23,7 +23,6 @@ comparison without "Image A/B" gives ``None`` where the official search never en
 import torch
 
 from pyiqa_uniqa.depictqa import templates
-from pyiqa_uniqa.depictqa.records import is_brief
 
 DETAIL_TOP_TOKENS = 30
 

@@ -20,13 +20,20 @@ import json
 from pathlib import Path
 
 import torch
-
 from pyiqa.utils import get_root_logger
 
 from pyiqa_uniqa.depictqa.build_dq import BuildOptions, build
 from pyiqa_uniqa.depictqa.config import ImageSettings
 from pyiqa_uniqa.depictqa.images import downscale, load_image, random_centre_crop
-from pyiqa_uniqa.depictqa.records import IMAGE_FIELDS, DQRecordError, check_record, read_records, record_kind, record_turns
+from pyiqa_uniqa.depictqa.records import (
+    IMAGE_FIELDS,
+    DQRecordError,
+    check_record,
+    read_records,
+    record_kind,
+    record_turns,
+)
+
 
 class DQ495KDataset(torch.utils.data.Dataset):
     option_keys = {'dataset': ('resize', 'max_size', 'min_size', 'random_crop', 'max_samples', 'seed', 'build_dq',

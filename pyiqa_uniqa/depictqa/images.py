@@ -115,7 +115,7 @@ def random_centre_crop(image, ratio_range, min_size, generator):
     low, high = ratio_range
     draws = (low + (high - low) * torch.rand(2, generator=generator)).tolist()
     crop_h, crop_w = training_crop_size(height, width, draws, min_size)
-    top, left = int(round((height - crop_h) / 2.0)), int(round((width - crop_w) / 2.0))
+    top, left = round((height - crop_h) / 2.0), round((width - crop_w) / 2.0)
     return image[:, top:top + crop_h, left:left + crop_w]
 
 

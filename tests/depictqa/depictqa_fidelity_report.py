@@ -14,8 +14,8 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
-import official_depictqa as official  # noqa: E402
-from test_depictqa_fidelity import (  # noqa: E402
+import official_depictqa as official
+from test_depictqa_fidelity import (
     CONVERSATION,
     QUERIES,
     TASK,
@@ -28,12 +28,12 @@ from test_depictqa_fidelity import (  # noqa: E402
     request,
 )
 
-from pyiqa_uniqa.backbones.clip_input import ClipInput  # noqa: E402
-from pyiqa_uniqa.data.photos import load_photos  # noqa: E402
-from pyiqa_uniqa.depictqa import templates  # noqa: E402
-from pyiqa_uniqa.depictqa.confidence import AnswerTokens, single_brief_confidence  # noqa: E402
-from pyiqa_uniqa.depictqa.config import ImageSettings  # noqa: E402
-from pyiqa_uniqa.depictqa.images import load_image, prepare_pixels  # noqa: E402
+from pyiqa_uniqa.backbones.clip_input import ClipInput
+from pyiqa_uniqa.data.photos import load_photos
+from pyiqa_uniqa.depictqa import templates
+from pyiqa_uniqa.depictqa.confidence import AnswerTokens, single_brief_confidence
+from pyiqa_uniqa.depictqa.config import ImageSettings
+from pyiqa_uniqa.depictqa.images import load_image, prepare_pixels
 
 
 def row(item, what, difference):

@@ -6,8 +6,8 @@ import official_depictqa as official
 import pytest
 import torch
 
-from pyiqa_uniqa.depictqa import templates
 from pyiqa_uniqa.backbones.sentence_embedder import SentenceEmbedder
+from pyiqa_uniqa.depictqa import templates
 from pyiqa_uniqa.depictqa.confidence import (
     AnswerTokens,
     compare_brief_confidence,

@@ -147,7 +147,7 @@ def test_greedy_answer_runs_to_the_official_400_tokens(plain_files):
     assert net.config.generation.max_new_tokens == 400
     photo, = photos('chelsea')
     query = 'Describe in a few words what is wrong with this photo.'  # a custom question: no single-word tail
-    text, ids, probs = net.answer([request(photo, query)])[0]
+    _, ids, probs = net.answer([request(photo, query)])[0]
     sequence, expected = reference_answer(plain_files, {'A': photo}, query)
     assert ids == sequence[1:].tolist()  # the official sequences start with a BOS placeholder
     assert len(ids) > 16  # the old brief limit would have cut it
@@ -169,8 +169,9 @@ def test_sampled_probabilities_are_those_of_the_processed_scores(plain_files):
 
 
 QUERIES = ['What is the primary ONE distortion? Answer the question using a single word or phrase.',
-           'Which ONE degradation affects this image most, if there is any at all? Answer the question using '
-           'a single word or phrase.', 'Name the ONE distortion. Answer the question using a single word or phrase.']
+           ('Which ONE degradation affects this image most, if there is any at all? Answer the question using '
+            'a single word or phrase.'),
+           'Name the ONE distortion. Answer the question using a single word or phrase.']
 
 
 @pytest.mark.parametrize('batching', ['masked', 'official'])

@@ -2,9 +2,9 @@
 import pytest
 import torch
 
+from pyiqa_uniqa.backbones.clip_input import CLIP_MEAN, CLIP_STD
 from pyiqa_uniqa.depictqa import templates
 from pyiqa_uniqa.depictqa.arch import DepictQA
-from pyiqa_uniqa.backbones.clip_input import CLIP_MEAN, CLIP_STD
 from pyiqa_uniqa.depictqa.synthetic import official_delta, write_official_delta
 from pyiqa_uniqa.weights import CheckpointMismatchError
 
