@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pyiqa_uniqa.bench.bench_images import load_bench_images
-from pyiqa_uniqa.bench.memory import peak_rss_mib, release_freed_memory, reset_peak_rss, rss_mib
+from pyiqa_uniqa.bench.speed.images import load_bench_images
+from pyiqa_uniqa.bench.speed.memory import peak_rss_mib, release_freed_memory, reset_peak_rss, rss_mib
 from pyiqa_uniqa.cli import main
 
 

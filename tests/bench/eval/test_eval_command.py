@@ -134,8 +134,8 @@ def test_a_rerun_reads_the_saved_scores_instead_of_scoring_again(run, monkeypatc
 
 @pytest.mark.parametrize('split_index', ['split', 'all'])
 def test_split_columns_select_the_rows_pyiqa_selects(run, split_index):
-    from pyiqa_uniqa.bench.datasets import resolve_datasets
-    from pyiqa_uniqa.bench.eval_runner import EvalSettings, prepare_dataset
+    from pyiqa_uniqa.bench.eval.datasets import resolve_datasets
+    from pyiqa_uniqa.bench.eval.runner import EvalSettings, prepare_dataset
 
     argv = run['argv']
     spec, = resolve_datasets(['photos-tiny'], argv[argv.index('--data-opt') + 1])

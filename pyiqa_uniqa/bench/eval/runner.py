@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pyiqa_uniqa.bench.correlations import align_signs, correlations, summarise
-from pyiqa_uniqa.bench.datasets import DatasetUnavailable, ensure_available
+from pyiqa_uniqa.bench.eval.correlations import align_signs, correlations, summarise
+from pyiqa_uniqa.bench.eval.datasets import DatasetUnavailable, ensure_available
 from pyiqa_uniqa.bench.failures import (
     FAILED,
     MISSING_DATASET,
@@ -21,14 +21,14 @@ from pyiqa_uniqa.bench.failures import (
     describe_error,
     is_missing_weights,
 )
-from pyiqa_uniqa.bench.references import find_reference
-from pyiqa_uniqa.bench.scoring import (
+from pyiqa_uniqa.bench.eval.references import find_reference
+from pyiqa_uniqa.bench.eval.dataset_scoring import (
     NoReferenceImages,
     ScoreCache,
     rows_fingerprint,
     score_rows,
 )
-from pyiqa_uniqa.bench.splits import (
+from pyiqa_uniqa.bench.eval.splits import (
     Split,
     SplitError,
     column_name,

@@ -22,7 +22,7 @@ from pyiqa_uniqa.bench.failures import (
     describe_error,
     is_missing_weights,
 )
-from pyiqa_uniqa.bench.memory import (
+from pyiqa_uniqa.bench.speed.memory import (
     peak_rss_mib,
     release_freed_memory,
     reset_peak_rss,

@@ -4,7 +4,7 @@
 import csv
 import math
 
-from pyiqa_uniqa.bench.correlations import CORRELATION_NAMES
+from pyiqa_uniqa.bench.eval.correlations import CORRELATION_NAMES
 from pyiqa_uniqa.bench.failures import OK, shorten
 
 CONVENTIONS = (

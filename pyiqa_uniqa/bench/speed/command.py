@@ -59,9 +59,9 @@ def run(args):
 
     import torch
 
-    from pyiqa_uniqa.bench.bench_images import load_bench_images
-    from pyiqa_uniqa.bench.bench_report import write_bench_report
-    from pyiqa_uniqa.bench.bench_runner import BenchSettings, measure_metric
+    from pyiqa_uniqa.bench.speed.images import load_bench_images
+    from pyiqa_uniqa.bench.speed.report import write_bench_report
+    from pyiqa_uniqa.bench.speed.runner import BenchSettings, measure_metric
     from pyiqa_uniqa.bench.failures import OK
 
     try:

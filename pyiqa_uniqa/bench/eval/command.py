@@ -82,12 +82,12 @@ def run(args):
     metric_specs = prepare_metric_command('eval', args)
     import torch
 
-    from pyiqa_uniqa.bench.datasets import resolve_datasets
-    from pyiqa_uniqa.bench.eval_plots import write_plots
-    from pyiqa_uniqa.bench.eval_report import markdown_report, write_tables
-    from pyiqa_uniqa.bench.eval_runner import EvalSettings, evaluate
+    from pyiqa_uniqa.bench.eval.datasets import resolve_datasets
+    from pyiqa_uniqa.bench.eval.plots import write_plots
+    from pyiqa_uniqa.bench.eval.report import markdown_report, write_tables
+    from pyiqa_uniqa.bench.eval.runner import EvalSettings, evaluate
     from pyiqa_uniqa.bench.failures import OK
-    from pyiqa_uniqa.bench.references import DEFAULT_REFERENCES, load_references
+    from pyiqa_uniqa.bench.eval.references import DEFAULT_REFERENCES, load_references
 
     try:
         dataset_specs = resolve_datasets(args.datasets, args.data_opt, args.data_root)
