@@ -8,4 +8,6 @@ This file only declares names (torch-free).
 
 COMMANDS = {
     'score': ('pyiqa_uniqa.scoring.command', 'score a folder, glob, list or CSV of images with any metrics, to a table'),
+    'rank': ('pyiqa_uniqa.scoring.rank', 'rank candidates of one scene (A/B comparisons or scores), and the models behind them'),
+    'compare': ('pyiqa_uniqa.scoring.compare', 'compare folders of generators or methods: means, intervals, differences'),
 }
