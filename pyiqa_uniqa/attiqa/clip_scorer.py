@@ -28,10 +28,9 @@ def add_clip_arguments(parser):
 
 def build_clip_from_args(args, device):
     from pyiqa_uniqa.backbones import create_clip, get_tokenizer
-    weights = None if str(args.clip_weights).lower() == 'none' else args.clip_weights
-    if weights is None:
-        import torch
-        torch.manual_seed(0)  # random weights still identical across shards and resumed runs
+    from pyiqa_uniqa.weights import RANDOM
+    # random weights (seeded by create_clip) stay identical across shards and resumed runs
+    weights = RANDOM if str(args.clip_weights).lower() == 'none' else args.clip_weights
     return create_clip(args.model_name, weights=weights, device=device), get_tokenizer(args.model_name)
 
 

@@ -24,7 +24,6 @@ import io
 import json
 import math
 import numbers
-import os
 import pickle
 import shutil
 import zlib
@@ -34,6 +33,7 @@ import numpy as np
 
 from pyiqa_uniqa.data.distortions import DISTORTIONS, LEVELS
 from pyiqa_uniqa.data.photos import PHOTO_NAMES
+from pyiqa_uniqa.files import write_file
 
 DEFAULT_DISTORTIONS = ('blur', 'noise', 'jpeg', 'brighten', 'darken', 'contrast_low', 'saturation_low', 'pixelate')
 DEFAULT_SIZE = 256  # short side; 224 crops fit
@@ -208,19 +208,19 @@ def _build(root, options, progress):
                 (root / name).unlink(missing_ok=True)  # changed since the build: regenerate it
 
     root.mkdir(parents=True, exist_ok=True)
-    _write_atomic(manifest_file, json.dumps({'state': 'building', 'options': options}, indent=1).encode())
+    write_file(manifest_file, json.dumps({'state': 'building', 'options': options}, indent=1).encode())
     _write_images(root, options, progress)
 
     rows = _rows(options)
-    _write_atomic(root / META_INFO_NAME, _meta_info_csv(options['kind'], rows, phase_of).encode())
+    write_file(root / META_INFO_NAME, _meta_info_csv(options['kind'], rows, phase_of).encode())
     split = {1: {phase: [i for i, row in enumerate(rows) if phase_of[row['photo']] == phase] for phase in PHASES}}
-    _write_atomic(root / SPLIT_NAME, pickle.dumps(split))
+    write_file(root / SPLIT_NAME, pickle.dumps(split))
 
     files = sorted({row['image'] for row in rows} | {row['ref'] for row in rows if 'ref' in row}
                    | {META_INFO_NAME, SPLIT_NAME})
     sizes = {name: (root / name).stat().st_size for name in files}
     manifest = {'state': 'complete', 'options': options, 'files': sizes}
-    _write_atomic(manifest_file, json.dumps(manifest, indent=1).encode())
+    write_file(manifest_file, json.dumps(manifest, indent=1).encode())
     return paths
 
 
@@ -251,13 +251,6 @@ def _remove_outputs(root):
         shutil.rmtree(root / name, ignore_errors=True)
     for name in (META_INFO_NAME, SPLIT_NAME, MANIFEST_NAME):
         (root / name).unlink(missing_ok=True)
-
-
-def _write_atomic(path, data):
-    """Write via a temporary file and rename, so an interrupted write never leaves a truncated file."""
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _image_seed(seed, photo, distortion, level):
@@ -321,7 +314,7 @@ def _save_png(array, path):
     buffer = io.BytesIO()
     # zlib level 1: a third of the default's encoding time (which dominates the build) for 10% larger files
     Image.fromarray(array).save(buffer, format='PNG', compress_level=1)
-    _write_atomic(path, buffer.getvalue())
+    write_file(path, buffer.getvalue())
 
 
 def _resize_short_side(array, size):

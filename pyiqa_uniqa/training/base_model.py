@@ -14,16 +14,13 @@ from pyiqa.losses import build_loss
 from pyiqa.models.general_iqa_model import GeneralIQAModel
 from pyiqa.utils import get_root_logger
 
-from pyiqa_uniqa.weights import load_state_dict, unwrap_params
-
-
-def frozen_parameter_names(net):
-    return {name for name, p in net.named_parameters(remove_duplicate=False) if not p.requires_grad}
-
-
-def trainable_state_dict(net):
-    frozen = frozen_parameter_names(net)
-    return {k: v for k, v in net.state_dict().items() if k not in frozen}
+from pyiqa_uniqa.weights import (
+    frozen_parameter_names,
+    load_checkpoint,
+    load_state_dict,
+    trainable_state_dict,
+    unwrap_params,
+)
 
 
 class TrainableSnapshot:
@@ -102,14 +99,19 @@ class FrozenBackboneIQAModel(GeneralIQAModel):
         super().save_network(_StateDictView(state_dict), net_label, current_iter, param_key)
 
     def load_network(self, net, load_path, strict=True, param_key='params'):
-        """Load a trainable-only checkpoint (safely); strict means no trainable tensor is missing."""
+        """Load a trainable-only checkpoint (safely). strict: every trainable tensor must be in the file
+        and every key and shape must fit; otherwise the tensors that fit are loaded and the rest listed."""
         net = self.get_bare_model(net)
-        state_dict = unwrap_params(load_state_dict(load_path), key=param_key or 'params')
-        own = net.state_dict()
-        unexpected = sorted(set(state_dict) - set(own))
-        missing = sorted(set(trainable_state_dict(net)) - set(state_dict))
-        if strict and (unexpected or missing):
-            raise KeyError(f'{load_path} does not fit {net.__class__.__name__}: '
-                           f'missing {missing[:10]}, unexpected {unexpected[:10]}.')
-        net.load_state_dict({k: v for k, v in state_dict.items() if k in own}, strict=False)
+        key = param_key or 'params'
+        if strict:
+            state_dict = load_checkpoint(net, load_path, key=key, expect='trainable')
+        else:
+            state_dict = unwrap_params(load_state_dict(load_path), key=key)
+            own = net.state_dict()
+            fitting = {k: v for k, v in state_dict.items() if k in own and v.shape == own[k].shape}
+            if len(fitting) < len(state_dict):
+                get_root_logger().warning(f'strict_load is off: {len(state_dict) - len(fitting)} tensors of '
+                                          f'{load_path} do not fit and are skipped: '
+                                          f'{sorted(set(state_dict) - set(fitting))[:10]}')
+            net.load_state_dict(fitting, strict=False)
         get_root_logger().info(f'Loaded {len(state_dict)} tensors into {net.__class__.__name__} from {load_path}.')

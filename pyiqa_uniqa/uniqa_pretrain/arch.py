@@ -17,6 +17,7 @@ from open_clip import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from torch import nn
 
 from pyiqa_uniqa.backbones import create_clip, encode_prompts, get_tokenizer
+from pyiqa_uniqa.weights import RANDOM
 
 # LoRA goes on the linear layers of every block's MLP. Not on attention: open_clip uses
 # nn.MultiheadAttention, whose out_proj is read as a weight (a LoRA on it alone is never applied)
@@ -38,7 +39,7 @@ class UniQAPretrainCLIP(nn.Module):
                  train_text_tower=True, lora=None, zero_shot_prompts=None, max_logit_scale=100.0):
         super().__init__()
         self.clip_model = clip_model
-        self.clip = create_clip(clip_model, weights)
+        self.clip = create_clip(clip_model, RANDOM if weights is None else weights)
         # images arrive in [0, 1] (pyiqa's convention); not persistent, so checkpoints stay CLIP-only
         self.register_buffer('pixel_mean', torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer('pixel_std', torch.tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1), persistent=False)
