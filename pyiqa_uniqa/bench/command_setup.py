@@ -1,9 +1,11 @@
 """What ``eval`` and ``bench`` do before any metric runs."""
 import sys
 
+from pyiqa_uniqa.errors import UserError
+
 
 def prepare_metric_command(name, args):
-    """Offline mode, torch threads and the parsed metric specs; a bad spec ends the command.
+    """Offline mode, torch threads and the parsed metric specs; a bad spec is a ``UserError``.
 
     Offline mode is set first: pyiqa reads the Hub settings when it imports huggingface_hub.
     """
@@ -23,5 +25,5 @@ def prepare_metric_command(name, args):
         specs = parse_metric_specs(args.metrics, args.metric_opt)
         check_metric_names(specs)
     except MetricSpecError as err:
-        raise SystemExit(f'{name}: {err}') from None
+        raise UserError(str(err)) from None
     return specs

@@ -23,6 +23,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pyiqa_uniqa.bench.metric_specs import MetricSpec, MetricSpecError, check_metric_names, parse_metric_specs
+from pyiqa_uniqa.data.images import strict_decoding
 from pyiqa_uniqa.errors import UserError
 from pyiqa_uniqa.scoring.columns import (
     DEFAULT_MIN_CONFIDENCE,
@@ -74,9 +75,19 @@ class ScoreRun:
     summaries: list = field(default_factory=list)
 
 
+def read_like_pyiqa(path):
+    """The tensor [3, H, W] ``create_metric(...)(path)`` scores: pyiqa's own reader, looked up at call
+    time (so any wrapper installed on it applies), with truncated files kept an error even after
+    pyiqa's AVA module has told PIL to pad them with grey (``data.images.strict_decoding``)."""
+    from pyiqa.models import inference_model
+
+    with strict_decoding():
+        return inference_model.imread2tensor(path, rgb=True)
+
+
 class RowReads:
-    """Dataset over rows: each item is read with pyiqa's own reader (the tensor ``create_metric``
-    makes from a path); a row that cannot be read becomes an error record."""
+    """Dataset over rows, each image read by ``read_like_pyiqa``; a row that cannot be read becomes
+    an error record."""
 
     def __init__(self, rows, with_ref):
         self.rows = rows
@@ -86,18 +97,16 @@ class RowReads:
         return len(self.rows)
 
     def __getitem__(self, index):
-        from pyiqa.models import inference_model  # its module attribute, so pyiqa's reader as patched
-
         row = self.rows[index]
         try:
             if row.problem:
                 raise UserError(row.problem)
-            item = {'img': inference_model.imread2tensor(row.path, rgb=True)}
+            item = {'img': read_like_pyiqa(row.path)}
             if self.with_ref:
                 if not row.ref:
                     raise UserError('no reference image for this row: give --ref FOLDER or a ref column')
                 try:
-                    item['ref_img'] = inference_model.imread2tensor(row.ref, rgb=True)
+                    item['ref_img'] = read_like_pyiqa(row.ref)
                 except Exception as err:  # noqa: BLE001 - named below as the reference's problem
                     raise type(err)(f'reference {row.ref}: {err}') from err
         except Exception as err:  # noqa: BLE001 - missing, truncated, not an image: the row reports it

@@ -71,7 +71,7 @@ def _listed_row(root, name, source, ref=''):
     if os.path.isabs(os.path.expanduser(name)):
         return ImageRow(os.path.expanduser(name), ref), None
     try:
-        inside_folder(root, name, source)
+        inside_folder(root, name, source, what='image root (--image-root)')
     except UserError as err:
         return ImageRow(_join(root, name), ref, problem=str(err)), None
     return ImageRow(_join(root, name), ref), name

@@ -119,15 +119,11 @@ def rank_by_scores(scenes, column, settings):
     return rankings, []
 
 
-def _read(path):
-    from pyiqa.models import inference_model
-    return inference_model.imread2tensor(path, rgb=True)
-
-
 def rank_by_comparisons(scenes, metric, full_reference, progress=True):
     """A/B comparisons of every ordered pair in each scene -> (rankings, pair rows)."""
     from tqdm import tqdm
 
+    from pyiqa_uniqa.scoring.engine import read_like_pyiqa
     from pyiqa_uniqa.scoring.statistics import soft_votes, win_rates
 
     rankings, pairs = [], []
@@ -137,13 +133,13 @@ def rank_by_comparisons(scenes, metric, full_reference, progress=True):
             images, problems = {}, {}
             for name, path in scene.candidates.items():
                 try:
-                    images[name] = _read(path)
+                    images[name] = read_like_pyiqa(path)
                 except Exception as err:  # noqa: BLE001 - the candidate is left unranked, with the reason
                     problems[name] = f'{type(err).__name__}: {err}'
             ref = None
             if full_reference:
                 try:
-                    ref = _read(scene.ref) if scene.ref else None
+                    ref = read_like_pyiqa(scene.ref) if scene.ref else None
                 except Exception as err:  # noqa: BLE001 - no comparison possible in this scene
                     problems = {n: f'reference {scene.ref}: {type(err).__name__}: {err}' for n in scene.candidates}
                 if ref is None and not problems:

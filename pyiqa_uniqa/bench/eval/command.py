@@ -12,6 +12,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from pyiqa_uniqa.errors import UserError
+
 
 def add_arguments(parser):
     parser.add_argument('-m', '--metrics', nargs='+', default=[], metavar='METRIC',
@@ -66,13 +68,13 @@ def command_line(args):
 
 def _validate(args):
     if args.batch_size < 1:
-        raise SystemExit('eval: --batch-size must be >= 1')
+        raise UserError('--batch-size must be >= 1')
     if args.num_workers < 0:
-        raise SystemExit('eval: --num-workers must be >= 0')
+        raise UserError('--num-workers must be >= 0')
     for flag in ('metric_opt', 'data_opt', 'split_file', 'references'):
         path = getattr(args, flag)
         if path and not Path(path).is_file():
-            raise SystemExit(f'eval: --{flag.replace("_", "-")} {path}: no such file')
+            raise UserError(f'--{flag.replace("_", "-")} {path}: no such file')
 
 
 def run(args):
@@ -92,7 +94,7 @@ def run(args):
     try:
         dataset_specs = resolve_datasets(args.datasets, args.data_opt, args.data_root)
     except ValueError as err:
-        raise SystemExit(f'eval: {err}') from None
+        raise UserError(str(err)) from None
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -105,14 +107,19 @@ def run(args):
     context = f'pyiqa {pyiqa.__version__}, torch {torch.__version__}, device {device}.'
     done = []
 
+    said = set()  # each problem is printed in full once; later cells name it only
+
     def report_cell(result):
         done.append(result)
         line = f'[{len(done)}/{len(metric_specs) * len(dataset_specs)}] {result.metric} on {result.dataset}: '
         if result.status == OK:
             line += f"SRCC {result.summary['srcc'].format()}, PLCC {result.summary['plcc'].format()}"
-        else:
-            line += f'{result.status}: {result.message}'
-        print(line, file=sys.stderr, flush=True)
+        parts = []
+        for subject, status, message in result.problems:
+            parts.append(f'{status} ({subject}, see above)' if (subject, status, message) in said
+                         else f'{status}: {message}')
+            said.add((subject, status, message))
+        print(line + '; '.join(parts), file=sys.stderr, flush=True)
         write_tables(done, out_dir, command, context)
 
     results = evaluate(metric_specs, dataset_specs, settings,

@@ -14,6 +14,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from pyiqa_uniqa.errors import UserError
+
 
 def add_arguments(parser):
     parser.add_argument('-m', '--metrics', nargs='+', default=[], metavar='METRIC',
@@ -42,9 +44,9 @@ def _validate(args):
         value = getattr(args, flag)
         minimum = 0 if flag in ('warmup', 'num_workers') else 1
         if value is not None and value < minimum:
-            raise SystemExit(f'bench: --{flag.replace("_", "-")} must be >= {minimum}')
+            raise UserError(f'--{flag.replace("_", "-")} must be >= {minimum}')
     if args.metric_opt and not Path(args.metric_opt).is_file():
-        raise SystemExit(f'bench: --metric-opt {args.metric_opt}: no such file')
+        raise UserError(f'--metric-opt {args.metric_opt}: no such file')
 
 
 def command_line(args):
@@ -77,7 +79,7 @@ def run(args):
     try:
         images, skipped = load_bench_images(args.images, args.max_images)
     except FileNotFoundError as err:
-        raise SystemExit(f'bench: {err}') from None
+        raise UserError(str(err)) from None
     for line in skipped:
         print(f'bench: skipped {line}', file=sys.stderr)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')

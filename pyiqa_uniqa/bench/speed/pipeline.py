@@ -107,10 +107,9 @@ def _floor(spec, folder, settings):
     """Images/s of ``net.frozen_features`` alone on the decoded images, in score's batches."""
     import pyiqa
     import torch
-    from pyiqa.models import inference_model
-
     from pyiqa_uniqa.scoring.batching import collate_by_size
     from pyiqa_uniqa.scoring.columns import default_batch_size
+    from pyiqa_uniqa.scoring.engine import read_like_pyiqa
     from pyiqa_uniqa.scoring.inputs import find_images
 
     metric = pyiqa.create_metric(spec.name, device=settings.device, **spec.options)
@@ -118,7 +117,7 @@ def _floor(spec, folder, settings):
         return math.nan, 'no frozen tower (frozen_features) to define a floor'
     rows = find_images(folder).rows
     batch_size = settings.batch_size or default_batch_size(spec.name, settings.device)
-    records = [{'index': i, 'item': {'img': inference_model.imread2tensor(row.path, rgb=True)}}
+    records = [{'index': i, 'item': {'img': read_like_pyiqa(row.path)}}
                for i, row in enumerate(rows)]
     batches = [group['img'] for start in range(0, len(records), batch_size)
                for group in collate_by_size(records[start:start + batch_size])[0]]

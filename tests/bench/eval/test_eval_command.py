@@ -114,6 +114,13 @@ def test_unavailable_cells_are_reported_and_the_run_goes_on(run):
     assert 'UniQA_weight.pt' in cells[('uniqa-level', 'photos-tiny')]['message']
     report = (run['out'] / 'results.md').read_text()
     assert '| psnr | ' in report and 'missing dataset' in report and '## Per split' in report
+    # uniqa-level lacks its weights and koniq10k its files: the cell says both, the problems list
+    # names each missing thing once (not once per cell), with what to do
+    assert '| uniqa-level | missing weights | missing weights, missing dataset |' in report
+    problems = report.split('## Problems')[1].split('##')[0].strip().splitlines()
+    assert sum('UniQA_weight.pt' in line for line in problems) == 1
+    assert sum(line.startswith('- **koniq10k** (missing dataset)') for line in problems) == 1
+    assert any('--download' in line for line in problems) and len(problems) == 2
     plots = {p.name for p in (run['out'] / 'plots').iterdir()}
     assert {'scatter_psnr__photos-tiny.png', 'scatter_uniqa__photos-tiny.png', 'bars_photos-tiny.png'} <= plots
 
