@@ -59,6 +59,7 @@ setup(
         'scikit-image',  # real photographs for the offline demo
         'transformers>=4.40',  # captioning and DepictQA-style models
         'peft>=0.10',  # LoRA
+        'sentence-transformers>=3',  # the one sentence embedder (purification, DepictQA confidence)
         'matplotlib',  # benchmark plots
     ],
     extras_require={'test': ['pytest>=7']},

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
-from pyiqa_uniqa.backbones.preprocess import resize_center_crop
+from pyiqa_uniqa.backbones.clip_input import resize_center_crop
 
 DEFAULT_LABELLER_CLIP = 'ViT-B-16-quickgelu'
 DEFAULT_LABELLER_WEIGHTS = 'openai'

@@ -65,7 +65,7 @@ class LabelImages:
 
     def __getitem__(self, position):
         from pyiqa_uniqa.attiqa.image_sources import UnreadableImageError, read_rgb
-        from pyiqa_uniqa.backbones.preprocess import resize_center_crop
+        from pyiqa_uniqa.backbones.clip_input import resize_center_crop
         try:
             image = read_rgb(self.root / self.paths[position], draft_size=self.size)
         except UnreadableImageError as err:

@@ -105,7 +105,7 @@ class CLIPAGIQA(FrozenTowerModule):
         return features
 
     def forward(self, x):
-        from pyiqa_uniqa.backbones.preprocess import resize_center_crop
+        from pyiqa_uniqa.backbones.clip_input import resize_center_crop
         from pyiqa_uniqa.data.images import three_channels
         x = resize_center_crop(three_channels(x), self.input_size)
         image = F.normalize(self.clip.encode_image((x - self.mean) / self.std).float(), dim=-1)

@@ -40,7 +40,7 @@ def demo_options(workdir, backbone_weights=None, epochs=None):
 
 def held_out_images(opt):
     """(images, MOS) of the photo dataset's test split, loaded once."""
-    from pyiqa_uniqa.data.photo_datasets import PhotoDistortionNRDataset
+    from pyiqa_uniqa.data.photo_dataset_types import PhotoDistortionNRDataset
 
     dataset = PhotoDistortionNRDataset({**opt['datasets']['val'], 'phase': 'test'})
     items = [dataset[i] for i in range(len(dataset))]

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from pyiqa_uniqa.data.images import open_rgb
+from pyiqa_uniqa.data.images import read_image
 from pyiqa_uniqa.uniqa_pretrain.captioning_records import expand_caption_paths, read_records
 
 logger = logging.getLogger('pyiqa_uniqa')
@@ -126,7 +126,7 @@ class ImageTextDataset(Dataset):
         path, captions = self.items[index]
         # python's random is seeded per worker by pyiqa's worker_init_fn (and by the run seed)
         record = captions[random.randrange(len(captions))]
-        tensor = self.transform(open_rgb(path))
+        tensor = self.transform(read_image(path))
         tokens = self.tokenizer([record['caption']])[0]
         return {'img': tensor, 'text_tokens': tokens, 'caption': record['caption'], 'img_path': path}
 
