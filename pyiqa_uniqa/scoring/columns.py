@@ -17,9 +17,9 @@ import inspect
 import json
 from dataclasses import dataclass, replace
 
+from pyiqa_uniqa.backbones.precision import PRECISIONS, PrecisionError, check_precision
 from pyiqa_uniqa.errors import UserError
 
-PRECISIONS = ('fp32', 'fp16', 'bf16')
 TASKS = ('score', 'describe')
 DEFAULT_MIN_CONFIDENCE = 0.5
 # Images per batch when --batch-size is not given: CLIP-sized models batch well; language models
@@ -42,6 +42,14 @@ def network_class(name):
 def takes_argument(function, argument):
     parameters = inspect.signature(function).parameters
     return argument in parameters
+
+
+def check_device_precision(precision, device):
+    """``--precision`` must be one the device can run (half precisions need torch.autocast there)."""
+    try:
+        check_precision(precision, device, what='--precision')
+    except PrecisionError as err:
+        raise UserError(str(err)) from None
 
 
 def with_precision(spec, precision):

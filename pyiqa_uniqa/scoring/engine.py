@@ -30,6 +30,7 @@ from pyiqa_uniqa.scoring.columns import (
     PRECISIONS,
     Column,
     check_describable,
+    check_device_precision,
     default_batch_size,
     run_batch,
     with_precision,
@@ -218,6 +219,7 @@ def score_rows(rows, columns, settings, processes=None):
     """Score ``rows`` (``ImageRow``s) for ``columns``; -> ``ScoreRun`` (complete on rank 0)."""
     processes = processes or Alone()
     device = _device(settings)
+    check_device_precision(settings.precision, device)
     journal_folder = Path(settings.journal) if settings.journal else None
     records = read_journal(journal_folder) if journal_folder and processes.rank == 0 else {}
     todo = None

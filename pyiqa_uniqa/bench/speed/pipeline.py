@@ -107,13 +107,14 @@ def _floor(spec, folder, settings):
     """Images/s of ``net.frozen_features`` alone on the decoded images, in score's batches."""
     import pyiqa
     import torch
+    from pyiqa_uniqa.backbones.frozen import has_frozen_features
     from pyiqa_uniqa.scoring.batching import collate_by_size
     from pyiqa_uniqa.scoring.columns import default_batch_size
     from pyiqa_uniqa.scoring.engine import read_like_pyiqa
     from pyiqa_uniqa.scoring.inputs import find_images
 
     metric = pyiqa.create_metric(spec.name, device=settings.device, **spec.options)
-    if not callable(getattr(metric.net, 'frozen_features', None)):
+    if not has_frozen_features(metric.net):
         return math.nan, 'no frozen tower (frozen_features) to define a floor'
     rows = find_images(folder).rows
     batch_size = settings.batch_size or default_batch_size(spec.name, settings.device)
