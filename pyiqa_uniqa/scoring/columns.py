@@ -17,14 +17,15 @@ import inspect
 import json
 from dataclasses import dataclass, replace
 
-from pyiqa_uniqa.backbones.precision import PRECISIONS, PrecisionError, check_precision
 from pyiqa_uniqa.errors import UserError
 
 TASKS = ('score', 'describe')
 DEFAULT_MIN_CONFIDENCE = 0.5
-# Images per batch when --batch-size is not given: CLIP-sized models batch well; language models
-# and pyiqa's batch-1 metrics (their own tests run them one image at a time) do not.
-DEFAULT_BATCH_SIZE = {'cpu': 8, 'cuda': 32}
+# Images per forward when --batch-size is not given. On a GPU batches keep the device busy. On a CPU
+# they do not make most metrics faster and make some slower (pyiqa's piqe: 77 -> 144 ms per 512x512
+# image at batch 4, one thread), and UniQA already batches an image's crops. Language models and
+# pyiqa's batch-1 metrics (pyiqa's own tests run them one image at a time) stay at 1 everywhere.
+DEFAULT_BATCH_SIZE = {'cpu': 1, 'cuda': 32}
 ONE_AT_A_TIME = ('depictqa', 'qalign', 'compare2score', 'qrealign')
 
 
@@ -46,6 +47,10 @@ def takes_argument(function, argument):
 
 def check_device_precision(precision, device):
     """``--precision`` must be one the device can run (half precisions need torch.autocast there)."""
+    if precision == 'fp32':
+        return
+    # imported here: the backbones package loads open_clip (seconds), which fp32 runs never need
+    from pyiqa_uniqa.backbones.precision import PrecisionError, check_precision
     try:
         check_precision(precision, device, what='--precision')
     except PrecisionError as err:
@@ -118,16 +123,21 @@ def _as_floats(values, count, what):
     return scores.tolist()
 
 
-def run_batch(metric, column, images, refs=None):
-    """-> list (one per image) of ``{'score': float, 'extras': {...}}`` for ``images`` [B, 3, H, W]."""
+def gives_attributes(metric):
+    """True when the metric's network can also return per-attribute scores (ATTIQA)."""
+    return takes_argument(metric.net.forward, 'return_attributes')
+
+
+def run_batch(metric, column, images, refs=None, attributes=False):
+    """-> list (one per image) of ``{'score': float, 'extras': {...}}`` for ``images`` [B, 3, H, W];
+    ``attributes``: ask the network for its attribute scores too (``gives_attributes``)."""
     count = len(images)
     if column.task == 'describe':
         answers = metric.net.describe(list(images), ref=list(refs) if refs is not None else None)
         return [{'score': None, 'extras': {'description': text, 'confidence': confidence}}
                 for text, confidence in answers]
     arguments = (images, refs) if column.full_reference else (images,)
-    wants_attributes = takes_argument(metric.net.forward, 'return_attributes')
-    output = metric(*arguments, return_attributes=True) if wants_attributes else metric(*arguments)
+    output = metric(*arguments, return_attributes=True) if attributes else metric(*arguments)
     extras = {}
     if isinstance(output, (tuple, list)):
         output, rest = output[0], output[1:]

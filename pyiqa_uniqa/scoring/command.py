@@ -33,7 +33,7 @@ def add_arguments(parser):
     parser.add_argument('--device', help='cpu, cuda, cuda:1, ... (default: cuda when available)')
     parser.add_argument('--precision', default='fp32', choices=('fp32', 'fp16', 'bf16'),
                         help='precision of the frozen towers, for metrics that offer it (default fp32)')
-    parser.add_argument('--batch-size', type=int, help='images per batch (default: per metric, 8 on CPU, 32 on GPU)')
+    parser.add_argument('--batch-size', type=int, help='images per forward pass (default: 1 on CPU, 32 on GPU; 1 for language models)')
     parser.add_argument('--num-workers', type=int, help='image-reading processes (default: half the cores, <= 8)')
     parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch decides)')
     parser.add_argument('--shard', metavar='i/n', help='score only shard i of n (0-based), for one of n machines')
@@ -112,7 +112,7 @@ def run(args):
     from pyiqa_uniqa.scoring.engine import ScoreSettings, resolve_columns, score_rows
     from pyiqa_uniqa.scoring.inputs import find_images, pair_with_folder
     from pyiqa_uniqa.scoring.processes import current_processes
-    from pyiqa_uniqa.scoring.table import build_table, write_table
+    from pyiqa_uniqa.scoring.table import table_records, write_table
     from pyiqa_uniqa.sharding import parse_shard, shard_of
 
     if args.threads:
@@ -141,14 +141,16 @@ def run(args):
         result = score_rows(rows, columns, settings, processes)
         if processes.rank != 0:
             return 0
-        table = build_table(result, args.min_confidence)
+        table = table_records(result, args.min_confidence)
         write_table(table, args.out)
     finally:
         processes.close()
     for line in summary_lines(result):
         print(f'score: {line}', file=sys.stderr)
-    unreadable = (table['error'] != '').sum()
+    unreadable = sum(1 for row in table if row['error'])
     print(f'score: {len(table)} rows -> {args.out}' + (f' ({unreadable} with an error, listed in its error column)'
                                                       if unreadable else ''), file=sys.stderr)
-    values = table[[h for c in columns for h in c.header()[:1]]].notna().to_numpy().any()
-    return 0 if values else 1
+    scored = any(row.get(c.header()[0]) is not None for row in table for c in columns)
+    if not scored:
+        print('score: no image could be scored (the error column says why)', file=sys.stderr)
+    return 0 if scored else 1

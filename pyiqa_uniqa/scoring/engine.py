@@ -27,11 +27,11 @@ from pyiqa_uniqa.data.images import strict_decoding
 from pyiqa_uniqa.errors import UserError
 from pyiqa_uniqa.scoring.columns import (
     DEFAULT_MIN_CONFIDENCE,
-    PRECISIONS,
     Column,
     check_describable,
     check_device_precision,
     default_batch_size,
+    gives_attributes,
     run_batch,
     with_precision,
 )
@@ -44,7 +44,7 @@ from pyiqa_uniqa.scoring.processes import Alone
 class ScoreSettings:
     device: str = None  # default: cuda when available (cuda:LOCAL_RANK under torchrun)
     precision: str = 'fp32'
-    batch_size: int = None  # default: per metric (columns.default_batch_size)
+    batch_size: int = None  # default: per metric and device (columns.default_batch_size)
     num_workers: int = None  # default: half the CPU cores, at most 8
     journal: str = None  # folder; None keeps results in memory only (no resume)
     writer: str = 'main'  # this process's journal file name
@@ -122,8 +122,6 @@ def _worker_init(_):
 
 def resolve_columns(metrics, precision='fp32', describe=False, metric_opt=None):
     """``Column``s from metric specs (strings ``name:key=value,...`` or ``MetricSpec``s)."""
-    if precision not in PRECISIONS:
-        raise UserError(f'--precision {precision}: choose one of {", ".join(PRECISIONS)}.')
     try:
         texts = [m for m in metrics if isinstance(m, str)]
         specs = parse_metric_specs(texts, metric_opt) if texts or metric_opt else []
@@ -156,19 +154,19 @@ def _create(column, device):
     return metric
 
 
-def _records_of_group(metric, column, batch, rows, device):
+def _records_of_group(metric, column, batch, rows, device, attributes):
     """Journal records for one same-size group; a failing group is retried image by image."""
     images = batch['img'].to(device, non_blocking=True)
     refs = batch['ref_img'].to(device, non_blocking=True) if 'ref_img' in batch else None
     try:
-        results = run_batch(metric, column, images, refs)
+        results = run_batch(metric, column, images, refs, attributes)
     except Exception as err:  # noqa: BLE001 - isolate the image(s) that fail; bugs still show per row
         if len(images) == 1:
             results = [{'error': f'{type(err).__name__}: {err}'}]
         else:
             return [record for i in range(len(images)) for record in _records_of_group(
                 metric, column, {name: batch[name][i:i + 1] for name in ('img', 'ref_img') if name in batch},
-                [rows[i]], device)]
+                [rows[i]], device, attributes)]
     records = []
     for row, result in zip(rows, results):
         key = column.row_key(row.key)
@@ -196,6 +194,7 @@ def _score_column(metric, column, rows, settings, device, journal, show_progress
                         collate_fn=collate_by_size, worker_init_fn=_worker_init if workers else None,
                         pin_memory=str(device).startswith('cuda'), prefetch_factor=4 if workers else None)
     new = []
+    attributes = column.task == 'score' and gives_attributes(metric)
     label = column.spec.label + (' (describe)' if column.task == 'describe' else '')
     with tqdm(total=len(rows), desc=label, unit='img', file=sys.stderr, dynamic_ncols=True,
               disable=not show_progress) as bar, torch.no_grad():
@@ -203,7 +202,8 @@ def _score_column(metric, column, rows, settings, device, journal, show_progress
             records = [{'column': column.id, **dict(zip(('path', 'ref'), column.row_key(rows[i].key))),
                         'error': reason} for i, reason in failures]
             for batch in groups:
-                records += _records_of_group(metric, column, batch, [rows[i] for i in batch['index']], device)
+                records += _records_of_group(metric, column, batch, [rows[i] for i in batch['index']], device,
+                                             attributes)
             if journal is not None:
                 journal.append(records)
             new += records

@@ -9,15 +9,19 @@ for one row::
 
 A column's id is a hash of what its numbers depend on (metric name, options, task, pyiqa and
 pyiqa-uniqa versions), so a changed option starts a new column and never mixes with the old
-one. Every batch is flushed and fsynced when scored; a kill can leave at most one cut-off last
-line, which readers skip and the next writer cuts off before appending. Errors are kept (the
+one. Every batch is written and flushed when scored, so a killed process loses nothing it finished
+(the operating system holds the data); the file is also fsynced at most every ``SYNC_SECONDS``,
+so a power cut loses at most that much. A kill can leave at most one cut-off last line, which
+readers skip and the next writer cuts off before appending. Errors are kept (the
 table lists them) but do not count as done: a rerun tries those rows again.
 """
 import json
 import os
+import time
 from pathlib import Path
 
 JOURNAL_SUFFIX = '.jsonl'
+SYNC_SECONDS = 2.0
 
 
 def read_journal(folder):
@@ -50,6 +54,7 @@ class JournalWriter:
     def __init__(self, folder, writer='main'):
         self.path = Path(folder) / f'{writer}{JOURNAL_SUFFIX}'
         self._file = None
+        self._synced = 0.0
 
     def _open(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -64,16 +69,20 @@ class JournalWriter:
         self._file.seek(0, os.SEEK_END)
 
     def append(self, records):
-        """Write ``records`` (dicts with column, path, ref and score or error) and make them durable."""
+        """Write ``records`` (dicts with column, path, ref and score or error); see the module doc."""
         if not records:
             return
         if self._file is None:
             self._open()
         self._file.write(b''.join(json.dumps(r, allow_nan=False).encode('utf-8') + b'\n' for r in records))
         self._file.flush()
-        os.fsync(self._file.fileno())
+        if time.monotonic() - self._synced > SYNC_SECONDS:
+            os.fsync(self._file.fileno())
+            self._synced = time.monotonic()
 
     def close(self):
         if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
             self._file.close()
             self._file = None

@@ -6,6 +6,7 @@ Rows are sorted by (path, ref), so a table merged from shards equals the table o
 The format follows the file name: ``.csv``, ``.jsonl`` (JSON lines; also ``.ndjson``) or
 ``.parquet`` (needs pyarrow). Tables are written atomically: a reader never sees half a table.
 """
+import math
 from pathlib import Path
 
 from pyiqa_uniqa.errors import UserError
@@ -41,29 +42,34 @@ def _cell_values(column, record, min_confidence):
     return [record['score']] + list(extras.values())
 
 
-def build_table(run, min_confidence):
-    """A DataFrame of ``run`` (``engine.ScoreRun``), rows in key order."""
-    import pandas as pd
-
-    with_ref = any(row.ref for row in run.rows)
-    data = {'path': [row.path for row in run.rows]}
-    if with_ref:
-        data['ref'] = [row.ref for row in run.rows]
+def table_records(run, min_confidence):
+    """The table of ``run`` (``engine.ScoreRun``) as one dict per row, rows in key order, keys in
+    column order (plain Python: writing CSV or JSON lines needs no pandas, which costs a second to
+    import)."""
+    records = [{'path': row.path, **({'ref': row.ref} if any(r.ref for r in run.rows) else {})} for row in run.rows]
     errors = [{} for _ in run.rows]  # per row: message -> labels of the columns it stopped
     for column in run.columns:
-        records = run.records.get(column.id, {})
-        looked_up = [records.get(column.row_key(row.key)) for row in run.rows]
+        found = run.records.get(column.id, {})
+        looked_up = [found.get(column.row_key(row.key)) for row in run.rows]
         extras = list(dict.fromkeys(name for r in looked_up if r and 'error' not in r for name in r.get('extras') or {}))
         header = column.header(extras)
-        cells = [_cell_values(column, r, min_confidence) for r in looked_up]
-        for position, name in enumerate(header):
-            data[name] = [None if c is None else c[position] for c in cells]
-        for row_errors, record in zip(errors, looked_up):
-            message = 'not scored' if record is None else record.get('error')
+        for record, journal_record, row_errors in zip(records, looked_up, errors):
+            cells = _cell_values(column, journal_record, min_confidence)
+            record.update(zip(header, cells if cells is not None else [None] * len(header)))
+            message = 'not scored' if journal_record is None else journal_record.get('error')
             if message:
                 row_errors.setdefault(message, []).append(column.spec.label)
-    data['error'] = [_error_text(e, len(run.columns)) for e in errors]
-    return pd.DataFrame(data)
+    for record, row_errors in zip(records, errors):
+        record['error'] = _error_text(row_errors, len(run.columns))
+    return records
+
+
+def build_table(run, min_confidence):
+    """``table_records`` as a pandas DataFrame."""
+    import pandas as pd
+
+    records = table_records(run, min_confidence)
+    return pd.DataFrame.from_records(records, columns=list(records[0]) if records else None)
 
 
 def _error_text(row_errors, column_count):
@@ -73,18 +79,31 @@ def _error_text(row_errors, column_count):
     return '; '.join(f'{", ".join(labels)}: {message}' for message, labels in row_errors.items())
 
 
-def write_table(table, path):
+def write_table(records, path):
+    """Write ``records`` (``table_records``, or a DataFrame) as the file name says, atomically."""
+    import csv
+    import json
+
+    if not isinstance(records, list):  # a DataFrame: its NaN cells are empty ones
+        records = [{k: None if isinstance(v, float) and math.isnan(v) else v for k, v in r.items()}
+                   for r in records.to_dict('records')]
     kind = table_format(path)
+    names = list(records[0]) if records else ['path', 'error']
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     if kind == 'csv':
         with atomic_write(path, 'w', encoding='utf-8', newline='') as f:
-            table.to_csv(f, index=False)
+            writer = csv.DictWriter(f, fieldnames=names)
+            writer.writeheader()
+            writer.writerows(records)
     elif kind == 'jsonl':
         with atomic_write(path, 'w', encoding='utf-8') as f:
-            table.to_json(f, orient='records', lines=True, force_ascii=False)
+            f.writelines(json.dumps(r, ensure_ascii=False) + '\n' for r in records)
     else:
+        import pyarrow
+        import pyarrow.parquet
+
         with atomic_write(path, 'wb') as f:
-            table.to_parquet(f, index=False)
+            pyarrow.parquet.write_table(pyarrow.Table.from_pylist(records), f)
 
 
 def read_table(path):
