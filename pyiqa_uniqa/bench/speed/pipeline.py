@@ -18,6 +18,7 @@ import csv
 import math
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -43,7 +44,9 @@ class PipelineResult:
     metric: str
     images: int
     pyiqa_cli: float = math.nan  # images/s, end to end
+    pyiqa_cli_cpu: float = math.nan  # images per CPU-second, end to end
     score: float = math.nan  # images/s, end to end
+    score_cpu: float = math.nan  # images per CPU-second (its worker processes included), end to end
     score_loop: float = math.nan  # images/s, scoring loop only
     floor: float = math.nan  # images/s of the frozen tower alone
     note: str = ''
@@ -71,20 +74,32 @@ def write_photo_folder(folder, count):
     return folder
 
 
-def _timed(command, environment):
+@dataclass
+class CommandRun:
+    rate: float = math.nan  # images per second, end to end
+    cpu_rate: float = math.nan  # images per CPU-second of the command and its worker processes
+    loop_rate: float = math.nan  # score only: images per second of its scoring loop
+    note: str = ''
+
+
+def _run(command, environment, count):
+    """Run ``command``; -> (CommandRun with the end-to-end rates, the finished process)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=environment)
-    return time.perf_counter() - start, done
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if done.returncode:
+        return CommandRun(note=f'{command[2]} failed: {done.stderr.strip().splitlines()[-1:]}'), done
+    return CommandRun(count / seconds, count / cpu), done
 
 
 def _pyiqa_cli(spec, folder, count, settings, environment):
     if spec.options:
-        return math.nan, "pyiqa's CLI takes no metric options"
-    seconds, done = _timed([sys.executable, '-m', 'pyiqa.pyiqa_cmd', spec.name, '-t', str(folder),
-                            '--device', settings.device], environment)
-    if done.returncode:
-        return math.nan, f'pyiqa CLI failed: {done.stderr.strip().splitlines()[-1:]}'
-    return count / seconds, ''
+        return CommandRun(note="pyiqa's CLI takes no metric options")
+    return _run([sys.executable, '-m', 'pyiqa.pyiqa_cmd', spec.name, '-t', str(folder), '--device', settings.device],
+                environment, count)[0]
 
 
 def _score(spec_text, label, folder, count, settings, work, environment):
@@ -95,12 +110,11 @@ def _score(spec_text, label, folder, count, settings, work, environment):
     for flag in ('batch_size', 'num_workers', 'metric_opt'):
         if getattr(settings, flag) is not None:
             command += [f'--{flag.replace("_", "-")}', str(getattr(settings, flag))]
-    seconds, done = _timed(command, environment)
-    if done.returncode:
-        return math.nan, math.nan, f'score failed: {done.stderr.strip().splitlines()[-1:]}'
+    result, done = _run(command, environment, count)
     loop = next((m for m in LOOP_SUMMARY.finditer(done.stderr) if m['label'] == label), None)
-    loop_rate = int(loop['scored']) / float(loop['seconds']) if loop else math.nan
-    return count / seconds, loop_rate, ''
+    if loop and not result.note:
+        result.loop_rate = int(loop['scored']) / float(loop['seconds'])
+    return result
 
 
 def _floor(spec, folder, settings):
@@ -137,8 +151,10 @@ def _floor(spec, folder, settings):
     return len(rows) / best, ''
 
 
-def _rate_or_zero(rate):
-    return 0.0 if math.isnan(rate) else rate
+def _best(runs, name):
+    """The highest rate over the runs (NaN when none has one)."""
+    rates = [getattr(r, name) for r in runs if not math.isnan(getattr(r, name))]
+    return max(rates) if rates else math.nan
 
 
 def measure_pipeline(specs, spec_texts, folder, settings):
@@ -161,9 +177,10 @@ def measure_pipeline(specs, spec_texts, folder, settings):
                       file=sys.stderr, flush=True)
                 cli_runs.append(_pyiqa_cli(spec, folder, count, settings, environment))
                 score_runs.append(_score(text, spec.label, folder, count, settings, Path(work), environment))
-            result.pyiqa_cli, cli_note = max(cli_runs, key=lambda r: _rate_or_zero(r[0]))
-            result.score, _, score_note = max(score_runs, key=lambda r: _rate_or_zero(r[0]))
-            result.score_loop = max((r[1] for r in score_runs), key=_rate_or_zero)
+            result.pyiqa_cli, result.pyiqa_cli_cpu = (_best(cli_runs, name) for name in ('rate', 'cpu_rate'))
+            result.score, result.score_cpu, result.score_loop = (
+                _best(score_runs, name) for name in ('rate', 'cpu_rate', 'loop_rate'))
+            cli_note, score_note = cli_runs[0].note, score_runs[0].note
             print(f'bench --pipeline: {spec.label}: encoder floor ...', file=sys.stderr, flush=True)
             result.floor, floor_note = _floor(spec, folder, settings)
             result.note = '; '.join(n for n in (cli_note, score_note, floor_note) if n)
@@ -177,18 +194,21 @@ def _fmt(value, digits=2):
 
 def pipeline_table(results):
     head = ['metric', 'images', 'pyiqa CLI (img/s)', 'score (img/s)', 'score / pyiqa CLI',
-            'score loop (img/s)', 'encoder floor (img/s)', 'loop time / floor time', 'note']
+            'pyiqa CLI (img/CPU-s)', 'score (img/CPU-s)', 'score loop (img/s)', 'encoder floor (img/s)',
+            'loop time / floor time', 'note']
     lines = ['| ' + ' | '.join(head) + ' |', '|---' * len(head) + '|']
     for r in results:
         lines.append('| ' + ' | '.join([r.metric, str(r.images), _fmt(r.pyiqa_cli), _fmt(r.score), _fmt(r.speedup),
-                                        _fmt(r.score_loop), _fmt(r.floor), _fmt(r.loop_over_floor, 3), r.note]) + ' |')
+                                        _fmt(r.pyiqa_cli_cpu), _fmt(r.score_cpu), _fmt(r.score_loop), _fmt(r.floor),
+                                        _fmt(r.loop_over_floor, 3), r.note]) + ' |')
     return '\n'.join(lines) + '\n'
 
 
 def write_pipeline_report(results, out_dir, command, context):
     table = pipeline_table(results)
     notes = ('Best of the runs, the commands taking turns. '
-             'End to end: wall time of the whole command (start-up, model load, scoring, output) per image. '
+             'End to end: wall time of the whole command (start-up, model load, scoring, output) per image; '
+             'img/CPU-s: per CPU-second of the command and its worker processes (what a busy machine costs). '
              'Score loop: the scoring loop only. Floor: the frozen tower alone on the decoded images; '
              '"loop time / floor time" is 1.00 when the pipeline adds nothing to the frozen tower.')
     (out_dir / 'bench_pipeline.md').write_text(
