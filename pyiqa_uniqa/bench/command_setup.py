@@ -1,7 +1,19 @@
-"""What ``eval`` and ``bench`` do before any metric runs."""
+"""What ``eval``, ``bench`` and ``score`` share: their metric flags and what they do before any metric runs."""
 import sys
 
 from pyiqa_uniqa.errors import UserError
+
+
+def add_metric_arguments(parser):
+    """``-m``, ``--metric-opt``, ``--threads`` and ``--offline``, the same in every metric command."""
+    parser.add_argument('-m', '--metrics', nargs='+', default=[], metavar='METRIC',
+                        help='pyiqa or plugin metric names, optionally with options: '
+                             '"name:key=value,key=value" (values are YAML scalars)')
+    parser.add_argument('--metric-opt', metavar='YAML',
+                        help='per-metric options: {label: {metric: pyiqa name, option: value, ...}}')
+    parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch decides)')
+    parser.add_argument('--offline', action='store_true',
+                        help='never try the Hugging Face Hub (HF_HUB_OFFLINE=1; automatic when it does not resolve)')
 
 
 def prepare_metric_command(name, args):

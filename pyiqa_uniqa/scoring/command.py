@@ -14,11 +14,11 @@ command scores only what is missing, also after a kill. The table is written at 
 import sys
 from pathlib import Path
 
+from pyiqa_uniqa.bench.command_setup import add_metric_arguments
+
 
 def add_arguments(parser):
-    parser.add_argument('-m', '--metrics', nargs='+', default=[], metavar='METRIC',
-                        help='pyiqa or plugin metric names, optionally "name:key=value,key=value" (as for eval)')
-    parser.add_argument('--metric-opt', metavar='YAML', help='per-metric options (as for eval)')
+    add_metric_arguments(parser)
     parser.add_argument('--images', metavar='SOURCE',
                         help='a folder (recursive), a quoted glob, a text file of paths, a CSV or one image')
     parser.add_argument('--ref', metavar='FOLDER',
@@ -35,14 +35,12 @@ def add_arguments(parser):
                         help='precision of the frozen towers, for metrics that offer it (default fp32)')
     parser.add_argument('--batch-size', type=int, help='images per forward pass (default: 1 on CPU, 32 on GPU; 1 for language models)')
     parser.add_argument('--num-workers', type=int, help='image-reading processes (default: half the cores, <= 8)')
-    parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch decides)')
     parser.add_argument('--shard', metavar='i/n', help='score only shard i of n (0-based), for one of n machines')
     parser.add_argument('--merge', nargs='+', metavar='TABLE', help='merge shard tables into --out and exit')
     parser.add_argument('--describe', action='store_true',
                         help="add DepictQA's brief description and confidence (depictqa metrics)")
     parser.add_argument('--min-confidence', type=float, default=0.5,
                         help='descriptions below this confidence are flagged low_confidence (default 0.5)')
-    parser.add_argument('--offline', action='store_true', help='never try the Hugging Face Hub (HF_HUB_OFFLINE=1)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
 
 
@@ -99,25 +97,18 @@ def run(args):
     _validate(args)
     if args.merge:
         return _merge(args)
-    from pyiqa_uniqa.bench.offline import configure_offline
+    from pyiqa_uniqa.bench.command_setup import prepare_metric_command
 
-    note = configure_offline(args.offline)
-    if note:
-        print(f'score: {note}', file=sys.stderr)
+    specs = prepare_metric_command('score', args)
     import shutil
 
-    import torch
-
-    import pyiqa_uniqa  # noqa: F401 - merges the plugin's metric names into pyiqa
     from pyiqa_uniqa.scoring.engine import ScoreSettings, resolve_columns, score_rows
     from pyiqa_uniqa.scoring.inputs import find_images, pair_with_folder
     from pyiqa_uniqa.scoring.processes import current_processes
     from pyiqa_uniqa.scoring.table import table_records, write_table
     from pyiqa_uniqa.sharding import parse_shard, shard_of
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    columns = resolve_columns(args.metrics, args.precision, args.describe, args.metric_opt)
+    columns = resolve_columns(specs, args.precision, args.describe)
     processes = current_processes()
     try:
         if args.shard and processes.world > 1:

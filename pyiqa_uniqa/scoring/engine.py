@@ -120,15 +120,15 @@ def _worker_init(_):
     torch.set_num_threads(1)
 
 
-def resolve_columns(metrics, precision='fp32', describe=False, metric_opt=None):
-    """``Column``s from metric specs (strings ``name:key=value,...`` or ``MetricSpec``s)."""
+def resolve_columns(metrics, precision='fp32', describe=False):
+    """``Column``s from metric specs: strings ``name:key=value,...`` or ``MetricSpec``s."""
+    texts = [m for m in metrics if isinstance(m, str)]
     try:
-        texts = [m for m in metrics if isinstance(m, str)]
-        specs = parse_metric_specs(texts, metric_opt) if texts or metric_opt else []
-        specs += [m for m in metrics if isinstance(m, MetricSpec)]
+        specs = parse_metric_specs(texts) if texts else []
         check_metric_names(specs)
     except MetricSpecError as err:
         raise UserError(str(err)) from None
+    specs += [m for m in metrics if isinstance(m, MetricSpec)]
     specs = [with_precision(spec, precision) for spec in specs]
     columns = [Column(spec) for spec in specs]
     if describe:

@@ -12,15 +12,12 @@ import shlex
 import sys
 from pathlib import Path
 
+from pyiqa_uniqa.bench.command_setup import add_metric_arguments
 from pyiqa_uniqa.errors import UserError
 
 
 def add_arguments(parser):
-    parser.add_argument('-m', '--metrics', nargs='+', default=[], metavar='METRIC',
-                        help='pyiqa or plugin metric names, optionally with options: '
-                             '"name:key=value,key=value" (values are YAML scalars)')
-    parser.add_argument('--metric-opt', metavar='YAML',
-                        help='per-metric options: {label: {metric: pyiqa name, option: value, ...}}')
+    add_metric_arguments(parser)
     parser.add_argument('-d', '--datasets', nargs='+', default=[], metavar='DATASET',
                         help="dataset names: pyiqa's (koniq10k, livec, spaq, csiq, kadid10k, ...), "
                              'photos-nr / photos-fr (offline scikit-image photos), or --data-opt entries')
@@ -41,9 +38,6 @@ def add_arguments(parser):
     parser.add_argument('--device', help='cpu, cuda, cuda:1, ... (default: cuda when available)')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--num-workers', type=int, default=0, help='data loader workers')
-    parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch decides)')
-    parser.add_argument('--offline', action='store_true',
-                        help='never try the Hugging Face Hub (HF_HUB_OFFLINE=1; automatic when it does not resolve)')
     parser.add_argument('--no-resume', action='store_true', help='rescore even what scores/ already holds')
     parser.add_argument('--no-plots', action='store_true')
     parser.add_argument('--references', metavar='CSV',

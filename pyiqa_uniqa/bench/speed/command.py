@@ -14,13 +14,12 @@ import shlex
 import sys
 from pathlib import Path
 
+from pyiqa_uniqa.bench.command_setup import add_metric_arguments
 from pyiqa_uniqa.errors import UserError
 
 
 def add_arguments(parser):
-    parser.add_argument('-m', '--metrics', nargs='+', default=[], metavar='METRIC',
-                        help='pyiqa or plugin metric names, optionally "name:key=value,key=value"')
-    parser.add_argument('--metric-opt', metavar='YAML', help='per-metric options (as for eval)')
+    add_metric_arguments(parser)
     parser.add_argument('--images', metavar='FOLDER',
                         help='folder of images (default: the scikit-image colour photos)')
     parser.add_argument('--max-images', type=int, help='use at most this many images')
@@ -30,8 +29,6 @@ def add_arguments(parser):
     parser.add_argument('--batch-size', type=int,
                         help="batch for the throughput figure (default 4; with --pipeline: score's default)")
     parser.add_argument('--size', type=int, default=224, help='square side of the throughput batch (default 224)')
-    parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch decides)')
-    parser.add_argument('--offline', action='store_true', help='never try the Hugging Face Hub (HF_HUB_OFFLINE=1; automatic when it does not resolve)')
     parser.add_argument('--pipeline', action='store_true',
                         help="time `pyiqa-uniqa score` against pyiqa's CLI on the same folder (images/s), "
                              'and against the frozen image encoder alone')
