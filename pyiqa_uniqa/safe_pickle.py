@@ -65,14 +65,20 @@ class _PlainDataUnpickler(pickle.Unpickler):
 
 
 def load_plain_pickle(path):
-    """The plain data in the pickle at ``path`` (see the module doc); refuses anything else."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise UnreadablePickleError(f'{path}: no such file.') from None
-    except IsADirectoryError:
-        raise UnreadablePickleError(f'{path} is a folder, not a pickle file.') from None
+    """The plain data in the pickle at ``path`` (or in an open binary file); refuses anything else.
+
+    An open file makes this a drop-in ``pickle.load`` for code that reads split files itself.
+    """
+    if hasattr(path, 'read'):
+        data, path = path.read(), getattr(path, 'name', 'the pickle')
+    else:
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise UnreadablePickleError(f'{path}: no such file.') from None
+        except IsADirectoryError:
+            raise UnreadablePickleError(f'{path} is a folder, not a pickle file.') from None
     if not data:
         raise UnreadablePickleError(f'{path} is empty.')
     unpickler = _PlainDataUnpickler(io.BytesIO(data))

@@ -83,6 +83,8 @@ class UniQA(FrozenTowerModule):
             they need; without ``pretrained_model_path`` such a metric refuses to run.
     """
 
+    weight_sources = {'backbone_weights': UNIQA_BACKBONE}  # what the train command checks before starting
+
     def __init__(self, backbone_weights=None, pretrained_model_path=None, prompt_set='level',
                  use_adapter=True, pos_embedding=True, crop_size=224, test_crops='random',
                  num_crops=10, crop_seed=0, model_name=UNIQA_CLIP, adapter_recipe=None):

@@ -24,6 +24,8 @@ def test_frozen_autocast_runs_the_tower_at_its_precision():
 
 
 def test_unknown_and_unsupported_precisions_say_what_to_use(monkeypatch):
+    from pyiqa_uniqa.errors import UserError
+    assert issubclass(PrecisionError, UserError) and issubclass(PrecisionError, ValueError)
     with pytest.raises(PrecisionError, match="one of fp32, fp16, bf16, not 'half'"):
         check_precision('half', 'cpu')
     with pytest.raises(PrecisionError, match="train.precision must be one of .* not 'amp'"):

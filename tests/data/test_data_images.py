@@ -116,6 +116,12 @@ def test_truncated_file_fails_even_when_pil_was_told_to_pad_it(tmp_path, monkeyp
     assert image_to_tensor(tmp_path / 'ok.png').shape == (3, 64, 64)
 
 
+def test_unreadable_is_a_user_error_that_old_callers_still_catch():
+    from pyiqa_uniqa.errors import UserError
+    assert issubclass(UnreadableImageError, UserError)
+    assert issubclass(UnreadableImageError, OSError) and issubclass(UnreadableImageError, ValueError)
+
+
 def test_missing_file_is_not_reported_as_damage(tmp_path):
     with pytest.raises(FileNotFoundError):
         read_image(tmp_path / 'nope.png')
