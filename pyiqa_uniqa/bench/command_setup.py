@@ -1,8 +1,6 @@
 """What ``eval``, ``bench`` and ``score`` share: their metric flags and what they do before any metric runs."""
 import sys
 
-from pyiqa_uniqa.errors import UserError
-
 
 def add_metric_arguments(parser):
     """``-m``, ``--metric-opt``, ``--threads`` and ``--offline``, the same in every metric command."""
@@ -17,7 +15,7 @@ def add_metric_arguments(parser):
 
 
 def prepare_metric_command(name, args):
-    """Offline mode, torch threads and the parsed metric specs; a bad spec is a ``UserError``.
+    """Offline mode, torch threads and the parsed metric specs (a bad spec is a ``MetricSpecError``, a ``UserError``).
 
     Offline mode is set first: pyiqa reads the Hub settings when it imports huggingface_hub.
     """
@@ -29,13 +27,10 @@ def prepare_metric_command(name, args):
     import torch
 
     import pyiqa_uniqa  # noqa: F401 - merges the plugin's metric names into pyiqa
-    from pyiqa_uniqa.bench.metric_specs import MetricSpecError, check_metric_names, parse_metric_specs
+    from pyiqa_uniqa.bench.metric_specs import check_metric_names, parse_metric_specs
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    try:
-        specs = parse_metric_specs(args.metrics, args.metric_opt)
-        check_metric_names(specs)
-    except MetricSpecError as err:
-        raise UserError(str(err)) from None
+    specs = parse_metric_specs(args.metrics, args.metric_opt)
+    check_metric_names(specs)
     return specs

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from pyiqa_uniqa.bench.metric_specs import MetricSpec, MetricSpecError, check_metric_names, parse_metric_specs
+from pyiqa_uniqa.bench.metric_specs import MetricSpec, check_metric_names, parse_metric_specs
 from pyiqa_uniqa.data.images import strict_decoding
 from pyiqa_uniqa.errors import UserError
 from pyiqa_uniqa.scoring.columns import (
@@ -123,11 +123,8 @@ def _worker_init(_):
 def resolve_columns(metrics, precision='fp32', describe=False):
     """``Column``s from metric specs: strings ``name:key=value,...`` or ``MetricSpec``s."""
     texts = [m for m in metrics if isinstance(m, str)]
-    try:
-        specs = parse_metric_specs(texts) if texts else []
-        check_metric_names(specs)
-    except MetricSpecError as err:
-        raise UserError(str(err)) from None
+    specs = parse_metric_specs(texts) if texts else []
+    check_metric_names(specs)
     specs += [m for m in metrics if isinstance(m, MetricSpec)]
     specs = [with_precision(spec, precision) for spec in specs]
     columns = [Column(spec) for spec in specs]

@@ -85,10 +85,7 @@ def run(args):
     from pyiqa_uniqa.bench.failures import OK
     from pyiqa_uniqa.bench.eval.references import DEFAULT_REFERENCES, load_references
 
-    try:
-        dataset_specs = resolve_datasets(args.datasets, args.data_opt, args.data_root)
-    except ValueError as err:
-        raise UserError(str(err)) from None
+    dataset_specs = resolve_datasets(args.datasets, args.data_opt, args.data_root)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
