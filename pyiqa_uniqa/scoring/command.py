@@ -127,7 +127,6 @@ def run(args):
             shutil.rmtree(journal)
         settings = ScoreSettings(device=args.device, precision=args.precision, batch_size=args.batch_size,
                                  num_workers=args.num_workers, journal=journal, writer=writer,
-                                 describe=args.describe, min_confidence=args.min_confidence,
                                  progress=not args.no_progress)
         result = score_rows(rows, columns, settings, processes)
         if processes.rank != 0:

@@ -45,6 +45,7 @@ def score_folders(folders, names, columns, settings, ref=None):
     """-> long DataFrame: folder, name (relative path), one column per output column, error."""
     import pandas as pd
 
+    from pyiqa_uniqa.scoring.columns import DEFAULT_MIN_CONFIDENCE
     from pyiqa_uniqa.scoring.engine import score_rows
     from pyiqa_uniqa.scoring.inputs import find_images, pair_with_folder
     from pyiqa_uniqa.scoring.table import build_table
@@ -54,7 +55,7 @@ def score_folders(folders, names, columns, settings, ref=None):
         images = find_images(folder)
         if ref:
             images = pair_with_folder(images, ref)
-        table = build_table(score_rows(images.rows, columns, settings), settings.min_confidence)
+        table = build_table(score_rows(images.rows, columns, settings), DEFAULT_MIN_CONFIDENCE)
         table.insert(0, 'name', [str(Path(p).relative_to(folder)) for p in table['path']])
         table.insert(0, 'folder', name)
         tables.append(table)

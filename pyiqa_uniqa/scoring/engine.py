@@ -48,8 +48,6 @@ class ScoreSettings:
     num_workers: int = None  # default: half the CPU cores, at most 8
     journal: str = None  # folder; None keeps results in memory only (no resume)
     writer: str = 'main'  # this process's journal file name
-    describe: bool = False
-    min_confidence: float = DEFAULT_MIN_CONFIDENCE
     progress: bool = True
 
 
@@ -99,19 +97,19 @@ class RowReads:
 
     def __getitem__(self, index):
         row = self.rows[index]
+        if row.problem:
+            return {'index': index, 'error': row.problem}
         try:
-            if row.problem:
-                raise UserError(row.problem)
             item = {'img': read_like_pyiqa(row.path)}
-            if self.with_ref:
-                if not row.ref:
-                    raise UserError('no reference image for this row: give --ref FOLDER or a ref column')
-                try:
-                    item['ref_img'] = read_like_pyiqa(row.ref)
-                except Exception as err:  # noqa: BLE001 - named below as the reference's problem
-                    raise type(err)(f'reference {row.ref}: {err}') from err
         except Exception as err:  # noqa: BLE001 - missing, truncated, not an image: the row reports it
             return {'index': index, 'error': f'{type(err).__name__}: {err}'}
+        if self.with_ref:
+            if not row.ref:
+                return {'index': index, 'error': 'no reference image for this row: give --ref FOLDER or a ref column'}
+            try:
+                item['ref_img'] = read_like_pyiqa(row.ref)
+            except Exception as err:  # noqa: BLE001 - as above, for the reference
+                return {'index': index, 'error': f'reference {row.ref}: {type(err).__name__}: {err}'}
         return {'index': index, 'item': item}
 
 
@@ -310,6 +308,6 @@ def score_images(paths, metrics, refs=None, *, device=None, precision='fp32', ba
     rows = sorted(set(ImageRow(path, ref) for path, ref in pairs), key=lambda row: row.key)
     columns = resolve_columns(list(metrics), precision, describe)
     settings = ScoreSettings(device=device, precision=precision, batch_size=batch_size, num_workers=num_workers,
-                             journal=journal, describe=describe, min_confidence=min_confidence, progress=progress)
+                             journal=journal, progress=progress)
     run = score_rows(rows, columns, settings)
     return build_table(run, min_confidence)
