@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+PAIRS_PER_CALL = 16  # A/B comparisons decoded together (the language model's batch)
+
 
 @dataclass
 class Scene:
@@ -146,15 +148,17 @@ def rank_by_comparisons(scenes, metric, full_reference, progress=True):
                     problems = {n: 'no reference image (give --ref)' for n in scene.candidates}
             schedule = [(a, b) for a, b in pair_schedule(list(scene.candidates)) if a not in problems and b not in problems]
             verdicts = []
-            if schedule:
-                answers = metric.net.compare([images[a] for a, _ in schedule], [images[b] for _, b in schedule],
-                                             ref=[ref] * len(schedule) if ref is not None else None)
-                for (first, second), (verdict, confidence) in zip(schedule, answers):
+            for start in range(0, len(schedule), PAIRS_PER_CALL):
+                chunk = schedule[start:start + PAIRS_PER_CALL]
+                answers = metric.net.compare([images[a] for a, _ in chunk], [images[b] for _, b in chunk],
+                                             ref=[ref] * len(chunk) if ref is not None else None)
+                for (first, second), (verdict, confidence) in zip(chunk, answers):
                     verdicts.append((first, second, verdict, confidence))
                     vote_first, vote_second = soft_votes(verdict, confidence)
                     pairs.append({'scene': scene.name, 'first': first, 'second': second, 'verdict': verdict,
                                   'confidence': confidence, 'vote_first': vote_first, 'vote_second': vote_second})
-            bar.update(len(scene.candidates) * (len(scene.candidates) - 1))
+                bar.update(len(chunk))
+            bar.update(len(scene.candidates) * (len(scene.candidates) - 1) - len(schedule))  # pairs skipped
             rates = win_rates([n for n in scene.candidates if n not in problems], verdicts)
             rankings.append(_rank_values(scene, rates, False, problems))
     return rankings, pairs
