@@ -60,6 +60,7 @@ class ColumnSummary:
     scored: int = 0  # scored by this run (all ranks)
     failed: int = 0  # rows without a result at the end
     seconds: float = 0.0  # wall time of this run's scoring loop (rank 0)
+    cpu_seconds: float = 0.0  # CPU time of that loop in rank 0's own process (image reading runs in workers)
 
     @property
     def images_per_second(self):
@@ -250,12 +251,13 @@ def score_rows(rows, columns, settings, processes=None):
         for column in columns:
             summary = ColumnSummary(column.spec.label, column.task, total=len({column.row_key(r.key) for r in rows}))
             summary.cached = summary.total - len(todo[column.id])
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             share = _share(todo[column.id], processes)
             if share:
                 new += _score_column(metrics[column.spec.label], column, share, settings, device, journal,
                                      settings.progress and processes.rank == 0)
             summary.seconds = time.perf_counter() - start
+            summary.cpu_seconds = time.process_time() - start_cpu
             summaries.append(summary)
             if last_use[column.spec.label] is column:
                 metrics.pop(column.spec.label, None)

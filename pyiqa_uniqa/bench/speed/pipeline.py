@@ -1,6 +1,7 @@
 """``bench --pipeline``: ``pyiqa-uniqa score`` against pyiqa's own CLI on the same folder and metric.
 
-For each metric three figures, in images per second:
+For each metric, in images per second (and per CPU-second, which other jobs on a shared machine
+do not distort):
 - **pyiqa CLI**: ``python -m pyiqa.pyiqa_cmd <metric> -t <folder>`` end to end (start-up, model load,
   one image at a time, decoding on the main thread). pyiqa's CLI takes no metric options, so a
   metric given with options has no figure here (put its weights where the metric finds them by
@@ -9,7 +10,9 @@ For each metric three figures, in images per second:
   loop alone (from its summary: model loaded, images read by worker processes).
 - **encoder floor**: for networks with a frozen tower (``frozen_features``: everything before the
   first trainable part, per crop), the time of that call alone on the same images, already decoded,
-  batched as ``score`` batches them. ``loop / floor`` is how far the whole pipeline is above it.
+  batched as ``score`` batches them. ``loop / floor`` is how far the whole pipeline is above it, in
+  wall-clock time and in CPU time of the scoring process (with one torch thread the CPU time is the
+  compute; reading images runs in worker processes, beside it).
 Both commands get the same torch thread count (``--threads``, default 1) and device. Each figure
 is the best of ``--repeats`` runs, the two commands taking turns, so that other jobs on a shared
 machine slow both alike and the best run is the least disturbed.
@@ -26,7 +29,8 @@ import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-LOOP_SUMMARY = re.compile(r'score: (?P<label>.+?): \d+ images \((?P<scored>\d+) scored now in (?P<seconds>[\d.]+) s')
+LOOP_SUMMARY = re.compile(r'score: (?P<label>.+?): \d+ images \((?P<scored>\d+) scored now in (?P<seconds>[\d.]+) s '
+                          r'\[(?P<cpu>[\d.]+) CPU-s\]')
 
 
 @dataclass
@@ -48,7 +52,9 @@ class PipelineResult:
     score: float = math.nan  # images/s, end to end
     score_cpu: float = math.nan  # images per CPU-second (its worker processes included), end to end
     score_loop: float = math.nan  # images/s, scoring loop only
+    score_loop_cpu: float = math.nan  # images per CPU-second of the scoring loop (its main process)
     floor: float = math.nan  # images/s of the frozen tower alone
+    floor_cpu: float = math.nan  # images per CPU-second of the frozen tower alone
     note: str = ''
 
     @property
@@ -58,6 +64,10 @@ class PipelineResult:
     @property
     def loop_over_floor(self):
         return self.floor / self.score_loop
+
+    @property
+    def loop_over_floor_cpu(self):
+        return self.floor_cpu / self.score_loop_cpu
 
 
 def write_photo_folder(folder, count):
@@ -74,11 +84,16 @@ def write_photo_folder(folder, count):
     return folder
 
 
+def _per_second(count, seconds):
+    return count / seconds if seconds > 0 else math.nan
+
+
 @dataclass
 class CommandRun:
     rate: float = math.nan  # images per second, end to end
     cpu_rate: float = math.nan  # images per CPU-second of the command and its worker processes
     loop_rate: float = math.nan  # score only: images per second of its scoring loop
+    loop_cpu_rate: float = math.nan  # score only: images per CPU-second of that loop (its main process)
     note: str = ''
 
 
@@ -92,7 +107,7 @@ def _run(command, environment, count):
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode:
         return CommandRun(note=f'{command[2]} failed: {done.stderr.strip().splitlines()[-1:]}'), done
-    return CommandRun(count / seconds, count / cpu), done
+    return CommandRun(_per_second(count, seconds), _per_second(count, cpu)), done
 
 
 def _pyiqa_cli(spec, folder, count, settings, environment):
@@ -113,7 +128,8 @@ def _score(spec_text, label, folder, count, settings, work, environment):
     result, done = _run(command, environment, count)
     loop = next((m for m in LOOP_SUMMARY.finditer(done.stderr) if m['label'] == label), None)
     if loop and not result.note:
-        result.loop_rate = int(loop['scored']) / float(loop['seconds'])
+        result.loop_rate = _per_second(int(loop['scored']), float(loop['seconds']))
+        result.loop_cpu_rate = _per_second(int(loop['scored']), float(loop['cpu']))
     return result
 
 
@@ -129,26 +145,27 @@ def _floor(spec, folder, settings):
 
     metric = pyiqa.create_metric(spec.name, device=settings.device, **spec.options)
     if not has_frozen_features(metric.net):
-        return math.nan, 'no frozen tower (frozen_features) to define a floor'
+        return math.nan, math.nan, 'no frozen tower (frozen_features) to define a floor'
     rows = find_images(folder).rows
     batch_size = settings.batch_size or default_batch_size(spec.name, settings.device)
     records = [{'index': i, 'item': {'img': read_like_pyiqa(row.path)}}
                for i, row in enumerate(rows)]
     batches = [group['img'] for start in range(0, len(records), batch_size)
                for group in collate_by_size(records[start:start + batch_size])[0]]
-    best = math.inf
+    best, best_cpu = math.inf, math.inf
     with torch.no_grad():
         for _ in range(settings.repeats):
-            seconds = 0.0
+            seconds = cpu = 0.0
             for images in batches:
                 images = images.to(settings.device)
-                begin = time.perf_counter()
+                begin, begin_cpu = time.perf_counter(), time.process_time()
                 metric.net.frozen_features(images)
                 if settings.device.startswith('cuda'):
                     torch.cuda.synchronize(settings.device)
                 seconds += time.perf_counter() - begin
-            best = min(best, seconds)
-    return len(rows) / best, ''
+                cpu += time.process_time() - begin_cpu
+            best, best_cpu = min(best, seconds), min(best_cpu, cpu)
+    return _per_second(len(rows), best), _per_second(len(rows), best_cpu), ''
 
 
 def _best(runs, name):
@@ -178,11 +195,11 @@ def measure_pipeline(specs, spec_texts, folder, settings):
                 cli_runs.append(_pyiqa_cli(spec, folder, count, settings, environment))
                 score_runs.append(_score(text, spec.label, folder, count, settings, Path(work), environment))
             result.pyiqa_cli, result.pyiqa_cli_cpu = (_best(cli_runs, name) for name in ('rate', 'cpu_rate'))
-            result.score, result.score_cpu, result.score_loop = (
-                _best(score_runs, name) for name in ('rate', 'cpu_rate', 'loop_rate'))
+            result.score, result.score_cpu, result.score_loop, result.score_loop_cpu = (
+                _best(score_runs, name) for name in ('rate', 'cpu_rate', 'loop_rate', 'loop_cpu_rate'))
             cli_note, score_note = cli_runs[0].note, score_runs[0].note
             print(f'bench --pipeline: {spec.label}: encoder floor ...', file=sys.stderr, flush=True)
-            result.floor, floor_note = _floor(spec, folder, settings)
+            result.floor, result.floor_cpu, floor_note = _floor(spec, folder, settings)
             result.note = '; '.join(n for n in (cli_note, score_note, floor_note) if n)
             results.append(result)
     return results
@@ -195,12 +212,12 @@ def _fmt(value, digits=2):
 def pipeline_table(results):
     head = ['metric', 'images', 'pyiqa CLI (img/s)', 'score (img/s)', 'score / pyiqa CLI',
             'pyiqa CLI (img/CPU-s)', 'score (img/CPU-s)', 'score loop (img/s)', 'encoder floor (img/s)',
-            'loop time / floor time', 'note']
+            'loop / floor (wall)', 'loop / floor (CPU)', 'note']
     lines = ['| ' + ' | '.join(head) + ' |', '|---' * len(head) + '|']
     for r in results:
         lines.append('| ' + ' | '.join([r.metric, str(r.images), _fmt(r.pyiqa_cli), _fmt(r.score), _fmt(r.speedup),
                                         _fmt(r.pyiqa_cli_cpu), _fmt(r.score_cpu), _fmt(r.score_loop), _fmt(r.floor),
-                                        _fmt(r.loop_over_floor, 3), r.note]) + ' |')
+                                        _fmt(r.loop_over_floor, 3), _fmt(r.loop_over_floor_cpu, 3), r.note]) + ' |')
     return '\n'.join(lines) + '\n'
 
 
@@ -210,12 +227,16 @@ def write_pipeline_report(results, out_dir, command, context):
              'End to end: wall time of the whole command (start-up, model load, scoring, output) per image; '
              'img/CPU-s: per CPU-second of the command and its worker processes (what a busy machine costs). '
              'Score loop: the scoring loop only. Floor: the frozen tower alone on the decoded images; '
-             '"loop time / floor time" is 1.00 when the pipeline adds nothing to the frozen tower.')
+             '"loop / floor" is the loop\'s time over the floor\'s, in wall-clock time and in CPU time of the '
+             'scoring process (one torch thread: CPU time is the compute, whatever else runs on the machine); '
+             '1.00 means the pipeline adds nothing to the frozen tower.')
     (out_dir / 'bench_pipeline.md').write_text(
         f'# score against pyiqa\'s CLI\n\nCommand: `{command}`\n\n{context}\n\n{table}\n{notes}\n', encoding='utf-8')
     with open(out_dir / 'bench_pipeline.csv', 'w', newline='', encoding='utf-8') as f:
-        writer = csv.DictWriter(f, fieldnames=[f.name for f in fields(PipelineResult)] + ['speedup', 'loop_over_floor'])
+        writer = csv.DictWriter(f, fieldnames=[f.name for f in fields(PipelineResult)]
+                                + ['speedup', 'loop_over_floor', 'loop_over_floor_cpu'])
         writer.writeheader()
         for r in results:
-            writer.writerow({**asdict(r), 'speedup': r.speedup, 'loop_over_floor': r.loop_over_floor})
+            writer.writerow({**asdict(r), 'speedup': r.speedup, 'loop_over_floor': r.loop_over_floor,
+                             'loop_over_floor_cpu': r.loop_over_floor_cpu})
     return table

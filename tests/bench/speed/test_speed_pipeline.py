@@ -15,7 +15,7 @@ def test_pipeline_bench_times_score_and_pyiqa_cli_on_the_same_images(tmp_path, t
     with open(tmp_path / 'out' / 'bench_pipeline.csv', newline='') as f:
         rows = {r['metric']: r for r in csv.DictReader(f)}
     piqe, tiny = rows['piqe'], rows['uniqa']
-    for figure in ('pyiqa_cli', 'score', 'score_loop', 'pyiqa_cli_cpu', 'score_cpu'):
+    for figure in ('pyiqa_cli', 'score', 'score_loop', 'pyiqa_cli_cpu', 'score_cpu', 'score_loop_cpu'):
         assert float(piqe[figure]) > 0, figure
     assert float(piqe['score_loop']) > float(piqe['score'])  # the loop excludes start-up and model load
     assert math.isnan(float(tiny['pyiqa_cli'])) and 'takes no metric options' in tiny['note']
