@@ -42,24 +42,29 @@ def folder_names(folders):
 
 
 def score_folders(folders, names, columns, settings, ref=None):
-    """-> long DataFrame: folder, name (relative path), one column per output column, error."""
-    import pandas as pd
-
+    """-> long DataFrame: folder, name (relative path), one column per output column, error. Every
+    folder's images go through one ``score`` run, so each metric's model is loaded once."""
     from pyiqa_uniqa.scoring.columns import DEFAULT_MIN_CONFIDENCE
     from pyiqa_uniqa.scoring.engine import score_rows
     from pyiqa_uniqa.scoring.inputs import find_images, pair_with_folder
     from pyiqa_uniqa.scoring.table import build_table
 
-    tables = []
+    origin, rows = {}, []
     for folder, name in zip(folders, names):
         images = find_images(folder)
         if ref:
             images = pair_with_folder(images, ref)
-        table = build_table(score_rows(images.rows, columns, settings), DEFAULT_MIN_CONFIDENCE)
-        table.insert(0, 'name', [str(Path(p).relative_to(folder)) for p in table['path']])
-        table.insert(0, 'folder', name)
-        tables.append(table)
-    return pd.concat(tables, ignore_index=True)
+        for row, relative in zip(images.rows, images.relative):
+            origin[row.key] = (name, relative)
+            rows.append(row)
+    rows.sort(key=lambda row: row.key)
+    table = build_table(score_rows(rows, columns, settings), DEFAULT_MIN_CONFIDENCE)
+    keys = list(zip(table['path'], table['ref'] if 'ref' in table else [''] * len(table)))
+    table.insert(0, 'name', [origin[key][1] for key in keys])
+    table.insert(0, 'folder', [origin[key][0] for key in keys])
+    order = {name: i for i, name in enumerate(names)}
+    return table.sort_values(['folder', 'name'], key=lambda c: c.map(order) if c.name == 'folder' else c,
+                             kind='stable').reset_index(drop=True)
 
 
 def summarise(scores, names, labels, lower_better, resamples, level, seed):
