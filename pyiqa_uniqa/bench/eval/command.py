@@ -12,13 +12,12 @@ import shlex
 import sys
 from pathlib import Path
 
+from pyiqa_uniqa.bench.command_setup import add_metric_arguments
+from pyiqa_uniqa.errors import UserError
+
 
 def add_arguments(parser):
-    parser.add_argument('-m', '--metrics', nargs='+', default=[], metavar='METRIC',
-                        help='pyiqa or plugin metric names, optionally with options: '
-                             '"name:key=value,key=value" (values are YAML scalars)')
-    parser.add_argument('--metric-opt', metavar='YAML',
-                        help='per-metric options: {label: {metric: pyiqa name, option: value, ...}}')
+    add_metric_arguments(parser)
     parser.add_argument('-d', '--datasets', nargs='+', default=[], metavar='DATASET',
                         help="dataset names: pyiqa's (koniq10k, livec, spaq, csiq, kadid10k, ...), "
                              'photos-nr / photos-fr (offline scikit-image photos), or --data-opt entries')
@@ -39,9 +38,6 @@ def add_arguments(parser):
     parser.add_argument('--device', help='cpu, cuda, cuda:1, ... (default: cuda when available)')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--num-workers', type=int, default=0, help='data loader workers')
-    parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch decides)')
-    parser.add_argument('--offline', action='store_true',
-                        help='never try the Hugging Face Hub (HF_HUB_OFFLINE=1; automatic when it does not resolve)')
     parser.add_argument('--no-resume', action='store_true', help='rescore even what scores/ already holds')
     parser.add_argument('--no-plots', action='store_true')
     parser.add_argument('--references', metavar='CSV',
@@ -66,13 +62,13 @@ def command_line(args):
 
 def _validate(args):
     if args.batch_size < 1:
-        raise SystemExit('eval: --batch-size must be >= 1')
+        raise UserError('--batch-size must be >= 1')
     if args.num_workers < 0:
-        raise SystemExit('eval: --num-workers must be >= 0')
+        raise UserError('--num-workers must be >= 0')
     for flag in ('metric_opt', 'data_opt', 'split_file', 'references'):
         path = getattr(args, flag)
         if path and not Path(path).is_file():
-            raise SystemExit(f'eval: --{flag.replace("_", "-")} {path}: no such file')
+            raise UserError(f'--{flag.replace("_", "-")} {path}: no such file')
 
 
 def run(args):
@@ -82,17 +78,14 @@ def run(args):
     metric_specs = prepare_metric_command('eval', args)
     import torch
 
-    from pyiqa_uniqa.bench.datasets import resolve_datasets
-    from pyiqa_uniqa.bench.eval_plots import write_plots
-    from pyiqa_uniqa.bench.eval_report import markdown_report, write_tables
-    from pyiqa_uniqa.bench.eval_runner import EvalSettings, evaluate
+    from pyiqa_uniqa.bench.eval.datasets import resolve_datasets
+    from pyiqa_uniqa.bench.eval.plots import write_plots
+    from pyiqa_uniqa.bench.eval.report import markdown_report, write_tables
+    from pyiqa_uniqa.bench.eval.runner import EvalSettings, evaluate
     from pyiqa_uniqa.bench.failures import OK
-    from pyiqa_uniqa.bench.references import DEFAULT_REFERENCES, load_references
+    from pyiqa_uniqa.bench.eval.references import DEFAULT_REFERENCES, load_references
 
-    try:
-        dataset_specs = resolve_datasets(args.datasets, args.data_opt, args.data_root)
-    except ValueError as err:
-        raise SystemExit(f'eval: {err}') from None
+    dataset_specs = resolve_datasets(args.datasets, args.data_opt, args.data_root)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -105,14 +98,19 @@ def run(args):
     context = f'pyiqa {pyiqa.__version__}, torch {torch.__version__}, device {device}.'
     done = []
 
+    said = set()  # each problem is printed in full once; later cells name it only
+
     def report_cell(result):
         done.append(result)
         line = f'[{len(done)}/{len(metric_specs) * len(dataset_specs)}] {result.metric} on {result.dataset}: '
         if result.status == OK:
             line += f"SRCC {result.summary['srcc'].format()}, PLCC {result.summary['plcc'].format()}"
-        else:
-            line += f'{result.status}: {result.message}'
-        print(line, file=sys.stderr, flush=True)
+        parts = []
+        for subject, status, message in result.problems:
+            parts.append(f'{status} ({subject}, see above)' if (subject, status, message) in said
+                         else f'{status}: {message}')
+            said.add((subject, status, message))
+        print(line + '; '.join(parts), file=sys.stderr, flush=True)
         write_tables(done, out_dir, command, context)
 
     results = evaluate(metric_specs, dataset_specs, settings,

@@ -12,8 +12,11 @@ Full-reference metrics compare each image with a copy of itself with seeded Gaus
 (sigma 0.05), so they do real work. Gradients are off, as in pyiqa inference.
 """
 import statistics
+import sys
 import time
 from dataclasses import dataclass
+
+from tqdm import tqdm
 
 from pyiqa_uniqa.bench.failures import (
     FAILED,
@@ -22,7 +25,7 @@ from pyiqa_uniqa.bench.failures import (
     describe_error,
     is_missing_weights,
 )
-from pyiqa_uniqa.bench.memory import (
+from pyiqa_uniqa.bench.speed.memory import (
     peak_rss_mib,
     release_freed_memory,
     reset_peak_rss,
@@ -39,6 +42,7 @@ class BenchSettings:
     repeats: int = 5
     batch_size: int = 4
     size: int = 224
+    progress: bool = True  # a bar over the images while latency is measured
 
 
 @dataclass
@@ -130,7 +134,9 @@ def measure_metric(spec, images, settings):
     result = BenchResult(spec.label, OK, mode=metric.metric_mode, load_s=time.perf_counter() - start,
                          model_rss_mib=rss_mib() - baseline, peak_is_lifetime=not resettable)
     try:
-        per_image = [_time_calls(metric, _inputs(metric, image, settings.device), settings) for _, image in images]
+        timed = tqdm(images, desc=f'{spec.label}: latency', unit='img', file=sys.stderr, leave=False,
+                     disable=not settings.progress)
+        per_image = [_time_calls(metric, _inputs(metric, image, settings.device), settings) for _, image in timed]
         wall = [t[0] for t in per_image]
         result.latency_ms = 1000 * statistics.median(wall)
         result.latency_min_ms, result.latency_max_ms = 1000 * min(wall), 1000 * max(wall)

@@ -4,7 +4,7 @@
 import csv
 import math
 
-from pyiqa_uniqa.bench.correlations import CORRELATION_NAMES
+from pyiqa_uniqa.bench.eval.correlations import CORRELATION_NAMES
 from pyiqa_uniqa.bench.failures import OK, shorten
 
 CONVENTIONS = (
@@ -20,7 +20,7 @@ def _number(value, digits=4):
 
 def _cell_text(result):
     if result.status != OK:
-        return result.status
+        return ', '.join([result.status] + ([result.dataset_problem[0]] if result.dataset_problem else []))
     text = f"{result.summary['srcc'].format()} / {result.summary['plcc'].format()}"
     ref = result.reference
     if ref is not None:
@@ -53,10 +53,10 @@ def markdown_report(results, command='', context=''):
         setting = f'{ref.method}: {ref.setting} ({ref.source})' if ref else ''
         figures = ' | '.join(r.summary[name].format() for name in CORRELATION_NAMES)
         lines.append(f'| {r.metric} | {r.dataset} | {len(r.pred)} | {len(r.per_split)} | {figures} | {paper} | {setting} |')
-    problems = [r for r in results if r.status != OK or r.message]
+    problems = list(dict.fromkeys(problem for r in results for problem in r.problems))  # each once
     if problems:
         lines += ['', '## Problems', '']
-        lines += [f'- **{r.metric} × {r.dataset}** ({r.status}): {shorten(r.message, 400)}' for r in problems]
+        lines += [f'- **{subject}** ({status}): {shorten(message, 400)}' for subject, status, message in problems]
     if any(len(r.per_split) > 1 for r in results):
         lines += ['', '## Per split', '', '| metric | dataset | split | images | SRCC | PLCC | PLCC raw | KRCC | RMSE |',
                   '|---' * 9 + '|']

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pyiqa_uniqa.bench.correlations import align_signs, correlations, summarise
-from pyiqa_uniqa.bench.datasets import DatasetUnavailable, ensure_available
+from pyiqa_uniqa.bench.eval.correlations import align_signs, correlations, summarise
+from pyiqa_uniqa.bench.eval.datasets import DatasetUnavailable, ensure_available
 from pyiqa_uniqa.bench.failures import (
     FAILED,
     MISSING_DATASET,
@@ -21,14 +21,14 @@ from pyiqa_uniqa.bench.failures import (
     describe_error,
     is_missing_weights,
 )
-from pyiqa_uniqa.bench.references import find_reference
-from pyiqa_uniqa.bench.scoring import (
+from pyiqa_uniqa.bench.eval.references import find_reference
+from pyiqa_uniqa.bench.eval.dataset_scoring import (
     NoReferenceImages,
     ScoreCache,
     rows_fingerprint,
     score_rows,
 )
-from pyiqa_uniqa.bench.splits import (
+from pyiqa_uniqa.bench.eval.splits import (
     Split,
     SplitError,
     column_name,
@@ -75,6 +75,19 @@ class CellResult:
     reference: object = None  # references.Reference or None
     metric_lower_better: bool = False
     mos_lower_better: bool = False
+    # what the problem belongs to: 'metric' (it could not be created: every dataset), 'dataset' (its
+    # files are absent or broken: every metric) or 'cell'; the report lists each problem once
+    scope: str = 'cell'
+    dataset_problem: tuple = None  # (status, message) when a 'metric' cell's dataset is unavailable too
+
+    @property
+    def problems(self):
+        """``[(subject, status, message)]``: what went wrong, named by what it belongs to."""
+        subject = {'metric': self.metric, 'dataset': self.dataset}.get(self.scope, f'{self.metric} × {self.dataset}')
+        found = [(subject, self.status, self.message)] if self.status != OK or self.message else []
+        if self.dataset_problem:
+            found.append((self.dataset, *self.dataset_problem))
+        return found
 
 
 def prepare_dataset(spec, settings):
@@ -157,7 +170,7 @@ def evaluate(metric_specs, dataset_specs, settings, references=(), on_cell=None)
         except DatasetUnavailable as err:
             prepared[spec.name] = (MISSING_DATASET, str(err))
         except Exception as err:  # noqa: BLE001 - bad meta-info/splits: every cell of it says why
-            prepared[spec.name] = (FAILED, f'dataset: {describe_error(err)}')
+            prepared[spec.name] = (FAILED, describe_error(err))
 
     for metric_spec in metric_specs:
         try:
@@ -165,12 +178,14 @@ def evaluate(metric_specs, dataset_specs, settings, references=(), on_cell=None)
         except Exception as err:  # noqa: BLE001 - missing weights, bad options: report, go on
             status = MISSING_WEIGHTS if is_missing_weights(err) else FAILED
             for spec in dataset_specs:
-                record(CellResult(metric_spec.label, spec.name, status, f'metric: {describe_error(err)}'))
+                data = prepared[spec.name]
+                record(CellResult(metric_spec.label, spec.name, status, describe_error(err), scope='metric',
+                                  dataset_problem=data if isinstance(data, tuple) else None))
             continue
         for spec in dataset_specs:
             data = prepared[spec.name]
             if isinstance(data, tuple):
-                record(CellResult(metric_spec.label, spec.name, *data))
+                record(CellResult(metric_spec.label, spec.name, *data, scope='dataset'))
                 continue
             try:
                 record(_run_cell(metric, metric_spec, data, settings, references))

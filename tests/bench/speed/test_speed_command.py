@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pyiqa_uniqa.bench.bench_images import load_bench_images
-from pyiqa_uniqa.bench.memory import peak_rss_mib, release_freed_memory, reset_peak_rss, rss_mib
+from pyiqa_uniqa.bench.speed.images import load_bench_images
+from pyiqa_uniqa.bench.speed.memory import peak_rss_mib, release_freed_memory, reset_peak_rss, rss_mib
 from pyiqa_uniqa.cli import main
 
 
@@ -69,10 +69,15 @@ def test_bench_table_has_a_row_per_metric(image_folder, tiny_clip_checkpoint, tm
     assert '| uniqa | NR |' in table and 'pyiqa-uniqa bench -m psnr' in table
 
 
-def test_bench_refuses_bad_arguments(tmp_path):
-    with pytest.raises(SystemExit, match='--repeats must be >= 1'):
-        main(['bench', '-m', 'psnr', '--repeats', '0'])
-    with pytest.raises(SystemExit, match='not a folder'):
-        main(['bench', '-m', 'psnr', '--images', str(tmp_path / 'nowhere')])
-    with pytest.raises(SystemExit, match='unknown metric'):
-        main(['bench', '-m', 'no_such_metric'])
+@pytest.mark.parametrize('argv, message', [
+    (['--repeats', '0'], '--repeats must be >= 1'),
+    (['--images', 'nowhere'], 'not a folder'),
+    (['--pipeline', '--images', 'nowhere'], 'no such folder'),
+])
+def test_bench_refuses_bad_arguments(argv, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(['bench', '-m', 'psnr', *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert main(['bench', '-m', 'no_such_metric']) == 2
+    assert 'bench: error: unknown metric' in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

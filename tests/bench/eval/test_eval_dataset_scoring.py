@@ -1,7 +1,8 @@
 """Score cache (resume) and the size-grouping collate."""
 import torch
 
-from pyiqa_uniqa.bench.scoring import ScoreCache, collate_by_size
+from pyiqa_uniqa.bench.eval.dataset_scoring import ScoreCache
+from pyiqa_uniqa.scoring.batching import collate_by_size
 
 
 def test_cache_is_reused_only_for_the_same_metric_and_rows(tmp_path):

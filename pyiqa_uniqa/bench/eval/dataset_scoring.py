@@ -18,6 +18,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from pyiqa_uniqa.scoring.batching import collate_by_size
+
 
 class NoReferenceImages(ValueError):
     """A full-reference metric met a dataset without reference images."""
@@ -104,31 +106,6 @@ class _IndexedRows:
                 return {'index': index, 'error': f'{type(err).__name__}: {err}'}
 
 
-def collate_by_size(records):
-    """-> ``(groups, failures)``: groups of equal-size items collated as pyiqa would, plus failed rows."""
-    from torch.utils.data import default_collate
-
-    failures = [(r['index'], r['error']) for r in records if 'error' in r]
-    groups = {}
-    for record in records:
-        if 'item' not in record:
-            continue
-        item = record['item']
-        if 'img' not in item or 'mos_label' not in item:
-            raise ValueError(f'dataset items have keys {sorted(item)}, not img + mos_label: pairwise '
-                             'preference sets (BAPPS, PieAPP) have no per-image MOS to correlate with')
-        size_key = (tuple(item['img'].shape), tuple(item['ref_img'].shape) if 'ref_img' in item else None)
-        groups.setdefault(size_key, []).append(record)
-    collated = []
-    for group in groups.values():
-        batch = default_collate([{k: v for k, v in r['item'].items() if k in ('img', 'ref_img', 'mos_label')}
-                                 for r in group])
-        batch['index'] = [r['index'] for r in group]
-        batch['img_path'] = [str(r['item'].get('img_path', '')) for r in group]
-        collated.append(batch)
-    return collated, failures
-
-
 def _forward(metric, batch, device):
     import torch
 
@@ -163,9 +140,13 @@ def score_rows(metric, dataset, indices, cache, device, batch_size=8, num_worker
         for groups, failed in loader:
             failures.update(failed)
             for batch in groups:
+                if 'img' not in batch or 'mos_label' not in batch:
+                    raise ValueError(f'dataset items have keys {sorted(batch)}, not img + mos_label: pairwise '
+                                     'preference sets (BAPPS, PieAPP) have no per-image MOS to correlate with')
                 scores = _forward(metric, batch, device)
                 mos = batch['mos_label'].reshape(len(scores), -1)[:, 0].tolist()
-                rows = list(zip(batch['index'], mos, scores, batch['img_path']))
+                paths = [str(path) for path in batch.get('img_path', [''] * len(scores))]
+                rows = list(zip(batch['index'], mos, scores, paths))
                 failures.update((row[0], f'the metric returned {row[2]}') for row in rows if not math.isfinite(row[2]))
                 cache.add(row for row in rows if math.isfinite(row[2]))
             progress.update(sum(len(b['index']) for b in groups) + len(failed))

@@ -19,9 +19,15 @@ from pathlib import Path
 import yaml
 
 from pyiqa_uniqa.data.dataset_files import PATH_KEYS, SELF_BUILDING_TYPES
+from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.options import load_yaml
 
 PRESETS_FILE = Path(__file__).with_name('dataset_presets.yml')
 PYIQA_SOURCE = 'pyiqa default_dataset_configs.yml'
+
+
+class DatasetOptionsError(UserError, ValueError):
+    """A dataset name or --data-opt entry that cannot be used as given."""
 
 
 class DatasetUnavailable(RuntimeError):
@@ -71,11 +77,9 @@ def preset_dataset_configs(data_root):
 
 
 def load_data_opt(path):
-    """Read a ``--data-opt`` YAML into ``{name: options}`` (see module doc for the three shapes)."""
-    with open(path, encoding='utf-8') as f:
-        data = yaml.safe_load(f) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f'{path}: expected a YAML mapping, got {type(data).__name__}')  # noqa: TRY004 - bad file content
+    """Read a ``--data-opt`` YAML into ``{name: options}`` (see module doc for the three shapes), as plain
+    data (``options.load_yaml``: a Python tag, a syntax error or a non-mapping names the file and line)."""
+    data = load_yaml(path, what='--data-opt file')
     if isinstance(data.get('datasets'), dict):  # a pyiqa training/test options file
         return {str(opts.get('name', phase)): dict(opts) for phase, opts in data['datasets'].items()
                 if isinstance(opts, dict)}
@@ -83,7 +87,7 @@ def load_data_opt(path):
         return {str(data.get('name', Path(path).stem)): data}
     bad = [name for name, opts in data.items() if not isinstance(opts, dict)]
     if bad:
-        raise ValueError(f'{path}: entries {bad} are not mappings of pyiqa dataset options')
+        raise DatasetOptionsError(f'{path}: entries {bad} are not mappings of pyiqa dataset options')
     return {str(name): dict(opts) for name, opts in data.items()}
 
 
@@ -98,17 +102,17 @@ def resolve_datasets(names, data_opt=None, data_root='./datasets'):
         known[name] = ({**base, **opts}, str(data_opt))
     names = list(names or from_file)
     if not names:
-        raise ValueError('no datasets given: use -d NAME [NAME ...] and/or --data-opt FILE')
+        raise DatasetOptionsError('no datasets given: use -d NAME [NAME ...] and/or --data-opt FILE')
     specs = []
     for name in names:
         if name not in known:
             close = difflib.get_close_matches(name, list(known), n=3)
             hint = f' Did you mean {", ".join(close)}?' if close else ''
-            raise ValueError(f'unknown dataset {name!r}.{hint} Known: {", ".join(sorted(known))}; '
+            raise DatasetOptionsError(f'unknown dataset {name!r}.{hint} Known: {", ".join(sorted(known))}; '
                              'other datasets can be described in a --data-opt YAML.')
         options, source = known[name]
         if 'type' not in options:
-            raise ValueError(f'dataset {name!r} ({source}) has no `type` (e.g. GeneralNRDataset)')
+            raise DatasetOptionsError(f'dataset {name!r} ({source}) has no `type` (e.g. GeneralNRDataset)')
         options = dict(options)
         options.setdefault('name', name)
         specs.append(DatasetSpec(name, options, source))

@@ -1,6 +1,6 @@
 """Which images each evaluation split holds, as row indices into the un-split dataset.
 
-pyiqa knows two split conventions (``research/pyiqa_host.md`` §3.1):
+pyiqa knows two split conventions:
 - a split pickle ``{index: {'train': [...], 'val': [...], 'test': [...]}}`` (``split_file`` plus
   ``split_index``, from 1), whose lists index the dataset's rows;
 - split columns in the meta-info CSV (``split_index: official_split``, or an int N meaning the

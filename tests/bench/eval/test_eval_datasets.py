@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from pyiqa_uniqa.bench.datasets import (
+from pyiqa_uniqa.bench.eval.datasets import (
     DatasetUnavailable,
     ensure_available,
     load_data_opt,

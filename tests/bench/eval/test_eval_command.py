@@ -114,6 +114,13 @@ def test_unavailable_cells_are_reported_and_the_run_goes_on(run):
     assert 'UniQA_weight.pt' in cells[('uniqa-level', 'photos-tiny')]['message']
     report = (run['out'] / 'results.md').read_text()
     assert '| psnr | ' in report and 'missing dataset' in report and '## Per split' in report
+    # uniqa-level lacks its weights and koniq10k its files: the cell says both, the problems list
+    # names each missing thing once (not once per cell), with what to do
+    assert '| uniqa-level | missing weights | missing weights, missing dataset |' in report
+    problems = report.split('## Problems')[1].split('##')[0].strip().splitlines()
+    assert sum('UniQA_weight.pt' in line for line in problems) == 1
+    assert sum(line.startswith('- **koniq10k** (missing dataset)') for line in problems) == 1
+    assert any('--download' in line for line in problems) and len(problems) == 2
     plots = {p.name for p in (run['out'] / 'plots').iterdir()}
     assert {'scatter_psnr__photos-tiny.png', 'scatter_uniqa__photos-tiny.png', 'bars_photos-tiny.png'} <= plots
 
@@ -134,8 +141,8 @@ def test_a_rerun_reads_the_saved_scores_instead_of_scoring_again(run, monkeypatc
 
 @pytest.mark.parametrize('split_index', ['split', 'all'])
 def test_split_columns_select_the_rows_pyiqa_selects(run, split_index):
-    from pyiqa_uniqa.bench.datasets import resolve_datasets
-    from pyiqa_uniqa.bench.eval_runner import EvalSettings, prepare_dataset
+    from pyiqa_uniqa.bench.eval.datasets import resolve_datasets
+    from pyiqa_uniqa.bench.eval.runner import EvalSettings, prepare_dataset
 
     argv = run['argv']
     spec, = resolve_datasets(['photos-tiny'], argv[argv.index('--data-opt') + 1])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from pyiqa_uniqa.bench.correlations import (
+from pyiqa_uniqa.bench.eval.correlations import (
     align_signs,
     correlations,
     fit_logistic_4,

@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
-from pyiqa_uniqa.bench.splits import (
+from pyiqa_uniqa.bench.eval.splits import (
     SplitError,
     column_name,
     load_split_file,
@@ -68,6 +68,6 @@ def test_column_splits_map_back_to_rows_of_the_unsplit_dataset():
             self.paths_mos = rows
     full = [['a.png', 1.0], ['b.png', 2.0], ['a.png', 1.0], ['c.png', 3.0]]  # a duplicate row
     by_column = {'s1': Rows([full[1], full[3]]), 's2': Rows([full[0], full[2]])}
-    from pyiqa_uniqa.bench.splits import row_keys
+    from pyiqa_uniqa.bench.eval.splits import row_keys
     splits = splits_from_columns(['s1', 's2'], by_column.__getitem__, row_keys(Rows(full)))
     assert [s.indices for s in splits] == [[1, 3], [0, 2]]

@@ -3,7 +3,7 @@ import csv
 import math
 from dataclasses import asdict, fields
 
-from pyiqa_uniqa.bench.bench_runner import BenchResult
+from pyiqa_uniqa.bench.speed.runner import BenchResult
 from pyiqa_uniqa.bench.failures import OK, shorten
 
 
