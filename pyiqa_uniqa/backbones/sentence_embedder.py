@@ -61,12 +61,12 @@ def load_sentence_model(name_or_path, device='cpu', keyword='model'):
         raise WeightsNotFoundError(f'Sentence model folder {name} does not exist ({keyword}); give a folder saved '
                                    f'by SentenceTransformer.save or a Hugging Face id such as {DEFAULT_SENTENCE_MODEL}.')
     try:
-        return SentenceTransformer(name, device=device, local_files_only=True)
+        return SentenceTransformer(name, device=device, local_files_only=True, trust_remote_code=False)
     except OSError as err:
         if constants.HF_HUB_OFFLINE:
             raise WeightsNotFoundError(_missing_message(name, keyword, 'Hugging Face offline mode is on')) from err
     try:
-        return SentenceTransformer(name, device=device)
+        return SentenceTransformer(name, device=device, trust_remote_code=False)
     except OSError as err:
         raise WeightsNotFoundError(_missing_message(name, keyword, f'{err.__class__.__name__}: {err}')) from err
 

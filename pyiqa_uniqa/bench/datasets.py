@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from pyiqa_uniqa.data.dataset_files import PATH_KEYS, SELF_BUILDING_TYPES
+from pyiqa_uniqa.options import load_yaml
 
 PRESETS_FILE = Path(__file__).with_name('dataset_presets.yml')
 PYIQA_SOURCE = 'pyiqa default_dataset_configs.yml'
@@ -72,10 +73,7 @@ def preset_dataset_configs(data_root):
 
 def load_data_opt(path):
     """Read a ``--data-opt`` YAML into ``{name: options}`` (see module doc for the three shapes)."""
-    with open(path, encoding='utf-8') as f:
-        data = yaml.safe_load(f) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f'{path}: expected a YAML mapping, got {type(data).__name__}')  # noqa: TRY004 - bad file content
+    data = load_yaml(path, what='dataset options file')  # plain data only; errors name the file and line
     if isinstance(data.get('datasets'), dict):  # a pyiqa training/test options file
         return {str(opts.get('name', phase)): dict(opts) for phase, opts in data['datasets'].items()
                 if isinstance(opts, dict)}

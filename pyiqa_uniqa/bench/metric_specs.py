@@ -16,7 +16,7 @@ A ``-m`` name that is a label in that file uses its options (``-m`` options win 
 """
 from dataclasses import dataclass, field
 
-import yaml
+from pyiqa_uniqa.options import load_yaml, parse_yaml
 
 
 @dataclass
@@ -42,15 +42,14 @@ def _parse_inline(spec):
             raise MetricSpecError(
                 f'metric spec {spec!r}: option {item!r} is not key=value '
                 '(values containing commas go into a --metric-opt YAML)')
-        options[key.strip()] = yaml.safe_load(value) if value.strip() else ''
+        options[key.strip()] = parse_yaml(value, f'metric spec {spec!r}') if value.strip() else ''
     return name, options
 
 
 def load_metric_options(path):
     """Read a ``--metric-opt`` YAML: ``{label: {metric: name?, **options}}``."""
-    with open(path, encoding='utf-8') as f:
-        data = yaml.safe_load(f) or {}
-    if not isinstance(data, dict) or not all(isinstance(v, dict) or v is None for v in data.values()):
+    data = load_yaml(path, what='metric options file')  # plain data only; errors name the file and line
+    if not all(isinstance(v, dict) or v is None for v in data.values()):
         raise MetricSpecError(f'{path}: expected a mapping of metric label -> mapping of options')
     return {str(label): dict(options or {}) for label, options in data.items()}
 

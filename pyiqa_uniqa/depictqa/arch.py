@@ -331,12 +331,12 @@ def _resolve_dtype(dtype, config):
 def _load_tokenizer(config, saved_folder):
     from transformers import AutoTokenizer
     if saved_folder is not None:
-        return AutoTokenizer.from_pretrained(saved_folder / TOKENIZER_FOLDER)
+        return AutoTokenizer.from_pretrained(saved_folder / TOKENIZER_FOLDER, trust_remote_code=False)
     if config.tokenizer == 'tiny':
         from pyiqa_uniqa.depictqa.tiny_tokenizer import build_tiny_tokenizer
         return build_tiny_tokenizer()
     source = config.tokenizer or config.language_model
-    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True, trust_remote_code=False)
     if tokenizer.pad_token_id is None:  # official: pad = eos
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -354,7 +354,8 @@ def _build_language_model(config, tokenizer, dtype):
         torch.manual_seed(config.init_seed)
         lm = AutoModelForCausalLM.from_config(lm_config).to(dtype)
     else:
-        lm = AutoModelForCausalLM.from_pretrained(spec, dtype=dtype, local_files_only=True)
+        lm = AutoModelForCausalLM.from_pretrained(spec, dtype=dtype, local_files_only=True,
+                                                  trust_remote_code=False)
     lora = config.lora
     torch.manual_seed(config.init_seed + 2)
     return get_peft_model(lm, LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,

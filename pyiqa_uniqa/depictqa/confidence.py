@@ -94,8 +94,9 @@ class SentenceEmbedder:
     def load(cls, name_or_path):
         from transformers import AutoModel, AutoTokenizer
         try:
-            return cls(AutoModel.from_pretrained(name_or_path, local_files_only=True),
-                       AutoTokenizer.from_pretrained(name_or_path, local_files_only=True))
+            return cls(AutoModel.from_pretrained(name_or_path, local_files_only=True, trust_remote_code=False),
+                       AutoTokenizer.from_pretrained(name_or_path, local_files_only=True,
+                                                     trust_remote_code=False))
         except OSError as err:
             raise FileNotFoundError(
                 f'sentence model {name_or_path!r} is not available offline. Download it with '

@@ -20,7 +20,7 @@ def build_vision_encoder(vision, openai_weights=None, seed=0):
     if isinstance(vision, dict):
         torch.manual_seed(seed)
         return CLIPVisionModel(CLIPVisionConfig(**vision))
-    return CLIPVisionModel.from_pretrained(vision, local_files_only=True)
+    return CLIPVisionModel.from_pretrained(vision, local_files_only=True, trust_remote_code=False)
 
 
 def patch_tokens(encoder, pixels):

@@ -56,7 +56,7 @@ class VisionLanguageCaptioner:
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
         torch_dtype = _resolve_dtype(dtype, self.device)
         try:
-            self.processor = AutoProcessor.from_pretrained(model_id)
+            self.processor = AutoProcessor.from_pretrained(model_id, trust_remote_code=False)
         except (OSError, ValueError) as err:
             raise RuntimeError(
                 f'Could not load a processor for {model_id!r}: {err}. Pass a Hugging Face model id '
@@ -71,7 +71,7 @@ class VisionLanguageCaptioner:
         model_class = getattr(transformers, 'AutoModelForImageTextToText', None) or \
             transformers.AutoModelForVision2Seq
         dtype_key = 'dtype' if _transformers_at_least(transformers, 4, 56) else 'torch_dtype'
-        self.model = model_class.from_pretrained(model_id, **{dtype_key: torch_dtype})
+        self.model = model_class.from_pretrained(model_id, trust_remote_code=False, **{dtype_key: torch_dtype})
         self.model.to(self.device).eval()
 
     def instruction(self, request):

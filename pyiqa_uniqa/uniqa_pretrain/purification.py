@@ -118,8 +118,8 @@ class HuggingFaceTextEmbedder:
         import torch
         from transformers import AutoModel, AutoTokenizer
         self.device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-        self.tokenizer = AutoTokenizer.from_pretrained(model_id)
-        self.model = AutoModel.from_pretrained(model_id).to(self.device).eval()
+        self.tokenizer = AutoTokenizer.from_pretrained(model_id, trust_remote_code=False)
+        self.model = AutoModel.from_pretrained(model_id, trust_remote_code=False).to(self.device).eval()
         self.batch_size = batch_size
 
     def embed(self, texts):
