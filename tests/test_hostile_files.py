@@ -190,7 +190,8 @@ class Row:
 ROWS = [
     Row('train -opt: YAML python tag', python_tag('recipe.yml'), command('train', '-opt', '{file}')),
     Row('train --force_yml: YAML python tag', lambda folder, marker: folder / toy_recipe(folder),
-        command('train', '-opt', '{file}', '--force_yml', "name=[!!python/object/apply:builtins.open ['{marker}', w]]")),
+        command('train', '-opt', '{file}', '--force_yml',
+                "name=[!!python/object/apply:builtins.open ['{marker}', w]]")),
     Row('train: split_file with a payload', pickled('evil_split.pkl', lambda p: {1: {'train': [0], 'val': [p]}}),
         train_with(datasets=lambda opt, path: [d.update(split_file=str(path)) for d in opt['datasets'].values()])),
     Row('train: cached photo dataset whose split.pkl was replaced', photo_dataset_with_replaced_split,
