@@ -225,3 +225,47 @@ def test_a_hostile_file_runs_nothing_and_the_error_names_it(row, tmp_path, monke
     assert not marker.exists()
     assert hostile.name in message, message
     assert 'Traceback' not in message
+
+
+# --- the loaders themselves: every call in the package that reads a file stays on the safe side -------
+
+PACKAGE = Path(__file__).resolve().parents[1] / 'pyiqa_uniqa'
+
+
+def _calls(name):
+    """``(file, line, call)`` for each call in the package whose function is named ``name``."""
+    import ast
+    for path in sorted(PACKAGE.rglob('*.py')):
+        for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+            if isinstance(node, ast.Call):
+                func = node.func
+                called = func.attr if isinstance(func, ast.Attribute) else getattr(func, 'id', None)
+                if called == name:
+                    yield f'{path.relative_to(PACKAGE.parent)}:{node.lineno}', node
+
+
+def _keyword(call, name):
+    import ast
+    value = next((k.value for k in call.keywords if k.arg == name), None)
+    return value.value if isinstance(value, ast.Constant) else value
+
+
+def test_nothing_evaluates_file_content_or_unpickles_freely():
+    assert [where for name in ('eval', 'exec') for where, call in _calls(name)
+            if not isinstance(call.func, __import__('ast').Attribute)] == []
+    assert [where for name in ('load', 'loads') for where, call in _calls(name)
+            if getattr(call.func, 'value', None) is not None and getattr(call.func.value, 'id', '') == 'pickle'] == []
+    unsafe_torch_loads = [where for where, call in _calls('load')
+                          if getattr(getattr(call.func, 'value', None), 'id', '') == 'torch'
+                          and _keyword(call, 'weights_only') is not True and _keyword(call, 'pickle_module') is None]
+    assert unsafe_torch_loads == []
+    yaml_loads = [where for where, call in _calls('load') if getattr(getattr(call.func, 'value', None), 'id', '') == 'yaml'
+                  and getattr(_keyword(call, 'Loader'), 'id', '') != '_PlainLoader']
+    assert yaml_loads == []
+
+
+def test_hugging_face_loads_never_trust_remote_code():
+    loads = [(where, call) for name in ('from_pretrained', 'SentenceTransformer') for where, call in _calls(name)]
+    assert loads  # the scan sees them
+    assert [where for where, call in loads
+            if _keyword(call, 'trust_remote_code') is not False and _keyword(call, 'modules') is None] == []

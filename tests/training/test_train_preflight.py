@@ -83,12 +83,18 @@ def test_unknown_types_missing_sections_and_files(workdir, capsys):
     opt['network']['type'] = 'TinyIQANett'
     opt['datasets']['val']['type'] = 'NoSuchDataset'
     opt['path'] = {'pretrain_network': 'nowhere/net_best.pth', 'resume_state': str(workdir)}
-    assert main(['train', '-opt', write(workdir / 'bad.yml', opt)]) == 2
-    err = capsys.readouterr().err
+    # a fresh process: to look for an unknown type pyiqa imports all its modules, and some of them change
+    # global state (PIL's LOAD_TRUNCATED_IMAGES, transformers' Llama classes)
+    result = subprocess.run([sys.executable, '-m', 'pyiqa_uniqa', 'train', '-opt', write(workdir / 'bad.yml', opt)],
+                            cwd=workdir, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    err = result.stderr
     assert "network.type: arch type 'TinyIQANett' is not registered with pyiqa. Did you mean one of: TinyIQANet" in err
     assert "datasets.val.type: dataset type 'NoSuchDataset' is not registered" in err
     assert 'path.pretrain_network: nowhere/net_best.pth does not exist.' in err
     assert f'path.resume_state: {workdir} is a folder, not a file.' in err
+    opt['network']['type'] = 'TinyIQANet'
+    opt['datasets']['val']['type'] = 'GeneralNRDataset'
     del opt['logger'], opt['num_gpu']
     assert main(['train', '-opt', write(workdir / 'bad.yml', opt)]) == 2
     assert 'the options have no num_gpu, logger' in capsys.readouterr().err
