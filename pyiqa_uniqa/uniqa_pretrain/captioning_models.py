@@ -49,6 +49,11 @@ class VisionLanguageCaptioner:
         import transformers
         from transformers import AutoProcessor
 
+        from pyiqa_uniqa.weights import WeightSource, require_hf_model
+        # offline, fail in seconds naming --model (the hub would retry for minutes)
+        require_hf_model(model_id, WeightSource('config.json', keyword='model', flag='--model',
+                                                what='The captioning model'))
+
         self.name = str(model_id)
         self.prompts = prompts
         self.max_new_tokens = max_new_tokens
