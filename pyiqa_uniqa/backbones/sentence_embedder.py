@@ -15,9 +15,23 @@ import os
 
 import torch
 
-from pyiqa_uniqa.weights import WeightsNotFoundError
+from pyiqa_uniqa.weights import (
+    WeightsNotFoundError,
+    WeightSource,
+    hf_cache_path,
+    hf_model_available,
+    require_network,
+)
 
 DEFAULT_SENTENCE_MODEL = 'sentence-transformers/all-MiniLM-L6-v2'
+
+
+def sentence_model_source(keyword='model', flag=''):
+    """Where a sentence model comes from, for messages: ``keyword``/``flag`` take a local folder."""
+    return WeightSource(
+        DEFAULT_SENTENCE_MODEL, keyword=keyword, flag=flag, what='The sentence model',
+        get=f'the Hugging Face Hub (`hf download {DEFAULT_SENTENCE_MODEL} --local-dir <folder>`; any '
+            'sentence-transformers model works)')
 
 
 class SentenceEmbedder:
@@ -27,14 +41,14 @@ class SentenceEmbedder:
         model: a Hugging Face id, a local folder, or a loaded ``SentenceTransformer``.
         device: where the model runs (default: CUDA if available, else CPU).
         batch_size: sentences encoded together.
-        keyword: the option that names the model where the caller takes it (e.g.
-            ``sentence_model`` or ``--embedder``), for the message when it is missing.
+        keyword, flag: the option and command-line flag that name the model where the caller
+            takes it (e.g. ``sentence_model``), for the message when it is missing.
     """
 
-    def __init__(self, model=DEFAULT_SENTENCE_MODEL, device=None, batch_size=256, keyword='model'):
+    def __init__(self, model=DEFAULT_SENTENCE_MODEL, device=None, batch_size=256, keyword='model', flag=''):
         device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
         if isinstance(model, (str, os.PathLike)):
-            model = load_sentence_model(model, device, keyword)
+            model = load_sentence_model(model, device, sentence_model_source(keyword, flag))
         self.model = model.to(device).eval()
         self.batch_size = batch_size
 
@@ -50,28 +64,24 @@ class SentenceEmbedder:
         return len(self.model.tokenizer(text, add_special_tokens=False)['input_ids'])
 
 
-def load_sentence_model(name_or_path, device='cpu', keyword='model'):
-    """A ``SentenceTransformer`` from a folder, the Hugging Face cache, or (online) the Hub."""
+def load_sentence_model(name_or_path, device='cpu', source=None):
+    """A ``SentenceTransformer`` from a folder, the Hugging Face cache, or (online) the Hub; offline,
+    a model that is not here is known within seconds (``weights.require_network``)."""
     # imported here: sentence-transformers costs seconds to import, and most users of the modules
     # that hold an embedder (DepictQA without confidence for detailed answers) never build one
-    from huggingface_hub import constants
     from sentence_transformers import SentenceTransformer
+    source = source or sentence_model_source()
     name = os.path.expanduser(str(name_or_path))
     if (isinstance(name_or_path, os.PathLike) or name.startswith(('/', '.'))) and not os.path.isdir(name):
-        raise WeightsNotFoundError(f'Sentence model folder {name} does not exist ({keyword}); give a folder saved '
-                                   f'by SentenceTransformer.save or a Hugging Face id such as {DEFAULT_SENTENCE_MODEL}.')
+        raise WeightsNotFoundError(f'{source.what} folder {name} does not exist. Give a folder saved by '
+                                   f'SentenceTransformer.save as {source.takes()}, or a Hugging Face id such as '
+                                   f'{DEFAULT_SENTENCE_MODEL}.')
+    local = hf_model_available(name)
+    if not local:
+        require_network(f"{source.what} {name!r}", source, cache=hf_cache_path(name))
     try:
-        return SentenceTransformer(name, device=device, local_files_only=True, trust_remote_code=False)
+        return SentenceTransformer(name, device=device, local_files_only=local, trust_remote_code=False)
     except OSError as err:
-        if constants.HF_HUB_OFFLINE:
-            raise WeightsNotFoundError(_missing_message(name, keyword, 'Hugging Face offline mode is on')) from err
-    try:
-        return SentenceTransformer(name, device=device, trust_remote_code=False)
-    except OSError as err:
-        raise WeightsNotFoundError(_missing_message(name, keyword, f'{err.__class__.__name__}: {err}')) from err
-
-
-def _missing_message(name, keyword, reason):
-    return (f'Sentence model {name!r} is not on this machine and could not be downloaded ({reason}). '
-            f'Download it where there is a network with `hf download {DEFAULT_SENTENCE_MODEL} --local-dir '
-            f'<folder>` (any sentence-transformers model works) and pass the folder as {keyword}.')
+        raise WeightsNotFoundError(f"{source.what} {name!r} could not be loaded ({err.__class__.__name__}: "
+                                   f"{str(err).splitlines()[0]}). {source.how_to_get()} Then "
+                                   f'{source.where_to_put()}.') from err

@@ -16,7 +16,10 @@ A ``-m`` name that is a label in that file uses its options (``-m`` options win 
 """
 from dataclasses import dataclass, field
 
-from pyiqa_uniqa.options import load_yaml, parse_yaml
+import yaml
+
+from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.options import load_yaml
 
 
 @dataclass
@@ -26,8 +29,8 @@ class MetricSpec:
     options: dict = field(default_factory=dict)  # extra create_metric kwargs
 
 
-class MetricSpecError(ValueError):
-    pass
+class MetricSpecError(UserError, ValueError):
+    """A ``-m`` spec or ``--metric-opt`` file that cannot be read, or an unknown metric name."""
 
 
 def _parse_inline(spec):
@@ -42,13 +45,13 @@ def _parse_inline(spec):
             raise MetricSpecError(
                 f'metric spec {spec!r}: option {item!r} is not key=value '
                 '(values containing commas go into a --metric-opt YAML)')
-        options[key.strip()] = parse_yaml(value, f'metric spec {spec!r}') if value.strip() else ''
+        options[key.strip()] = yaml.safe_load(value) if value.strip() else ''
     return name, options
 
 
 def load_metric_options(path):
-    """Read a ``--metric-opt`` YAML: ``{label: {metric: name?, **options}}``."""
-    data = load_yaml(path, what='metric options file')  # plain data only; errors name the file and line
+    """Read a ``--metric-opt`` YAML: ``{label: {metric: name?, **options}}`` (as plain data: ``options.load_yaml``)."""
+    data = load_yaml(path, what='--metric-opt file')
     if not all(isinstance(v, dict) or v is None for v in data.values()):
         raise MetricSpecError(f'{path}: expected a mapping of metric label -> mapping of options')
     return {str(label): dict(options or {}) for label, options in data.items()}

@@ -28,14 +28,16 @@ import numpy as np
 import torch
 from PIL import Image, ImageFile
 
+from pyiqa_uniqa.errors import UserError
+
 MAX_PIXELS = 2 ** 28
 _ALPHA_MODES = ('RGBA', 'LA', 'PA', 'RGBa', 'La')
 
 
-class UnreadableImageError(OSError, ValueError):
+class UnreadableImageError(UserError, OSError, ValueError):
     """An input that cannot be read as an image: a damaged file, an absurd size, a bad array.
 
-    An OSError like PIL's own decoding errors, and a ValueError: the input is bad.
+    A user's mistake to fix, an OSError like PIL's own decoding errors, and a ValueError: the input is bad.
     """
 
 

@@ -3,7 +3,8 @@
 pyiqa reads a fixed set of keys and ignores everything else without a word: a misspelt augment
 (``random_crops``), the ``regress_opt`` of its own example YAML, ``pretrain_network_g`` (the name
 all its shipped YAMLs use; ``GeneralIQAModel`` reads ``pretrain_network``). Model and dataset
-classes may declare the extra keys they read as ``option_keys = {'train': {...}, ...}``.
+classes may declare the extra keys they read as ``option_keys = {'train': {...}, ...}`` (a dataset
+also its extra augment keys, under ``'augment'``).
 """
 import logging
 
@@ -42,13 +43,18 @@ class OptionError(UserError, ValueError):
 
 
 def _declared_keys(registry_name, type_name):
-    """Extra keys a model or dataset class says it reads (its ``option_keys``)."""
+    """Extra keys a model or dataset class and its base classes say they read (``option_keys``)."""
     from pyiqa.utils import registry
     table = getattr(registry, registry_name)
     try:
-        return getattr(table.get(type_name), 'option_keys', {})
+        cls = table.get(type_name)
     except Exception:  # noqa: BLE001 - an unknown type is reported by pyiqa itself, clearly
         return {}
+    declared = {}
+    for klass in cls.__mro__:
+        for section, keys in vars(klass).get('option_keys', {}).items():
+            declared.setdefault(section, set()).update(keys)
+    return declared
 
 
 def fix_renamed_keys(opt):
@@ -83,7 +89,7 @@ def unknown_keys(opt):
         declared = _declared_keys('DATASET_REGISTRY', dataset.get('type', ''))
         check(dataset, 'dataset', f'datasets.{phase}.', declared.get('dataset', ()))
         if isinstance(dataset.get('augment'), dict):
-            check(dataset['augment'], 'augment', f'datasets.{phase}.augment.')
+            check(dataset['augment'], 'augment', f'datasets.{phase}.augment.', declared.get('augment', ()))
     return found
 
 

@@ -1,9 +1,12 @@
 """The one sentence embedder, on a tiny sentence-transformers model saved like all-MiniLM-L6-v2."""
+import time
+
 import pytest
 import torch
 import torch.nn.functional as F
 from transformers import AutoModel, AutoTokenizer
 
+from pyiqa_uniqa import weights
 from pyiqa_uniqa.backbones.sentence_embedder import SentenceEmbedder
 from pyiqa_uniqa.testing.tiny_sentence_model import write_tiny_sentence_model
 from pyiqa_uniqa.weights import WeightsNotFoundError
@@ -43,9 +46,24 @@ def test_empty_inputs_and_token_counts(tiny_model):
 
 
 def test_missing_model_fails_at_once_naming_the_option(tmp_path, monkeypatch):
-    from huggingface_hub import constants
-    monkeypatch.setattr(constants, 'HF_HUB_OFFLINE', True)
-    with pytest.raises(WeightsNotFoundError, match=r"'sentence-transformers/nope'.*hf download.*sentence_model"):
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
+    start = time.monotonic()
+    with pytest.raises(WeightsNotFoundError) as info:
         SentenceEmbedder('sentence-transformers/nope', device='cpu', keyword='sentence_model')
-    with pytest.raises(WeightsNotFoundError, match='folder .*missing-folder does not exist'):
+    assert time.monotonic() - start < 2
+    for part in ("'sentence-transformers/nope'", 'HF_HUB_OFFLINE is set', 'hf download', 'sentence_model=<path>',
+                 'models--sentence-transformers--nope'):
+        assert part in str(info.value)
+    with pytest.raises(WeightsNotFoundError, match='folder .*missing-folder does not exist.*as model=<path>'):
         SentenceEmbedder(tmp_path / 'missing-folder', device='cpu')
+
+
+def test_unreachable_hub_is_known_within_two_seconds(monkeypatch):
+    for variable in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE'):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(weights, '_probed', {})
+    monkeypatch.setenv('HF_ENDPOINT', 'http://127.0.0.1:9')  # nothing listens there
+    start = time.monotonic()
+    with pytest.raises(WeightsNotFoundError, match="'sentence-transformers/nope' is not on this machine .*--embedder"):
+        SentenceEmbedder('sentence-transformers/nope', device='cpu', keyword='embedder', flag='--embedder')
+    assert time.monotonic() - start < 2
