@@ -12,9 +12,7 @@ A row is ``Row(entry, bad_input, expect)``:
   ``pyiqa-uniqa <command>: error:`` message, a call raises a ``UserError`` (or ``kind=...``); either
   way without a traceback, naming the input, and containing ``text``.
 
-A new command or metric family adds rows, not a new test file. Rows whose outcome is still wrong
-carry ``pending('what is missing')``: a strict xfail, which fails once the outcome is right so the
-mark gets removed.
+A new command or metric family adds rows, not a new test file.
 """
 import contextlib
 import io
@@ -160,14 +158,9 @@ class Row:
     marks: list = field(default_factory=list)
 
 
-def pending(reason):
-    return [pytest.mark.xfail(strict=True, reason=reason)]
-
-
 TRAIN = command('train', '-opt', '{input}')
 INSTALL_HOOK = command('install-hook', '--site-dir', '{input}')
 UNIQA = metric('uniqa', backbone_weights='random', model_name='tiny-clip-quickgelu', num_crops=2)
-PYIQA_LOADER = 'pyiqa loader wrapper (issue 12 item 6): a named UserError for unreadable files'
 
 ROWS = [
     Row(TRAIN, 'missing path', error('no such options file')),
@@ -183,9 +176,11 @@ ROWS = [
     # pyiqa's own loader path: create_metric(...)(path or tensor)
     *[Row(UNIQA, name, SCORE) for name in ('1x1 image', '20x3000 image', 'RGBA image', '16-bit image', 'CMYK image',
                                            'grayscale image')],
-    Row(UNIQA, 'missing path', error('missing.file'), pending(PYIQA_LOADER)),
-    Row(UNIQA, 'truncated jpeg', error('truncated.jpg'), pending(PYIQA_LOADER)),
-    Row(UNIQA, 'non-image', error('text.jpg'), pending(PYIQA_LOADER)),
+    Row(UNIQA, 'missing path', error('No such file', kind=FileNotFoundError)),
+    Row(UNIQA, 'truncated jpeg', error('Cannot read image')),
+    Row(UNIQA, 'non-image', error('Cannot read image')),
+    Row(UNIQA, 'empty file', error('Cannot read image')),
+    Row(UNIQA, 'folder', error('', kind=(IsADirectoryError, UserError))),
     # pyiqa itself asserts that tensors are in [0, 1] before any metric sees them
     Row(UNIQA, 'NaN tensor', error('normalized to [0, 1]', kind=AssertionError)),
     Row(UNIQA, 'randn tensor', error('normalized to [0, 1]', kind=AssertionError)),
