@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from pyiqa_uniqa.data.distortions import DISTORTIONS, LEVELS
-from pyiqa_uniqa.data.photos import PHOTO_NAMES
+from pyiqa_uniqa.data.photos import ALL_PHOTO_NAMES, PHOTO_NAMES
 
 DEFAULT_DISTORTIONS = ('blur', 'noise', 'jpeg', 'brighten', 'darken', 'contrast_low', 'saturation_low', 'pixelate')
 DEFAULT_SIZE = 256  # short side; 224 crops fit
@@ -93,9 +93,9 @@ def _normalise_options(kind, distortions, levels, photos, size, seed, split_rati
         raise ValueError(f'levels must be distinct values from {LEVELS}; got {list(levels)}')
 
     photos = tuple(PHOTO_NAMES if photos is None else _as_sequence('photos', photos))
-    unknown = [p for p in photos if p not in PHOTO_NAMES]
+    unknown = [p for p in photos if p not in ALL_PHOTO_NAMES]
     if unknown or not photos or len(set(photos)) != len(photos):
-        raise ValueError(f'photos must be distinct names from {", ".join(PHOTO_NAMES)}; got {list(photos)}')
+        raise ValueError(f'photos must be distinct names from {", ".join(ALL_PHOTO_NAMES)}; got {list(photos)}')
 
     if size is not None and not (_is_int(size) and size >= 1):
         raise ValueError(f'size must be a positive int (short side in pixels) or None (native size); got {size!r}')

@@ -33,13 +33,7 @@ from pyiqa_uniqa.backbones import (
 )
 from pyiqa_uniqa.data.images import three_channels
 from pyiqa_uniqa.uniqa.adapter import ResidualAdapter
-from pyiqa_uniqa.uniqa.crops import (
-    CROP_MODES,
-    average_views,
-    crop_offsets,
-    crop_views,
-    fit_to_crop,
-)
+from pyiqa_uniqa.uniqa.crops import CROP_MODES, fit_to_crop, score_crops
 from pyiqa_uniqa.uniqa.image_encoder import encode_image
 from pyiqa_uniqa.uniqa.prompts import LEVELS_PER_GROUP, flat_prompts, prompt_groups
 from pyiqa_uniqa.weights import (
@@ -159,12 +153,7 @@ class UniQA(FrozenTowerModule):
             images = three_channels(images)
         except ValueError as err:
             raise ValueError(f'UniQA expects images [B, 3, H, W] in [0, 1]: {err}.') from None
-        images = fit_to_crop(images, self.crop_size)
         if self.training:
-            return self.score(images)
-        height, width = images.shape[-2:]
-        offsets = crop_offsets(height, width, self.crop_size, self.test_crops, self.num_crops,
-                               self.crop_seed)
-        crops, weights = crop_views(images, offsets, self.crop_size)
-        return average_views(self.score(crops), weights)
+            return self.score(fit_to_crop(images, self.crop_size))
+        return score_crops(self.score, images, self.crop_size, self.test_crops, self.num_crops, self.crop_seed)
 

@@ -68,3 +68,11 @@ def average_views(scores, weights):
     """Per-image weighted mean of offset-major crop scores [V*B, 1] -> [B, 1]."""
     per_view = scores.reshape(len(weights), -1)
     return (per_view * weights.to(per_view)[:, None]).sum(dim=0)[:, None]
+
+
+def score_crops(score, images, crop_size, mode='random', num_crops=10, seed=0):
+    """[B, 1]: the mean of ``score`` ([N, 3, crop, crop] -> [N, 1]) over the test-time crops of ``images``."""
+    images = fit_to_crop(images, crop_size)
+    height, width = images.shape[-2:]
+    crops, weights = crop_views(images, crop_offsets(height, width, crop_size, mode, num_crops, seed), crop_size)
+    return average_views(score(crops), weights)
