@@ -43,7 +43,7 @@ setup(
     # data files anywhere in the package (model configs, prompt tables, reference numbers)
     package_data={'pyiqa_uniqa': ['**/*.yml', '**/*.yaml', '**/*.json', '**/*.csv', '**/*.txt']},
     install_requires=[
-        'pyiqa>=0.1.16',
+        'pyiqa>=0.1.16,<0.1.17',  # the train command replaces pyiqa internals; tested on 0.1.16 only
         'torch>=2.6',  # torch.load(weights_only=True) is the default from 2.6
         'torchvision',
         'open_clip_torch>=2.24,<4',  # 4.x drops the OpenAI-layout builder
@@ -59,6 +59,7 @@ setup(
         'scikit-image',  # real photographs for the offline demo
         'transformers>=4.40',  # captioning and DepictQA-style models
         'peft>=0.10',  # LoRA
+        'sentence-transformers>=3',  # the one sentence embedder (purification, DepictQA confidence)
         'matplotlib',  # benchmark plots
     ],
     extras_require={'test': ['pytest>=7']},

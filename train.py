@@ -2,7 +2,9 @@
 
 Same as ``pyiqa-uniqa train``: pyiqa's training pipeline, rooted at the working directory.
 """
+import sys
+
 from pyiqa_uniqa.training.command import main
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

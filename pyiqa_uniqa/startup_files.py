@@ -7,6 +7,8 @@ site error at every start. With PEP 829 (Python >= 3.15) the ``.start`` file tak
 import os
 import sysconfig
 
+from pyiqa_uniqa.files import atomic_write
+
 STARTUP_FILES = {
     'pyiqa_uniqa.pth':
         'import sys; exec("try:\\n import pyiqa_uniqa\\nexcept Exception:\\n pass")\n',
@@ -20,7 +22,7 @@ def write_startup_files(site_dir=None):
     paths = []
     for name, text in STARTUP_FILES.items():
         path = os.path.join(site_dir, name)
-        with open(path, 'w') as f:
+        with atomic_write(path) as f:  # a half-written .pth would run at every interpreter start
             f.write(text)
         paths.append(path)
     return paths

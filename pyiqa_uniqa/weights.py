@@ -1,31 +1,128 @@
-"""Find weight files and load them without ever executing a pickle.
+"""Weight files: where each comes from, how it is found, and one checked way to load it.
 
-Search order for a named file: an explicit path, an environment variable, pyiqa's cache dir
-(``$TORCH_HOME/hub/pyiqa/<file>``, where pyiqa keeps its own weights), then a download. When all
-fail the error names the file, where to get it and where to put it.
+**Sources are data.** A ``WeightSource`` (like timm's pretrained cfgs) describes one file: its name,
+the keyword and CLI flag that take a local copy, its environment variable, its URL, where to get
+it and how to train it. It is declared next to the model that uses it, and every message about
+the file is written from it.
 
-Loading uses ``torch.load(weights_only=True)`` (tensors and plain containers only) or
-safetensors. A pickle that asks for anything else is refused before any of it runs.
+**One vocabulary for every weight argument** (every family, every flag): a value is
+
+- ``None``: the default source: the source's ``default_tag`` if it has one (e.g. open_clip's
+  ``'openai'``), else the official file, searched in order: ``$<env_var>``, pyiqa's cache dir
+  (``$TORCH_HOME/hub/pyiqa/<filename>``, where pyiqa keeps its own weights), then a download
+  where a URL exists;
+- ``'random'`` (``RANDOM``): seeded random weights, for tests and offline demos;
+- a path to a file; or a tag (a name the library behind the source knows, e.g. an open_clip
+  pretrained tag or a Hugging Face model id).
+
+**Loading never executes a pickle**: ``torch.load(weights_only=True)`` (tensors and plain
+containers only) or safetensors. ``load_checkpoint`` then unwraps, optionally renames, checks every
+key and shape against the module, and loads; one ``CheckpointMismatchError`` lists everything that
+does not fit.
+
+**Offline in seconds**: before anything downloads, ``require_network`` learns within 2 s whether
+the network answers (``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE`` mean no), and otherwise raises a
+``WeightsNotFoundError`` naming the missing file, the keyword or flag that takes a local copy,
+and where the cache expects it.
 """
 import os
 import pickle
+import re
+import socket
+import threading
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
+
+from pyiqa_uniqa.errors import UserError
+
+RANDOM = 'random'
+NETWORK_TIMEOUT_S = 2.0
+# a value with one of these endings, or one that starts like a path, is a path even if it is missing
+WEIGHT_FILE_SUFFIXES = ('.pt', '.pth', '.bin', '.safetensors', '.ckpt', '.tar', '.pkl')
+DEFAULT_HF_ENDPOINT = 'https://huggingface.co'
 
 
-class WeightsError(RuntimeError):
-    """Base class: a weight file is missing or unusable."""
+class WeightsError(UserError, RuntimeError):
+    """A weight file is missing or unusable."""
 
 
 class WeightsNotFoundError(WeightsError, FileNotFoundError):
-    pass
+    """The file is not on this machine (and could not be downloaded)."""
 
 
 class UnsafeWeightsError(WeightsError):
-    """The file is a pickle that would run code or build arbitrary objects."""
+    """The file is a pickle that would run code or build arbitrary objects; it was not loaded."""
 
 
 class CorruptWeightsError(WeightsError):
     """Truncated, empty, or not a checkpoint at all."""
+
+
+class CheckpointMismatchError(WeightsError, ValueError):
+    """A state dict does not fit its model; ``missing``, ``unexpected`` and ``wrong_shape`` list every key."""
+
+    def __init__(self, message, missing=(), unexpected=(), wrong_shape=()):
+        super().__init__(message)
+        self.missing, self.unexpected, self.wrong_shape = list(missing), list(unexpected), list(wrong_shape)
+
+
+@dataclass(frozen=True)
+class WeightSource:
+    """Everything a user needs to know about one weight file.
+
+    filename: the file's name, also its name in pyiqa's cache dir.
+    keyword: the constructor / ``create_metric`` keyword that takes a value (path, tag, 'random').
+    flag: the CLI flag that takes it, if a command exposes it.
+    env_var: an environment variable that may hold its path.
+    url: where it downloads from automatically, if anywhere.
+    get: where a user downloads it by hand, completing "Download it from ..."
+    train: the command that trains one, completing "Train one with `...`"
+    default_tag: what ``None`` means when it is not a file search (e.g. open_clip's 'openai').
+    what: what the file is, a capitalised noun phrase ("The UniQA CLIP backbone"; default "The weight file").
+    """
+    filename: str
+    keyword: str
+    flag: str = ''
+    env_var: str = ''
+    url: str = ''
+    get: str = ''
+    train: str = ''
+    default_tag: str = ''
+    what: str = ''
+
+    @property
+    def title(self):
+        """"The UniQA CLIP backbone 'UniQA_weight.pt'", or "The weight file 'x.pt'"."""
+        return f"{self.what or 'The weight file'} '{self.filename}'"
+
+    def names(self):
+        """'backbone_weights / --backbone-weights': how a user passes a value."""
+        return f'{self.keyword} / {self.flag}' if self.flag else self.keyword
+
+    def takes(self):
+        """'backbone_weights=<path> (--backbone-weights <path> on the command line)'."""
+        flag = f' ({self.flag} <path> on the command line)' if self.flag else ''
+        return f'{self.keyword}=<path>{flag}'
+
+    def how_to_get(self):
+        """One or two sentences: where to download it, how to train one; '' when neither is known."""
+        if self.get and self.train:
+            return f'Download it from {self.get}, or train your own with {self.train}.'
+        if self.get:
+            return f'Download it from {self.get}.'
+        if self.train:
+            return f'Train one with {self.train}.'
+        return ''
+
+    def where_to_put(self, cached=None):
+        """'pass its path as <keyword>=<path> (...), set $ENV to it, or put it at <cache>'."""
+        places = [f'pass its path as {self.takes()}']
+        if self.env_var:
+            places.append(f'set ${self.env_var} to it')
+        if cached is not None:
+            places.append(f'put it at {cached}')
+        return _one_of(places)
 
 
 def pyiqa_cache_dir():
@@ -34,94 +131,302 @@ def pyiqa_cache_dir():
     return Path(torch.hub.get_dir()) / 'pyiqa'
 
 
-def find_weights(filename, *, path=None, env_var=None, url=None, source_hint=''):
-    """Return the path of ``filename``, trying each source in order (see module doc)."""
-    tried = []
-    if path:
-        candidate = Path(path).expanduser()
+def _sentence(*parts):
+    return ' '.join(p for p in parts if p)
+
+
+def _one_of(choices):
+    """'a', 'a or b', 'a, b, or c'."""
+    return ' or '.join(choices) if len(choices) < 3 else ', '.join(choices[:-1]) + ', or ' + choices[-1]
+
+
+# --- the vocabulary ------------------------------------------------------------------------------
+
+def looks_like_path(value):
+    """True for a value meant as a file or folder (existing, or written like a path)."""
+    if isinstance(value, os.PathLike):
+        return True
+    text = str(value)
+    return (Path(text).expanduser().exists() or text.startswith(('/', './', '../', '~', '\\'))
+            or text.lower().endswith(WEIGHT_FILE_SUFFIXES))
+
+
+def weight_kind(value, source=None):
+    """What a weight value means: 'default', 'random', 'path' or 'tag' (see the module doc)."""
+    if value is None:
+        return 'tag' if source is not None and source.default_tag else 'default'
+    if isinstance(value, str) and value == RANDOM:
+        return 'random'
+    return 'path' if looks_like_path(value) else 'tag'
+
+
+def resolve_weights(source, value=None):
+    """``RANDOM``, a tag (str) or the ``Path`` of a file found: what ``value`` asks of ``source``."""
+    kind = weight_kind(value, source)
+    if kind == 'random':
+        return RANDOM
+    if kind == 'tag':
+        return source.default_tag if value is None else str(value)
+    return find_weights(source, value)
+
+
+# --- finding files --------------------------------------------------------------------------------
+
+def find_weights(source, value=None):
+    """The ``Path`` of ``source``'s file: ``value`` if it is a path, else the default search.
+
+    A tag or ``'random'`` is refused here (a file is what this source needs); models that take
+    tags call ``resolve_weights`` instead.
+    """
+    kind = weight_kind(value, None)
+    if kind == 'path':
+        candidate = Path(value).expanduser()
         if candidate.is_file():
             return candidate
-        raise WeightsNotFoundError(f'{filename}: the given path {candidate} does not exist.')
-    if env_var:
-        value = os.environ.get(env_var)
+        if candidate.is_dir():
+            raise WeightsNotFoundError(
+                f'The given {source.names()} {str(value)!r} is a folder; it takes the path of the file '
+                f'{source.filename}.')
+        raise WeightsNotFoundError(_sentence(
+            f'The given {source.names()} {str(value)!r} does not exist (it should be the file {source.filename}).',
+            source.how_to_get()))
+    if kind in ('random', 'tag'):
+        raise WeightsNotFoundError(_sentence(
+            f'The given {source.names()} {value!r} is neither an existing file nor a name this model knows.',
+            f'It takes the path of the file {source.filename}, None to search for it, or {RANDOM!r} for random weights.'))
+    return _search(source)
+
+
+def _search(source):
+    tried = []
+    if source.env_var:
+        value = os.environ.get(source.env_var)
         if value:
             candidate = Path(value).expanduser()
             if candidate.is_file():
                 return candidate
             raise WeightsNotFoundError(
-                f'{filename}: ${env_var} points to {candidate}, which does not exist.')
-        tried.append(f'${env_var} (not set)')
-    cached = pyiqa_cache_dir() / filename
+                f'${source.env_var} is {value!r}, which is not a file. Point it at {source.filename} '
+                f'or unset it; {source.takes()} takes the path too.')
+        tried.append(f'${source.env_var} (not set)')
+    cached = pyiqa_cache_dir() / source.filename
     if cached.is_file():
         return cached
-    tried.append(str(cached))
-    if url:
+    tried.append(f'{cached} (absent)')
+    if source.url:
+        require_network(source.title, source, cache=cached, url=source.url)
         try:
-            return _download(url, cached)
-        except Exception as err:  # noqa: BLE001 - any network failure becomes one clear message
-            tried.append(f'download from {url} failed: {err.__class__.__name__}: {err}')
-    where = f' Get it from {source_hint}.' if source_hint else ''
-    put = f'set ${env_var} to its path, or ' if env_var else ''
-    raise WeightsNotFoundError(
-        f'Weight file {filename!r} not found.{where} Then {put}put it at {cached} '
-        f'(or pass its path explicitly). Tried: {"; ".join(tried)}.')
+            return _download(source.url, cached)
+        except OSError as err:  # a network that answers a probe may still fail the download
+            tried.append(f'the download from {source.url} ({err.__class__.__name__}: {err})')
+    raise WeightsNotFoundError(_sentence(
+        f'{source.title} is not on this machine.', source.how_to_get(),
+        f'Then {source.where_to_put(cached)}.', f'Searched: {"; ".join(tried)}.'))
 
 
 def _download(url, destination):
     import torch.hub
     destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(destination.name + '.part')
-    torch.hub.download_url_to_file(url, str(partial), progress=True)
-    os.replace(partial, destination)  # a killed download never leaves a file that looks complete
+    # torch.hub downloads to a temp file beside the destination and moves it into place when
+    # complete, so a killed download never leaves a file that looks complete
+    torch.hub.download_url_to_file(url, str(destination), progress=True)
     return destination
 
+
+# --- the network -----------------------------------------------------------------------------------
+
+_probed = {}  # (host, port) -> reason it is unreachable, or '' when it answered (per process)
+
+
+def offline_reason(url=None):
+    """Why nothing can be downloaded from ``url`` right now ('' when the network answers).
+
+    ``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE`` say so outright; otherwise one TCP connection to the
+    host is tried for at most ``NETWORK_TIMEOUT_S`` (DNS included), once per host and process.
+    """
+    for variable in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE'):
+        if os.environ.get(variable, '').strip().lower() in ('1', 'on', 'yes', 'true'):
+            return f'{variable} is set'
+    parsed = urlparse(url or os.environ.get('HF_ENDPOINT') or DEFAULT_HF_ENDPOINT)
+    host = parsed.hostname or 'huggingface.co'
+    port = parsed.port or (80 if parsed.scheme == 'http' else 443)
+    if (host, port) not in _probed:
+        _probed[host, port] = _probe(host, port)
+    return _probed[host, port]
+
+
+def _probe(host, port):
+    outcome = []
+
+    def connect():
+        try:
+            socket.create_connection((host, port), timeout=NETWORK_TIMEOUT_S).close()
+            outcome.append('')
+        except OSError as err:
+            outcome.append(f'{host}:{port} cannot be reached ({err.__class__.__name__})')
+
+    # in a thread, because a DNS lookup ignores the socket timeout
+    thread = threading.Thread(target=connect, daemon=True)
+    thread.start()
+    thread.join(NETWORK_TIMEOUT_S)
+    return outcome[0] if outcome else f'{host}:{port} did not answer within {NETWORK_TIMEOUT_S:g} s'
+
+
+def require_network(what, source=None, *, cache=None, url=None):
+    """Raise ``WeightsNotFoundError`` unless ``what`` (about to be downloaded from ``url``) can be.
+
+    what: the missing thing, e.g. "open_clip weights 'openai' for ViT-B-16";
+    source: its ``WeightSource`` (for the keyword, flag and env var that take a local copy);
+    cache: where the cache expects it (a file or folder).
+    """
+    reason = offline_reason(url)
+    if not reason:
+        return
+    where = source.where_to_put(cache) if source is not None else (f'put it at {cache}' if cache else '')
+    how = (source.how_to_get() if source is not None else '') or 'Get it on a machine with network access.'
+    raise WeightsNotFoundError(_sentence(
+        f'{what} is not on this machine and cannot be downloaded now ({reason}).', how,
+        f'Then {where}.' if where else ''))
+
+
+def hf_cache_path(model_id):
+    """The folder where the Hugging Face cache keeps ``model_id``."""
+    from huggingface_hub.constants import HF_HUB_CACHE
+    return Path(HF_HUB_CACHE) / ('models--' + str(model_id).replace('/', '--'))
+
+
+def hf_model_available(model_id, filename='config.json'):
+    """True when ``model_id`` is a local folder or its ``filename`` is in the Hugging Face cache."""
+    if Path(str(model_id)).expanduser().is_dir():
+        return True
+    from huggingface_hub import try_to_load_from_cache
+    try:
+        return isinstance(try_to_load_from_cache(str(model_id), filename), str)
+    except ValueError:  # not a valid repo id: certainly not cached
+        return False
+
+
+def require_hf_model(model_id, source, filename='config.json'):
+    """Before ``from_pretrained(model_id)``: fail in seconds, clearly, when it would need the network."""
+    if not hf_model_available(model_id, filename):
+        require_network(f'The Hugging Face model {str(model_id)!r}', source, cache=hf_cache_path(model_id))
+
+
+# --- loading ---------------------------------------------------------------------------------------
 
 def load_state_dict(path):
     """Load a checkpoint file safely; returns whatever tensor container it holds."""
     path = Path(path)
     if not path.is_file():
-        raise WeightsNotFoundError(f'{path} does not exist.')
+        raise WeightsNotFoundError(f'{path}: no such file.' if not path.is_dir() else f'{path} is a folder, not a file.')
     if path.stat().st_size == 0:
         raise CorruptWeightsError(f'{path} is empty.')
     if path.suffix == '.safetensors':
         from safetensors.torch import load_file
         try:
             return load_file(str(path))
-        except Exception as err:  # noqa: BLE001
-            raise CorruptWeightsError(f'{path} is not a readable safetensors file: {err}') from err
+        except Exception as err:  # noqa: BLE001 - safetensors reports damage in several types
+            raise CorruptWeightsError(f'{path} is not a readable safetensors file.') from err
     import torch
     try:
         return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError as err:
-        refused = _refused_global(err)
-        if refused is None:  # the unpickler met bytes that are no pickle at all
-            raise CorruptWeightsError(f'{path} is not a PyTorch checkpoint ({_first_line(err)}).') from err
-        # weights_only refuses globals it does not know *before* constructing them
+        refused = refused_global(err)
+        if refused is None:  # the safe unpickler met bytes that are no checkpoint pickle at all
+            raise CorruptWeightsError(f'{path} is not a PyTorch checkpoint.') from err
         raise UnsafeWeightsError(
-            f'{path} contains pickled objects that are not plain tensors ({refused}). '
-            'It was not loaded: a pickle can run arbitrary code. Re-save the file as a plain '
-            'state dict (torch.save(model.state_dict(), ...)) or as safetensors.') from err
-    except Exception as err:  # noqa: BLE001 - a damaged file fails in many ways inside the unpickler
-        raise CorruptWeightsError(
-            f'{path} is truncated or not a PyTorch checkpoint ({_first_line(err)}).') from err
+            f'{path} holds pickled objects that are not tensors ({refused}); it was not loaded, because '
+            'unpickling them could run code. Re-save it as a plain state dict '
+            '(torch.save(model.state_dict(), path)) or as safetensors.') from err
+    except Exception as err:  # noqa: BLE001 - a damaged file fails in many ways inside torch
+        raise CorruptWeightsError(f'{path} is truncated or not a PyTorch checkpoint.') from err
 
 
-def _refused_global(err):
-    for line in str(err).splitlines():
-        if 'Unsupported global' in line or 'GLOBAL' in line:
-            return line.strip()
-    return None
+_GLOBAL = re.compile(r'GLOBAL ([\w.]+)')
 
 
-def _first_line(err):
-    text = str(err).strip().splitlines()
-    return text[0] if text else err.__class__.__name__
+def refused_global(err):
+    """The ``module.name`` torch's safe unpickler refused, from its message (None if it refused none)."""
+    found = _GLOBAL.search(str(err))
+    return found.group(1) if found else None
 
 
 def unwrap_params(checkpoint, key='params'):
-    """Return the state dict from pyiqa's ``{'params': sd}`` wrapper or a bare state dict."""
-    if isinstance(checkpoint, dict) and isinstance(checkpoint.get(key), dict):
-        checkpoint = checkpoint[key]
-    if not isinstance(checkpoint, dict):
-        raise CorruptWeightsError(f'expected a state dict, found {type(checkpoint).__name__}.')
+    """The state dict inside pyiqa's ``{'params': sd}``, a trainer's ``{'state_dict': sd}`` or a bare
+    state dict, with DataParallel's ``module.`` prefix removed."""
+    if isinstance(checkpoint, dict):
+        for wrapper in (key, 'params', 'state_dict'):
+            if isinstance(checkpoint.get(wrapper), dict):
+                checkpoint = checkpoint[wrapper]
+                break
+    import torch
+    if not isinstance(checkpoint, dict) or not any(torch.is_tensor(v) for v in checkpoint.values()):
+        raise CorruptWeightsError(f'expected a state dict of tensors, found {_describe(checkpoint)}.')
     return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in checkpoint.items()}
+
+
+def _describe(value):
+    if isinstance(value, dict):
+        return f'a dict with keys {", ".join(map(str, list(value)[:6]))}'
+    return type(value).__name__
+
+
+def frozen_parameter_names(module):
+    return {name for name, p in module.named_parameters(remove_duplicate=False) if not p.requires_grad}
+
+
+def trainable_state_dict(module):
+    """``state_dict()`` without frozen parameters: what a checkpoint of trained parts holds."""
+    frozen = frozen_parameter_names(module)
+    return {k: v for k, v in module.state_dict().items() if k not in frozen}
+
+
+def check_state_dict(state_dict, reference, *, what='the model', source='the checkpoint', required=None,
+                     hint=''):
+    """Raise ``CheckpointMismatchError`` listing every key of ``state_dict`` that does not fit ``reference``.
+
+    reference: the model's state dict (keys and shapes); required: the keys that must be present
+    (default: all of ``reference``); source names the file; ``hint`` is added when shapes differ.
+    """
+    required = set(reference if required is None else required)
+    missing = sorted(required - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(reference))
+    wrong_shape = [f'{key}: file {tuple(state_dict[key].shape)} vs model {tuple(reference[key].shape)}'
+                   for key in sorted(set(reference) & set(state_dict))
+                   if tuple(state_dict[key].shape) != tuple(reference[key].shape)]
+    if not (missing or unexpected or wrong_shape):
+        return
+    parts = [f'{source} does not fit {what} ({len(state_dict)} keys in the file, {len(required)} expected).']
+    for title, items in (('missing keys', missing), ('unexpected keys', unexpected), ('wrong shapes', wrong_shape)):
+        if items:
+            shown = ', '.join(items[:10]) + (f', ... ({len(items) - 10} more)' if len(items) > 10 else '')
+            parts.append(f'{len(items)} {title}: {shown}.')
+    if hint and wrong_shape:
+        parts.append(hint)
+    raise CheckpointMismatchError(' '.join(parts), missing, unexpected, wrong_shape)
+
+
+def load_checkpoint(module, path, *, key='params', expect='complete', rename=None, what=None, hint=''):
+    """Safely load ``path`` into ``module`` after checking every key and shape; returns the state dict.
+
+    key: the wrapper key to unwrap first (``'params'`` for pyiqa, ``'state_dict'`` for most trainers);
+    expect: ``'complete'`` (every tensor of ``module.state_dict()``) or ``'trainable'`` (every
+    trainable tensor; frozen ones may be absent); rename: ``dict -> dict`` applied after unwrapping
+    (official names -> ours); what: the model, for messages (default: its class name).
+    """
+    if expect not in ('complete', 'trainable'):
+        raise ValueError(f"expect must be 'complete' or 'trainable', got {expect!r}")
+    try:
+        state_dict = unwrap_params(load_state_dict(path), key=key)
+    except CorruptWeightsError as err:
+        if str(path) in str(err):
+            raise
+        raise CorruptWeightsError(f'{path}: {err}') from err
+    if rename is not None:
+        state_dict = rename(state_dict)
+    reference = module.state_dict()
+    required = trainable_state_dict(module) if expect == 'trainable' else reference
+    check_state_dict(state_dict, reference, what=what or module.__class__.__name__, source=str(path),
+                     required=required, hint=hint)
+    module.load_state_dict(state_dict, strict=expect == 'complete')
+    return state_dict

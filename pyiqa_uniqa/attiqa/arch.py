@@ -22,12 +22,11 @@ from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
 from pyiqa_uniqa.backbones import FrozenTowerModule
 from pyiqa_uniqa.data.images import three_channels
 
-HOW_TO_TRAIN = (
-    'no official ATTIQA weights exist; train your own: `pyiqa-uniqa select-prompts --probe synthetic '
-    '--out prompts.yml`, `pyiqa-uniqa label --images <unlabelled images> --prompts prompts.yml --out '
-    'attrs.csv`, `pyiqa-uniqa train -opt options/attiqa/pretrain.yml`, then e.g. `pyiqa-uniqa train -opt '
-    'options/attiqa/koniq.yml`, and pass the resulting experiments/<name>/models/net_best.pth as '
-    'pretrained_model_path=... (see the README section "ATTIQA")')
+HOW_TO_TRAIN = (  # no official ATTIQA weights exist
+    '`pyiqa-uniqa select-prompts --probe synthetic --out prompts.yml`, `pyiqa-uniqa label --images '
+    '<unlabelled images> --prompts prompts.yml --out attrs.csv`, `pyiqa-uniqa train -opt '
+    'options/attiqa/pretrain.yml`, then e.g. `pyiqa-uniqa train -opt options/attiqa/koniq.yml` (it saves '
+    'experiments/<name>/models/net_best.pth; no official ATTIQA weights exist)')
 
 
 class ScoreHead(nn.Sequential):
@@ -103,9 +102,11 @@ class ATTIQA(FrozenTowerModule):
         if base_model_path is not None:
             self.load_checkpoint(base_model_path, complete=False)
         if pretrained_model_path is not None or weights_file is not None:
-            from pyiqa_uniqa.weights import find_weights
+            from pyiqa_uniqa.weights import WeightSource, find_weights
             filename = weights_file or Path(pretrained_model_path).name
-            path = find_weights(filename, path=pretrained_model_path, source_hint=HOW_TO_TRAIN)
+            source = WeightSource(filename, keyword='pretrained_model_path', train=HOW_TO_TRAIN,
+                                  what='The ATTIQA checkpoint')
+            path = find_weights(source, pretrained_model_path)
             self.load_checkpoint(path, complete=base_model_path is None)
         self.eval()
 

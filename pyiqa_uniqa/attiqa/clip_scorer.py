@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
-from pyiqa_uniqa.backbones.preprocess import resize_center_crop
+from pyiqa_uniqa.backbones.clip_input import resize_center_crop
 
 DEFAULT_LABELLER_CLIP = 'ViT-B-16-quickgelu'
 DEFAULT_LABELLER_WEIGHTS = 'openai'
@@ -28,10 +28,9 @@ def add_clip_arguments(parser):
 
 def build_clip_from_args(args, device):
     from pyiqa_uniqa.backbones import create_clip, get_tokenizer
-    weights = None if str(args.clip_weights).lower() == 'none' else args.clip_weights
-    if weights is None:
-        import torch
-        torch.manual_seed(0)  # random weights still identical across shards and resumed runs
+    from pyiqa_uniqa.weights import RANDOM
+    # random weights (seeded by create_clip) stay identical across shards and resumed runs
+    weights = RANDOM if str(args.clip_weights).lower() == 'none' else args.clip_weights
     return create_clip(args.model_name, weights=weights, device=device), get_tokenizer(args.model_name)
 
 

@@ -11,7 +11,7 @@ import torch
 from pyiqa.data.base_iqa_dataset import BaseIQADataset
 
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
-from pyiqa_uniqa.data.images import open_rgb
+from pyiqa_uniqa.data.images import read_image
 
 
 class AttributeLabelDataset(BaseIQADataset):
@@ -31,6 +31,6 @@ class AttributeLabelDataset(BaseIQADataset):
 
     def __getitem__(self, index):
         img_path, attributes = self.paths_mos[index]
-        img = open_rgb(img_path)
+        img = read_image(img_path)
         return {'img': self.trans(img) * self.img_range, 'attributes': torch.from_numpy(attributes),
                 'img_path': img_path}

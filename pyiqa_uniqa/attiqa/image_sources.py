@@ -2,7 +2,7 @@
 import os
 from pathlib import Path
 
-from pyiqa_uniqa.data.images import UnreadableImageError, open_rgb, to_float_tensor
+from pyiqa_uniqa.data.images import UnreadableImageError, image_to_tensor, read_image
 
 IMAGE_EXTENSIONS = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp', '.gif'}
 
@@ -41,10 +41,10 @@ def list_images(source, image_root=None):
 
 
 def read_rgb(path, draft_size=None):
-    """Float tensor [3, H, W] in [0, 1] (``pyiqa_uniqa.data.images.open_rgb``); ``draft_size`` lets
+    """Float tensor [3, H, W] in [0, 1] (``pyiqa_uniqa.data.images.read_image``); ``draft_size`` lets
     JPEG decode at reduced scale, which matters for large photo collections. A missing file counts
     as unreadable here: the labeller reports and skips it like a damaged one."""
     try:
-        return to_float_tensor(open_rgb(path, draft_size=draft_size))
+        return image_to_tensor(path, draft_size=draft_size)
     except FileNotFoundError as err:
         raise UnreadableImageError(f'missing file {path}') from err

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
 from pyiqa_uniqa.attiqa.label_store import ResumableCSV
+from pyiqa_uniqa.files import atomic_write, write_file
 
 PATH_COLUMN = 'image_path'
 LABEL_COLUMNS = [PATH_COLUMN, *ATTRIBUTES]
@@ -50,9 +51,7 @@ def check_manifest(parts_dir, manifest):
                              'Resume with the same --images/--prompts/--shard n/CLIP, or use another --out.')
     else:
         parts_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f'.manifest.{os.getpid()}.tmp')  # shards may start at the same moment
-        tmp.write_text(json.dumps(manifest, indent=1))
-        os.replace(tmp, path)
+        write_file(path, json.dumps(manifest, indent=1))  # shards starting together write the same manifest
 
 
 class LabelImages:
@@ -66,7 +65,7 @@ class LabelImages:
 
     def __getitem__(self, position):
         from pyiqa_uniqa.attiqa.image_sources import UnreadableImageError, read_rgb
-        from pyiqa_uniqa.backbones.preprocess import resize_center_crop
+        from pyiqa_uniqa.backbones.clip_input import resize_center_crop
         try:
             image = read_rgb(self.root / self.paths[position], draft_size=self.size)
         except UnreadableImageError as err:
@@ -137,12 +136,11 @@ def merge_parts(parts_dir, count, paths, out, val_fraction):
     for target_path, header, rows in (
             (out, [*LABEL_COLUMNS, 'split'], [[*labelled[p], split_of(p, val_fraction)] for p in paths if p in labelled]),
             (failed_path_for(out), FAILED_COLUMNS, [failed[p] for p in paths if p in failed])):
-        tmp = target_path.with_name(target_path.name + '.tmp')
-        with open(tmp, 'w', newline='', encoding='utf-8') as handle:
+        # concurrent mergers write identical files; each replace is atomic
+        with atomic_write(target_path, newline='', encoding='utf-8') as handle:
             writer = csv.writer(handle, lineterminator='\n')
             writer.writerow(header)
             writer.writerows(rows)
-        os.replace(tmp, target_path)  # concurrent mergers write identical files; each replace is atomic
     return len(labelled), len(failed)
 
 

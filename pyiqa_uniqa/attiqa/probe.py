@@ -27,7 +27,7 @@ class ProbeSet:
 
 
 def synthetic_probe(size=224, photos=None, seed=0):
-    from pyiqa_uniqa.backbones.preprocess import resize_center_crop
+    from pyiqa_uniqa.backbones.clip_input import resize_center_crop
     from pyiqa_uniqa.data.distortions import ATTRIBUTE_EFFECTS, LEVELS, apply_distortion
     from pyiqa_uniqa.data.photos import load_photos
 
@@ -56,7 +56,7 @@ def labelled_probe(csv_path, image_root=None, size=224):
     import pandas as pd
 
     from pyiqa_uniqa.attiqa.image_sources import list_images, read_rgb
-    from pyiqa_uniqa.backbones.preprocess import resize_center_crop
+    from pyiqa_uniqa.backbones.clip_input import resize_center_crop
 
     root, paths = list_images(csv_path, image_root)
     table = pd.read_csv(csv_path)

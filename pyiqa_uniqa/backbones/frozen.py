@@ -1,11 +1,46 @@
-"""Hold a frozen backbone inside a network without putting it in checkpoints or optimizers.
+"""Frozen towers inside a trainable network, and the protocol that lets their features be cached.
 
+``FrozenTowerModule`` holds a frozen backbone without putting it in checkpoints or optimizers.
 A frozen CLIP is large and never changes, so a training checkpoint must not carry it, the
 optimizer must not see it, and pyiqa must not warn once per frozen parameter. Keeping it out of
 ``_modules`` gives all of that; overriding ``_apply`` keeps ``.to()``, ``.cuda()``, ``.half()``
 moving it along with the trainable parts, and ``train()`` never switches it out of eval mode.
+
+The frozen-feature protocol
+---------------------------
+A network whose first part is frozen splits its forward there, so that a trainer can keep the
+frozen part's output instead of recomputing it (``FrozenBackboneIQAModel``'s validation cache)::
+
+    frozen_features(images) -> Tensor [B, V, ...]
+        Everything before the first trainable part, for each of the V views the network scores
+        in its current mode. Training mode: the image as given (V = 1). Eval mode: every test-time
+        view, in a fixed order; UniQA's ten seeded 224-px crops give V = 10, CLIP-AGIQA's centre
+        crop V = 1. V and the views depend only on the image size and the options in
+        ``frozen_features_key``, never on the rest of the batch. Where views repeat (an image
+        exactly the crop size gives ten equal crops), the tower may encode each distinct view
+        once, but the result still has all V rows, so that the reduction over views is a plain
+        mean. A graph is built only when the caller wants gradients w.r.t. the image
+        (``images.requires_grad``, the metric used as a loss).
+    forward_from_features(features [B, V, ...]) -> scores [B, 1]
+        The rest: the trainable parts on every view, then the mean over views.
+    frozen_features_key() -> hashable, or None
+        Everything besides the image and the frozen weights that ``frozen_features`` depends on
+        (mode, crop size, crop mode, number of views, crop seed, precision...). None while the
+        features are not frozen (e.g. a backbone being fine-tuned): nothing may then be cached.
+
+``forward(images)`` is ``forward_from_features(frozen_features(images))`` in both modes; networks
+implement ``forward`` that way, so the cached and the uncached paths run the same code and give
+the same numbers. ``has_frozen_features(net)`` says whether a network takes part.
 """
 import torch.nn as nn
+
+FROZEN_FEATURE_METHODS = ('frozen_features', 'forward_from_features', 'frozen_features_key')
+
+
+def has_frozen_features(net):
+    """True when ``net`` implements the protocol and its features are frozen right now."""
+    return all(callable(getattr(net, name, None)) for name in FROZEN_FEATURE_METHODS) \
+        and net.frozen_features_key() is not None
 
 
 class FrozenTowerModule(nn.Module):

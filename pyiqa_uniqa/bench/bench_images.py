@@ -22,7 +22,7 @@ def load_bench_images(folder=None, limit=None):
         from pyiqa_uniqa.data.photos import load_photos
         photos = load_photos()
         return [(name, _to_tensor(array)) for name, array in photos[:limit]], []
-    from pyiqa_uniqa.data.images import UnreadableImageError, open_rgb
+    from pyiqa_uniqa.data.images import UnreadableImageError, read_image
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -31,7 +31,7 @@ def load_bench_images(folder=None, limit=None):
     images, skipped = [], []
     for path in files[:limit]:
         try:
-            array = np.asarray(open_rgb(path))
+            array = np.asarray(read_image(path))
         except UnreadableImageError as err:  # truncated/corrupt/not an image: skip and say so
             skipped.append(f'{path.name}: {err}')
             continue

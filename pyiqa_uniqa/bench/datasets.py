@@ -18,10 +18,9 @@ from pathlib import Path
 
 import yaml
 
+from pyiqa_uniqa.data.dataset_files import PATH_KEYS, SELF_BUILDING_TYPES
+
 PRESETS_FILE = Path(__file__).with_name('dataset_presets.yml')
-PATH_KEYS = ('dataroot_target', 'dataroot_ref', 'meta_info_file', 'split_file')
-# Dataset types that write their own images and meta-info on first use, so absent files are fine.
-SELF_BUILDING_TYPES = {'PhotoDistortionNRDataset', 'PhotoDistortionFRDataset'}
 PYIQA_SOURCE = 'pyiqa default_dataset_configs.yml'
 
 

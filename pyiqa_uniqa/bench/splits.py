@@ -8,23 +8,19 @@ pyiqa knows two split conventions (``research/pyiqa_host.md`` §3.1):
 
 Every split is turned into indices of one un-split dataset, so each image is scored once however
 many splits use it (``--split-index all`` costs one pass, not ten). Split pickles are read with
-an unpickler that only builds lists, dicts, numbers and numpy arrays: a pickle that asks for
-anything else is refused, never run.
+``safe_pickle.load_plain_pickle``, which only builds lists, dicts, numbers and numpy arrays: a
+pickle that asks for anything else is refused, never run.
 """
-import io
-import pickle
 import re
 from dataclasses import dataclass
 
+from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.safe_pickle import UnreadablePickleError, UnsafePickleError, load_plain_pickle
+
 NUMBERED_SPLIT_COLUMN = re.compile(r'^ratio\w+_seed\d+_split_\d+$')
-_NUMPY_GLOBALS = {
-    ('numpy', 'ndarray'), ('numpy', 'dtype'),
-    ('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct'),
-    ('numpy.core.multiarray', 'scalar'), ('numpy._core.multiarray', 'scalar'),
-}
 
 
-class SplitError(ValueError):
+class SplitError(UserError, ValueError):
     pass
 
 
@@ -34,23 +30,14 @@ class Split:
     indices: list  # rows of the un-split dataset
 
 
-class _PlainDataUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        if (module, name) in _NUMPY_GLOBALS:
-            return super().find_class(module, name)
-        raise SplitError(f'split file wants {module}.{name}; only plain lists/dicts/numbers are '
-                         'accepted (it was not executed)')
-
-
 def load_split_file(path):
     """Read a pyiqa split pickle without running code; return ``{index: {phase: [rows]}}``."""
     try:
-        with open(path, 'rb') as f:
-            data = _PlainDataUnpickler(io.BytesIO(f.read())).load()
-    except SplitError as err:
-        raise SplitError(f'{path}: {err}') from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as err:
-        raise SplitError(f'{path}: not a readable split pickle ({type(err).__name__}: {err})') from None
+        data = load_plain_pickle(path)
+    except UnsafePickleError as err:
+        raise SplitError(str(err)) from None
+    except UnreadablePickleError as err:
+        raise SplitError(f'{path}: not a readable split pickle ({err})') from None
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise SplitError(f'{path}: expected {{split index: {{"train"/"val"/"test": [rows]}}}}')
     return data

@@ -19,10 +19,11 @@ from torch import nn
 
 from pyiqa_uniqa.backbones import FrozenTowerModule, create_clip, get_tokenizer
 from pyiqa_uniqa.clip_agiqa.prompt_learner import PromptLearner, encode_text_embeddings
+from pyiqa_uniqa.weights import RANDOM
 
 QUALITY_LEVELS = ('terrible', 'bad', 'poor', 'average', 'good', 'perfect')
-HOW_TO_TRAIN = ('train one with `pyiqa-uniqa train -opt options/clip_agiqa/agiqa3k.yml` (or aigciqa2023.yml) '
-                'and pass experiments/<name>/models/net_best.pth as pretrained_model_path=...')
+HOW_TO_TRAIN = ('`pyiqa-uniqa train -opt options/clip_agiqa/agiqa3k.yml` (or aigciqa2023.yml); it saves '
+                'experiments/<name>/models/net_best.pth')
 
 
 class CLIPAGIQA(FrozenTowerModule):
@@ -43,7 +44,7 @@ class CLIPAGIQA(FrozenTowerModule):
                  pretrained_model_path=None, weights_file=None, official_checkpoint=None):
         super().__init__()
         from open_clip import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
-        clip_model = create_clip(model_name, weights=None if clip_weights in (None, 'random') else clip_weights)
+        clip_model = create_clip(model_name, weights=RANDOM if clip_weights in (None, RANDOM) else clip_weights)
         self.hold_frozen('clip', clip_model)
         self.prompt_learner = PromptLearner(clip_model, get_tokenizer(model_name), class_names, context_init, n_ctx)
         width = clip_model.text_projection.shape[1] if torch.is_tensor(clip_model.text_projection) \
@@ -59,9 +60,10 @@ class CLIPAGIQA(FrozenTowerModule):
         if official_checkpoint is not None:
             self.load_official_checkpoint(*official_checkpoint)
         elif pretrained_model_path is not None or weights_file is not None:
-            from pyiqa_uniqa.weights import find_weights
-            filename = weights_file or Path(pretrained_model_path).name
-            self.load_checkpoint(find_weights(filename, path=pretrained_model_path, source_hint=HOW_TO_TRAIN))
+            from pyiqa_uniqa.weights import WeightSource, find_weights
+            source = WeightSource(weights_file or Path(pretrained_model_path).name, keyword='pretrained_model_path',
+                                  train=HOW_TO_TRAIN, what='The CLIP-AGIQA checkpoint')
+            self.load_checkpoint(find_weights(source, pretrained_model_path))
         self.eval()
 
     def load_official_checkpoint(self, prompt_learner_path, regression_path):
@@ -103,7 +105,7 @@ class CLIPAGIQA(FrozenTowerModule):
         return features
 
     def forward(self, x):
-        from pyiqa_uniqa.backbones.preprocess import resize_center_crop
+        from pyiqa_uniqa.backbones.clip_input import resize_center_crop
         from pyiqa_uniqa.data.images import three_channels
         x = resize_center_crop(three_channels(x), self.input_size)
         image = F.normalize(self.clip.encode_image((x - self.mean) / self.std).float(), dim=-1)

@@ -27,7 +27,7 @@ import torch
 from torch.utils import data
 from torchvision.transforms import functional as TF
 
-from pyiqa_uniqa.data.images import open_rgb
+from pyiqa_uniqa.data.images import read_image
 
 PARTS = ('train', 'val', 'all')
 
@@ -68,7 +68,7 @@ class CarvedSplitNRDataset(data.Dataset):
 
     def __getitem__(self, index):
         path, mos = self.items[index]
-        image = open_rgb(path)
+        image = read_image(path)
         for transform in self.transforms:
             image = transform(image)
         tensor = TF.to_tensor(image) if not torch.is_tensor(image) else image

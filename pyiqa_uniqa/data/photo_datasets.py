@@ -1,4 +1,7 @@
-"""Small pyiqa datasets built from scikit-image photos and the seeded distortion library.
+"""Small pyiqa-format datasets built from scikit-image photos and the seeded distortion library.
+
+The builders (``build_nr_dataset``, ``build_fr_dataset``); the pyiqa dataset types that build on
+first use are in ``photo_dataset_types``. Images are rendered by ``rendering``.
 
 Layout of a dataset root (paths in the CSV are relative to the root, pyiqa's ``dataroot_target``)::
 
@@ -19,21 +22,22 @@ same options is reused without writing anything) and resumable (an interrupted b
 images it wrote atomically and writes the rest; a root built with other options is rebuilt).
 """
 
-import inspect
-import io
 import json
 import math
 import numbers
-import os
 import pickle
 import shutil
-import zlib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
 
 from pyiqa_uniqa.data.distortions import DISTORTIONS, LEVELS
-from pyiqa_uniqa.data.photos import ALL_PHOTO_NAMES, PHOTO_NAMES
+from pyiqa_uniqa.data.photos import ALL_PHOTO_NAMES, PHOTO_NAMES, load_photos
+from pyiqa_uniqa.data.rendering import encode_png, render_distortions, resize_short_side
+from pyiqa_uniqa.files import write_file
 
 DEFAULT_DISTORTIONS = ('blur', 'noise', 'jpeg', 'brighten', 'darken', 'contrast_low', 'saturation_low', 'pixelate')
 DEFAULT_SIZE = 256  # short side; 224 crops fit
@@ -208,19 +212,19 @@ def _build(root, options, progress):
                 (root / name).unlink(missing_ok=True)  # changed since the build: regenerate it
 
     root.mkdir(parents=True, exist_ok=True)
-    _write_atomic(manifest_file, json.dumps({'state': 'building', 'options': options}, indent=1).encode())
+    write_file(manifest_file, json.dumps({'state': 'building', 'options': options}, indent=1).encode())
     _write_images(root, options, progress)
 
     rows = _rows(options)
-    _write_atomic(root / META_INFO_NAME, _meta_info_csv(options['kind'], rows, phase_of).encode())
+    write_file(root / META_INFO_NAME, _meta_info_csv(options['kind'], rows, phase_of).encode())
     split = {1: {phase: [i for i, row in enumerate(rows) if phase_of[row['photo']] == phase] for phase in PHASES}}
-    _write_atomic(root / SPLIT_NAME, pickle.dumps(split))
+    write_file(root / SPLIT_NAME, pickle.dumps(split))
 
     files = sorted({row['image'] for row in rows} | {row['ref'] for row in rows if 'ref' in row}
                    | {META_INFO_NAME, SPLIT_NAME})
     sizes = {name: (root / name).stat().st_size for name in files}
     manifest = {'state': 'complete', 'options': options, 'files': sizes}
-    _write_atomic(manifest_file, json.dumps(manifest, indent=1).encode())
+    write_file(manifest_file, json.dumps(manifest, indent=1).encode())
     return paths
 
 
@@ -253,24 +257,9 @@ def _remove_outputs(root):
         (root / name).unlink(missing_ok=True)
 
 
-def _write_atomic(path, data):
-    """Write via a temporary file and rename, so an interrupted write never leaves a truncated file."""
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _image_seed(seed, photo, distortion, level):
-    # stable across runs and Python versions (hash() is salted per process)
-    return zlib.crc32(f'{seed}/{photo}/{distortion}/{level}'.encode())
 
 
 def _write_images(root, options, progress):
-    import torch
-    from tqdm import tqdm
-
-    from pyiqa_uniqa.data.photos import load_photos
-
     for name in OWNED_DIRS:
         (root / name).mkdir(exist_ok=True)
         for stale in (root / name).glob('.*.tmp'):  # left by a build killed mid-write
@@ -291,7 +280,7 @@ def _write_images(root, options, progress):
     torch.set_num_threads(1)
     try:
         for photo, array in load_photos(needed):
-            _write_photo_images(root, photo, _resize_short_side(array, options['size']),
+            _write_photo_images(root, photo, resize_short_side(array, options['size']),
                                 [job for job in todo if job[0] == photo], options['seed'], bar)
     finally:
         torch.set_num_threads(threads)
@@ -299,45 +288,17 @@ def _write_images(root, options, progress):
 
 
 def _write_photo_images(root, photo, array, jobs, seed, bar):
-    import torch
-
-    from pyiqa_uniqa.data.distortions import apply_distortion
-
     ref_path = root / f'ref/{photo}.png'
     if not ref_path.exists():
-        _save_png(array, ref_path)
+        write_file(ref_path, encode_png(array))
         bar.update()
-    image = torch.from_numpy(array).permute(2, 0, 1).float() / 255.0
     for _, distortion, level in jobs:
-        out = apply_distortion(image, distortion, level, seed=_image_seed(seed, photo, distortion, level))
-        out = (out.permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
-        _save_png(out, root / f'dist/{photo}_{distortion}_{level}.png')
+        distorted = render_distortions(array, [(distortion, level)], seed, photo)
+        write_file(root / f'dist/{photo}_{distortion}_{level}.png', encode_png(distorted))
         bar.update()
-
-
-def _save_png(array, path):
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    # zlib level 1: a third of the default's encoding time (which dominates the build) for 10% larger files
-    Image.fromarray(array).save(buffer, format='PNG', compress_level=1)
-    _write_atomic(path, buffer.getvalue())
-
-
-def _resize_short_side(array, size):
-    from PIL import Image
-
-    if size is None:
-        return array
-    h, w = array.shape[:2]
-    scale = size / min(h, w)
-    new_size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.array(Image.fromarray(array).resize(new_size, Image.Resampling.LANCZOS))
 
 
 def _meta_info_csv(kind, rows, phase_of):
-    import pandas as pd
-
     records = []
     for row in rows:
         mos = severity_mos(row['level'])
@@ -345,78 +306,3 @@ def _meta_info_csv(kind, rows, phase_of):
         records.append(names | {'mos': mos, 'photo': row['photo'], 'distortion': row['distortion'],
                                 'level': row['level'], 'split': phase_of[row['photo']]})
     return pd.DataFrame.from_records(records).to_csv(index=False)
-
-
-# ---------------------------------------------------------------------------------------------
-# pyiqa dataset types
-
-
-def _options_with_built_dataset(opt, builder):
-    """Build the dataset described by ``opt['build_opts']`` into ``dataroot_target`` and fill pyiqa's path options.
-
-    ``meta_info_file`` and ``split_file`` default to the built files; give ``split_file: ~`` (or a
-    ``split_index``) explicitly to use the whole set or the CSV's ``split`` column instead.
-    """
-    opt = dict(opt)
-    if not opt.get('dataroot_target'):
-        raise ValueError(f'{opt.get("type", "PhotoDistortion dataset")} needs dataroot_target: the folder to build '
-                         'the photo-distortion dataset in (it is built there on first use)')
-    build_opts = opt.get('build_opts') or {}
-    if not isinstance(build_opts, dict):
-        raise TypeError(f'build_opts must be a mapping of builder options, got {build_opts!r}')
-    allowed = set(inspect.signature(builder).parameters) - {'root'}
-    unknown = sorted(set(build_opts) - allowed)
-    if unknown:
-        raise ValueError(f'unknown build_opts {unknown}; allowed: {sorted(allowed)}')
-    paths = builder(opt['dataroot_target'], **build_opts)
-    opt.setdefault('meta_info_file', paths['meta_info_file'])
-    if 'split_file' not in opt and 'split_index' not in opt:
-        opt['split_file'] = paths['split_file']
-    opt.setdefault('mos_range', list(MOS_RANGE))
-    opt.setdefault('lower_better', False)
-    return opt
-
-
-def _define_dataset_types():
-    from pyiqa.data.general_fr_dataset import GeneralFRDataset
-    from pyiqa.data.general_nr_dataset import GeneralNRDataset
-
-    class PhotoDistortionNRDataset(GeneralNRDataset):
-        """GeneralNRDataset over scikit-image photos with synthetic distortions.
-
-        The dataset is built into ``dataroot_target`` on first use.
-
-        Options: those of GeneralNRDataset, plus ``build_opts`` (keyword arguments of ``build_nr_dataset``).
-        """
-
-        option_keys = {'dataset': {'build_opts'}}  # read by pyiqa_uniqa's option check
-
-        def __init__(self, opt):
-            super().__init__(_options_with_built_dataset(opt, build_nr_dataset))
-
-    class PhotoDistortionFRDataset(GeneralFRDataset):
-        """GeneralFRDataset (reference + distorted) over scikit-image photos with synthetic distortions.
-
-        The dataset is built into ``dataroot_target`` on first use.
-
-        Options: those of GeneralFRDataset, plus ``build_opts`` (keyword arguments of ``build_fr_dataset``).
-        """
-
-        option_keys = {'dataset': {'build_opts'}}  # read by pyiqa_uniqa's option check
-
-        def __init__(self, opt):
-            super().__init__(_options_with_built_dataset(opt, build_fr_dataset))
-
-    for cls in (PhotoDistortionNRDataset, PhotoDistortionFRDataset):
-        cls.__module__ = __name__
-        cls.__qualname__ = cls.__name__
-        globals()[cls.__name__] = cls
-
-
-def __getattr__(name):
-    # The dataset types subclass pyiqa's, whose import costs seconds (it pulls in pyiqa's models);
-    # they are defined on first access so that the builders above stay cheap to import.
-    if name in ('PhotoDistortionNRDataset', 'PhotoDistortionFRDataset'):
-        _define_dataset_types()
-        return globals()[name]
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

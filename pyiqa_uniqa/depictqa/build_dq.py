@@ -30,6 +30,7 @@ from pathlib import Path
 
 from pyiqa_uniqa.depictqa import templates
 from pyiqa_uniqa.depictqa.evaluation import KIND_IDENTIFY, KIND_RATE_AB, KIND_RATE_LEVEL
+from pyiqa_uniqa.files import write_file
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 SKIMAGE_PHOTOS = 'skimage'
@@ -236,9 +237,7 @@ def _write_png(array, path):
     from PIL import Image
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format='PNG', compress_level=1)
-    temporary = path.with_name(f'.{path.name}.tmp')
-    temporary.write_bytes(buffer.getvalue())
-    os.replace(temporary, path)  # a killed build never leaves a half-written image
+    write_file(path, buffer.getvalue())  # a killed build never leaves a half-written image
 
 
 def _render(array, combo, seed, photo):
@@ -320,9 +319,7 @@ def _write_photo_images(photo, loader, samples, image_dir, root, options):
 
 
 def _write_json(path, records):
-    temporary = path.with_name(f'.{path.name}.tmp')
-    temporary.write_text(json.dumps(records, indent=1))
-    os.replace(temporary, path)
+    write_file(path, json.dumps(records, indent=1))
 
 
 # --- command line ----------------------------------------------------------------------------------

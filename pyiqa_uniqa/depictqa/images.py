@@ -49,14 +49,14 @@ def load_image(source):
 def _read_array(source):
     from PIL import Image
 
-    from pyiqa_uniqa.data.images import open_rgb
+    from pyiqa_uniqa.data.images import read_image
     if isinstance(source, np.ndarray):
         return source
     if isinstance(source, Image.Image):
         image = source
     else:
         try:
-            image = open_rgb(source)
+            image = read_image(source)
         except OSError as err:  # missing or undecodable file
             raise ImageInputError(f'cannot read image {source}: {err}') from err
     if image.mode in ('P', 'PA', 'CMYK', 'YCbCr', 'LAB', 'HSV', '1'):

@@ -6,12 +6,13 @@ official key names. The loss is next-token cross-entropy on answer tokens only. 
 decodes brief answers (bounded, greedy) and reports the ``val.metrics`` of
 ``pyiqa_uniqa.depictqa.evaluation`` (distortion-identification, A/B and level accuracy).
 
-Options beyond pyiqa's: ``train.grad_clip`` (max gradient norm, official 1.0; 0 turns it off),
-``train.grad_accumulation`` (micro-batches per optimizer step, official 16; default 1) and
-``val.batch_size`` (records decoded together during validation, default 16; the val loader itself
-must use batch 1 because images differ in size).
+The step is the base class's: the official recipe's gradient clipping and accumulation are
+``train.grad_clip_norm: 1.0`` and ``train.accumulate_grad_batches: 16``, mixed precision is
+``train.precision``. Option read here: ``val.batch_size`` (records decoded together during
+validation, default 16; the val loader itself must use batch 1 because images differ in size).
 """
-import torch
+from collections import OrderedDict
+
 from pyiqa.metrics import calculate_metric
 from pyiqa.utils import get_root_logger
 
@@ -21,23 +22,14 @@ from pyiqa_uniqa.training.base_model import FrozenBackboneIQAModel
 
 
 class DepictQAModel(FrozenBackboneIQAModel):
-    option_keys = {'train': ('grad_clip', 'grad_accumulation'), 'val': ('batch_size',)}
+    option_keys = {'val': ('batch_size',)}
 
     def feed_data(self, data):
         self.requests = batch_to_requests(data)
 
-    def optimize_parameters(self, current_iter):
-        net = self.get_bare_model(self.net)
-        steps = self.opt['train'].get('grad_accumulation', 1)
-        loss, token_accuracy = net.answer_loss(self.requests)
-        (loss / steps).backward()
-        if current_iter % steps == 0:  # pyiqa counts iterations from 1
-            max_norm = self.opt['train'].get('grad_clip', 1.0)
-            if max_norm:
-                torch.nn.utils.clip_grad_norm_([p for p in net.parameters() if p.requires_grad], max_norm)
-            self.optimizer.step()
-            self.optimizer.zero_grad()
-        self.log_dict = {'l_answer': loss.item(), 'token_accuracy': token_accuracy.item()}
+    def compute_loss(self):
+        loss, token_accuracy = self.get_bare_model(self.net).answer_loss(self.requests)
+        return loss, OrderedDict(l_answer=loss, token_accuracy=token_accuracy)
 
     def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):
         dataset_name = dataloader.dataset.opt['name']

@@ -9,7 +9,7 @@ where to put it.
 """
 from pathlib import Path
 
-from pyiqa_uniqa.weights import WeightsNotFoundError, find_weights, pyiqa_cache_dir
+from pyiqa_uniqa.weights import WeightsNotFoundError, WeightSource, find_weights, pyiqa_cache_dir
 
 WEIGHTS_ENV = 'DEPICTQA_WEIGHTS'
 
@@ -57,14 +57,16 @@ def release_weights(model_config, pretrained_model_path):
     if pretrained_model_path is False:
         return None
     if pretrained_model_path:
-        return find_weights(Path(str(pretrained_model_path)).name, path=pretrained_model_path)
+        source = WeightSource(Path(str(pretrained_model_path)).name, keyword='pretrained_model_path')
+        return find_weights(source, pretrained_model_path)
     release = OFFICIAL_RELEASES.get(model_config) if isinstance(model_config, str) else None
     if release is None:
         return None
     filename, url, repo = release
     try:
-        return find_weights(filename, env_var=WEIGHTS_ENV, url=url,
-                            source_hint=f'https://huggingface.co/{repo} (file ckpt.pt)')
+        return find_weights(WeightSource(filename, keyword='pretrained_model_path', env_var=WEIGHTS_ENV, url=url,
+                                         get=f'https://huggingface.co/{repo} (file ckpt.pt)',
+                                         what='The trained DepictQA delta'))
     except WeightsNotFoundError as err:
         raise WeightsNotFoundError(
             f'{err} Note: ckpt.pt is only the trained delta (LoRA + projector); DepictQA also needs '

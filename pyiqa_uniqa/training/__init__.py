@@ -9,4 +9,6 @@ REGISTRY = {
 
 COMMANDS = {
     'train': ('pyiqa_uniqa.training.command', "train with pyiqa's pipeline on an options YAML"),
+    'bench-train': ('pyiqa_uniqa.training.bench_train_command',
+                    'time a training recipe with and without the validation feature cache'),
 }

@@ -2,12 +2,23 @@
 
 Runs pyiqa's own ``train_pipeline`` with the working directory as root (``python -m pyiqa.train``
 would write experiments into site-packages), after fixing what pyiqa gets wrong for us:
-misnamed keys are honoured, ignored keys are reported, and resume works on CPU and restores the
-network weights (``resume.py``). Distributed runs go through pyiqa's launcher:
+
+- the options file is read as plain data (``options.load_yaml``; pyiqa's parser would build any
+  Python object the file names), ``--force_yml`` values too (pyiqa ``exec``-s them), and pyiqa
+  gets the parsed options, never the file (``parse_options`` below derives what pyiqa's does);
+- every input the options name is checked before anything is created (``preflight.py``), and a
+  run that fails before its first iteration leaves no folder behind (``clean_start.py``);
+- misnamed keys are honoured and ignored keys reported (``option_check.py``); resume works on CPU
+  and restores the network weights; split files are read without running code
+  (``pyiqa_patches.py``).
+
+Distributed runs go through pyiqa's launcher:
 ``torchrun --nproc_per_node=N -m pyiqa_uniqa train -opt X.yml --launcher pytorch``.
 """
 import os
+import random
 import sys
+from os import path as osp
 
 
 def add_arguments(parser):
@@ -15,7 +26,8 @@ def add_arguments(parser):
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
     parser.add_argument('--auto_resume', action='store_true',
                         help='continue from the newest training state of this experiment')
-    parser.add_argument('--debug', action='store_true')
+    parser.add_argument('--debug', action='store_true',
+                        help="pyiqa's debug mode: a few iterations under the name debug_<name>")
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     parser.add_argument('--force_yml', nargs='+', default=None,
                         help='override existing options, e.g. train:total_iter=100')
@@ -23,43 +35,80 @@ def add_arguments(parser):
                         help='fail, instead of warning, on options pyiqa would ignore')
 
 
-def pyiqa_argv(args):
-    """The command line pyiqa's own option parser expects."""
-    argv = ['-opt', args.opt, '--launcher', args.launcher, '--local-rank', str(args.local_rank)]
-    if args.auto_resume:
-        argv.append('--auto_resume')
-    if args.debug:
-        argv.append('--debug')
-    if args.force_yml:
-        argv += ['--force_yml', *args.force_yml]
-    return argv
+def normalize_options(opt, args):
+    """The options pyiqa's ``parse_options`` derives without side effects (pyiqa 0.1.16).
+
+    Unlike pyiqa, ``--force_yml`` is applied first, so it can also set ``manual_seed``, and a
+    missing section is left for the preflight to report.
+    """
+    import torch
+
+    from pyiqa_uniqa.options import apply_overrides
+    apply_overrides(opt, args.force_yml)
+    opt['auto_resume'] = args.auto_resume
+    opt['is_train'] = True
+    if args.debug and 'name' in opt and not str(opt['name']).startswith('debug'):
+        opt['name'] = 'debug_' + opt['name']
+    if opt.get('num_gpu') == 'auto':
+        opt['num_gpu'] = torch.cuda.device_count()
+    for phase, dataset in (opt.get('datasets') or {}).items():
+        if not isinstance(dataset, dict):
+            continue
+        dataset['phase'] = phase.split('_')[0]  # val_1, val_2: several validation sets
+        if 'scale' in opt:
+            dataset['scale'] = opt['scale']
+        for key in ('dataroot_gt', 'dataroot_lq'):
+            if dataset.get(key) is not None:
+                dataset[key] = osp.expanduser(dataset[key])
+    for key, value in (opt.get('path') or {}).items():
+        if value is not None and ('resume_state' in key or 'pretrain_network' in key):
+            opt['path'][key] = osp.expanduser(value)
+    return opt
+
+
+def start_options(opt, args, root):
+    """The side effects of pyiqa's ``parse_options``: distributed set-up, seeding, output paths."""
+    from pyiqa.utils import set_random_seed
+    from pyiqa.utils.dist_util import get_dist_info, init_dist
+    from pyiqa.utils.options import make_paths
+
+    opt['dist'] = args.launcher != 'none'
+    if args.launcher == 'slurm' and 'dist_params' in opt:
+        init_dist(args.launcher, **opt['dist_params'])
+    elif opt['dist']:
+        init_dist(args.launcher)
+    opt['rank'], opt['world_size'] = get_dist_info()
+    if opt.get('manual_seed') is None:
+        opt['manual_seed'] = random.randint(1, 10000)
+    set_random_seed(opt['manual_seed'] + opt['rank'])
+    make_paths(opt, root)
+    return opt
 
 
 def run(args):
-    if not os.path.isfile(args.opt):
-        raise SystemExit(f'options file not found: {args.opt}')
-    import pyiqa.train
-    from pyiqa.utils.options import parse_options
+    from pyiqa_uniqa.options import load_yaml
+    from pyiqa_uniqa.training.pyiqa_patches import check_pyiqa_version
 
-    from pyiqa_uniqa.training import resume
+    opt = load_yaml(args.opt)
+    check_pyiqa_version()
+    import pyiqa.train
+
+    from pyiqa_uniqa.training.clean_start import undone_unless_started
     from pyiqa_uniqa.training.option_check import fix_renamed_keys, report_unknown_keys
+    from pyiqa_uniqa.training.preflight import check_inputs
+    from pyiqa_uniqa.training.pyiqa_patches import pyiqa_for_our_training
 
     root = os.getcwd()
-    saved_argv = sys.argv
-    sys.argv = ['pyiqa-uniqa train', *pyiqa_argv(args)]
-    try:
-        opt, parsed = parse_options(root, is_train=True)
-    finally:
-        sys.argv = saved_argv
+    normalize_options(opt, args)
     fix_renamed_keys(opt)
+    check_inputs(opt, args.opt)
     report_unknown_keys(opt, strict=args.strict_options)
-    pyiqa.train.load_resume_state = resume.load_resume_state
-    pyiqa.train.train_pipeline(root, opt, parsed)
+    start_options(opt, args, root)
+    with undone_unless_started(root, opt) as started, pyiqa_for_our_training(started):
+        pyiqa.train.train_pipeline(root, opt, args)
 
 
 def main(argv=None):
-    """Entry for the repository-root ``train.py``."""
-    import argparse
-    parser = argparse.ArgumentParser(prog='train.py', description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
+    """Entry for the repository-root ``train.py``: the same command and error style as ``pyiqa-uniqa train``."""
+    from pyiqa_uniqa.cli import main as cli_main
+    return cli_main(['train', *(sys.argv[1:] if argv is None else argv)])

@@ -7,6 +7,8 @@ classes may declare the extra keys they read as ``option_keys = {'train': {...},
 """
 import logging
 
+from pyiqa_uniqa.errors import UserError
+
 logger = logging.getLogger('pyiqa_uniqa')
 
 KNOWN_KEYS = {
@@ -35,18 +37,23 @@ RENAMED_KEYS = [('path', 'pretrain_network_g', 'pretrain_network'),
                 ('path', 'strict_load_g', 'strict_load')]
 
 
-class OptionError(ValueError):
+class OptionError(UserError, ValueError):
     pass
 
 
 def _declared_keys(registry_name, type_name):
-    """Extra keys a model or dataset class says it reads (its ``option_keys``)."""
+    """Extra keys a model or dataset class and its base classes say they read (``option_keys``)."""
     from pyiqa.utils import registry
     table = getattr(registry, registry_name)
     try:
-        return getattr(table.get(type_name), 'option_keys', {})
+        cls = table.get(type_name)
     except Exception:  # noqa: BLE001 - an unknown type is reported by pyiqa itself, clearly
         return {}
+    declared = {}
+    for klass in cls.__mro__:
+        for section, keys in vars(klass).get('option_keys', {}).items():
+            declared.setdefault(section, set()).update(keys)
+    return declared
 
 
 def fix_renamed_keys(opt):

@@ -26,7 +26,6 @@ from torch import nn
 
 from pyiqa_uniqa.backbones import (
     FrozenTowerModule,
-    check_openai_state_dict,
     create_clip,
     encode_prompts,
     get_tokenizer,
@@ -37,10 +36,10 @@ from pyiqa_uniqa.uniqa.crops import CROP_MODES, fit_to_crop, score_crops
 from pyiqa_uniqa.uniqa.image_encoder import encode_image
 from pyiqa_uniqa.uniqa.prompts import LEVELS_PER_GROUP, flat_prompts, prompt_groups
 from pyiqa_uniqa.weights import (
+    RANDOM,
     WeightsNotFoundError,
-    find_weights,
-    load_state_dict,
-    unwrap_params,
+    WeightSource,
+    load_checkpoint,
 )
 
 UNIQA_CLIP = 'ViT-B-16-quickgelu'
@@ -50,7 +49,9 @@ UNIQA_WEIGHTS_SOURCE = (
     'the UniQA authors (https://github.com/zht8506/UniQA, README "Pretrained weights"): Google Drive '
     'https://drive.google.com/file/d/1stL1EqYvjkThGDpfPWRQzvbA780FKM4n or Baidu Pan (extraction '
     'code tnnq)')
-RANDOM_BACKBONE = 'random'  # random CLIP weights (seed 0): for tests and the offline demo
+UNIQA_BACKBONE = WeightSource(UNIQA_WEIGHTS_FILE, keyword='backbone_weights', flag='--backbone-weights',
+                              env_var=UNIQA_WEIGHTS_ENV, get=UNIQA_WEIGHTS_SOURCE, what='The UniQA CLIP backbone')
+RANDOM_BACKBONE = RANDOM  # random CLIP weights (seed 0): for tests and the offline demo
 
 INITIAL_SCORE_LEVELS = (0.2, 0.4, 0.6, 0.8, 1.0)
 
@@ -58,13 +59,7 @@ INITIAL_SCORE_LEVELS = (0.2, 0.4, 0.6, 0.8, 1.0)
 def load_uniqa_clip(model_name=UNIQA_CLIP, backbone_weights=None):
     """The frozen-to-be CLIP: from ``backbone_weights`` (a path; None searches for the official
     ``UniQA_weight.pt``, see ``pyiqa_uniqa.weights.find_weights``) or random with ``'random'``."""
-    if backbone_weights == RANDOM_BACKBONE:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            return create_clip(model_name)
-    path = find_weights(UNIQA_WEIGHTS_FILE, path=backbone_weights, env_var=UNIQA_WEIGHTS_ENV,
-                        source_hint=UNIQA_WEIGHTS_SOURCE)
-    return create_clip(model_name, weights=path)
+    return create_clip(model_name, backbone_weights, source=UNIQA_BACKBONE)
 
 
 class UniQA(FrozenTowerModule):
@@ -86,6 +81,8 @@ class UniQA(FrozenTowerModule):
         adapter_recipe: set by the per-dataset metric configs: the recipe that trains the adapter
             they need; without ``pretrained_model_path`` such a metric refuses to run.
     """
+
+    weight_sources = {'backbone_weights': UNIQA_BACKBONE}  # what the train command checks before starting
 
     def __init__(self, backbone_weights=None, pretrained_model_path=None, prompt_set='level',
                  use_adapter=True, pos_embedding=True, crop_size=224, test_crops='random',
@@ -122,10 +119,7 @@ class UniQA(FrozenTowerModule):
 
     def load_adapter(self, path):
         """Load trainable weights saved by pyiqa (``{'params': ...}``) or the official repo."""
-        state_dict = unwrap_params(load_state_dict(path))
-        check_openai_state_dict(state_dict, self.state_dict(), source=str(path),
-                                model_name=f'UniQA (use_adapter={self.adapter is not None})')
-        self.load_state_dict(state_dict, strict=True)
+        load_checkpoint(self, path, what=f'UniQA (use_adapter={self.adapter is not None})')
 
     def text_features(self):
         """L2-normalised prompt features [groups * 5, D]; the text tower runs once per weights."""

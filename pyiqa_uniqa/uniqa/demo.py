@@ -27,9 +27,10 @@ from pathlib import Path
 import torch
 import yaml
 
-from pyiqa_uniqa.backbones import check_openai_state_dict, clip_reference_state_dict
+from pyiqa_uniqa.backbones import clip_reference_state_dict
 from pyiqa_uniqa.data.photo_datasets import build_nr_dataset
 from pyiqa_uniqa.data.photos import available_photos
+from pyiqa_uniqa.errors import UserError
 from pyiqa_uniqa.uniqa.arch import UNIQA_CLIP, UniQA
 from pyiqa_uniqa.uniqa.demo_report import (
     HeldOut,
@@ -44,7 +45,7 @@ from pyiqa_uniqa.uniqa_pretrain.caption_prompts import CaptionPrompts
 from pyiqa_uniqa.uniqa_pretrain.captioning import caption_images, read_image_table
 from pyiqa_uniqa.uniqa_pretrain.captioning_models import TEMPLATE_MODEL, build_captioner
 from pyiqa_uniqa.uniqa_pretrain.export import export_backbone
-from pyiqa_uniqa.weights import load_state_dict, unwrap_params
+from pyiqa_uniqa.weights import check_state_dict, load_state_dict, unwrap_params
 
 ADAPTER_RECIPE = Path(__file__).with_name('demo.yml')
 PRETRAIN_RECIPE = Path(__file__).with_name('demo_pretrain.yml')
@@ -77,17 +78,15 @@ def check_arguments(args):
     """Refuse wrong arguments before anything is built."""
     for flag, value in (('--epochs', args.epochs), ('--pretrain-epochs', args.pretrain_epochs)):
         if value is not None and value < 1:
-            raise SystemExit(f'demo: {flag} must be >= 1')
+            raise UserError(f'{flag} must be >= 1, got {value}.')
     if args.captioner != TEMPLATE_MODEL and (args.quick or args.backbone_weights):
-        raise SystemExit('demo: --captioner is for the full recipe (captions feed the pre-training); '
-                         'drop --quick / --backbone-weights')
+        raise UserError('--captioner is for the full recipe (its captions feed the pre-training); '
+                        'drop --quick / --backbone-weights, or --captioner.')
     if args.backbone_weights:
         path = Path(args.backbone_weights)
-        if not path.is_file():
-            raise SystemExit(f'demo: --backbone-weights {path}: no such file')
-        state_dict = unwrap_params(load_state_dict(path), key='state_dict')
-        check_openai_state_dict(state_dict, clip_reference_state_dict(UNIQA_CLIP), source=str(path),
-                                model_name=f'the official UniQA backbone ({UNIQA_CLIP})')
+        state_dict = unwrap_params(load_state_dict(path), key='state_dict')  # a missing or bad file stops here
+        check_state_dict(state_dict, clip_reference_state_dict(UNIQA_CLIP), source=f'--backbone-weights {path}',
+                         what=f'the official UniQA backbone ({UNIQA_CLIP}, OpenAI layout)')
 
 
 class Demo:

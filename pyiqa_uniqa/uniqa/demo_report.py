@@ -13,7 +13,7 @@ import torch
 from scipy import stats
 from tqdm import tqdm
 
-from pyiqa_uniqa.data.images import open_rgb, to_float_tensor
+from pyiqa_uniqa.data.images import image_to_tensor, read_image
 
 CHUNK = 8  # images per forward: the official ViT-B/16 on 5 crops of 8 images stays within a few GB
 
@@ -23,13 +23,13 @@ class HeldOut:
     names: list
     photos: list  # source photo of each image
     mos: np.ndarray
-    images: list  # uint8 PIL images, converted to tensors per chunk
+    images: list  # 8-bit PIL images (a quarter of the memory of tensors), converted per chunk
 
     @classmethod
     def read(cls, dataset_root):
         table = pd.read_csv(f'{dataset_root}/meta_info.csv')
         table = table[table['split'] == 'test']
-        images = [open_rgb(f'{dataset_root}/{name}') for name in table['img_name']]
+        images = [read_image(f'{dataset_root}/{name}') for name in table['img_name']]
         return cls(list(table['img_name']), list(table['photo']), table['mos'].to_numpy(), images)
 
 
@@ -52,7 +52,7 @@ def evaluate(label, net, held_out, progress=True):
     with torch.no_grad():
         for chunk in tqdm(chunks, desc=f'scoring held-out images: {label}', unit='batch', leave=False,
                           disable=not progress):
-            scores[chunk] = net(torch.stack([to_float_tensor(held_out.images[i]) for i in chunk])).flatten().numpy()
+            scores[chunk] = net(torch.stack([image_to_tensor(held_out.images[i]) for i in chunk])).flatten().numpy()
     return StageResult(label, scores, float(stats.spearmanr(scores, held_out.mos)[0]),
                        float(stats.pearsonr(scores, held_out.mos)[0]))
 

@@ -22,9 +22,9 @@ from open_clip import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from torch import nn
 
 from pyiqa_uniqa.backbones import create_clip, encode_prompts, get_tokenizer
-from pyiqa_uniqa.uniqa.arch import load_uniqa_clip
 from pyiqa_uniqa.uniqa.crops import CROP_MODES, score_crops
 from pyiqa_uniqa.uniqa.prompts import flat_prompts
+from pyiqa_uniqa.weights import RANDOM
 
 # LoRA goes on the linear layers of every block's MLP. Not on attention: open_clip uses
 # nn.MultiheadAttention, whose out_proj is read as a weight (a LoRA on it alone is never applied)
@@ -36,9 +36,8 @@ UNSUPPORTED_LORA_TARGETS = ('attn', 'out_proj', 'in_proj')
 
 class UniQAPretrainCLIP(nn.Module):
     """Args (beyond the towers, LoRA and temperature options):
-        weights: OpenAI-layout file, open_clip tag (``'openai'``), ``'random'`` (the seeded random
-            init the ``uniqa`` metrics use for ``backbone_weights='random'``) or None (random, from
-            the global seed).
+        weights: OpenAI-layout file, open_clip tag (``'openai'``), or ``'random'``/None: the seeded
+            random init that the ``uniqa`` metrics build for ``backbone_weights='random'``.
         zero_shot_prompts: validation prompts, worst to best (default: the metric's level prompts).
         test_crops, num_crops, crop_seed: the metric's test-time crops for zero-shot validation.
     """
@@ -50,7 +49,7 @@ class UniQAPretrainCLIP(nn.Module):
         if test_crops not in CROP_MODES:
             raise ValueError(f'test_crops must be one of {CROP_MODES}, got {test_crops!r}.')
         self.clip_model = clip_model
-        self.clip = load_uniqa_clip(clip_model, weights) if weights == 'random' else create_clip(clip_model, weights)
+        self.clip = create_clip(clip_model, RANDOM if weights is None else weights)
         self.crop_size = self.clip.visual.image_size[0]
         self.test_crops, self.num_crops, self.crop_seed = test_crops, num_crops, crop_seed
         # images arrive in [0, 1] (pyiqa's convention); not persistent, so checkpoints stay CLIP-only

@@ -84,8 +84,8 @@ class VisionLanguageCaptioner:
     def caption(self, requests):
         import torch
 
-        from pyiqa_uniqa.data.images import open_rgb
-        images = [open_rgb(r.image_path, draft_size=self.max_image_side, max_side=self.max_image_side) for r in requests]
+        from pyiqa_uniqa.data.images import read_image
+        images = [read_image(r.image_path, draft_size=self.max_image_side, max_side=self.max_image_side) for r in requests]
         texts = [self._chat_text(self.instruction(r)) for r in requests]
         inputs = self.processor(text=texts, images=images, padding=True, return_tensors='pt')
         inputs = {k: v.to(self.device) if hasattr(v, 'to') else v for k, v in inputs.items()}

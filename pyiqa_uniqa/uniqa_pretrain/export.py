@@ -12,6 +12,8 @@ using the scale stored in the checkpoint.
 import re
 from pathlib import Path
 
+from pyiqa_uniqa.files import atomic_write
+
 CLIP_PREFIX = 'clip.'
 _LORA_KEY = re.compile(r'^(?P<layer>.+)\.lora_A\.(?P<adapter>[^.]+)\.weight$')
 
@@ -58,24 +60,23 @@ def export_backbone(checkpoint_path, out_path, clip_model=None, dtype='official'
     """Write the checkpoint's CLIP as a flat OpenAI-layout state dict; returns (path, model name)."""
     import torch
 
-    from pyiqa_uniqa.backbones import check_openai_state_dict, clip_reference_state_dict, openai_dtype
+    from pyiqa_uniqa.backbones import clip_reference_state_dict, openai_dtype
     from pyiqa_uniqa.backbones.clip import DEFAULT_CLIP
-    from pyiqa_uniqa.weights import load_state_dict, unwrap_params
+    from pyiqa_uniqa.weights import check_state_dict, load_state_dict, unwrap_params
 
     clip_model = clip_model or experiment_clip_model(checkpoint_path) or DEFAULT_CLIP
     clip_state, scaling = _strip_prefix(unwrap_params(load_state_dict(checkpoint_path)))
     clip_state = merge_lora(clip_state, scaling)
     reference = clip_reference_state_dict(clip_model)
-    check_openai_state_dict(clip_state, reference, source=str(checkpoint_path), model_name=clip_model)
+    check_state_dict(clip_state, reference, what=clip_model, source=str(checkpoint_path))
     if dtype not in ('official', 'float32'):
         raise ValueError(f'dtype must be official or float32, not {dtype!r}.')
     exported = {key: clip_state[key].detach().to(openai_dtype(key) if dtype == 'official' else torch.float32)
                 .contiguous().clone() for key in reference}
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = out_path.with_name(out_path.name + '.part')
-    torch.save(exported, partial)
-    partial.replace(out_path)  # never leave a half-written file under the final name
+    with atomic_write(out_path, 'wb') as f:  # never leave a half-written file under the final name
+        torch.save(exported, f)
     return out_path, clip_model
 
 

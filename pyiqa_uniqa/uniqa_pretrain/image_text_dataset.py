@@ -28,8 +28,11 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from pyiqa_uniqa.data.images import open_rgb
-from pyiqa_uniqa.uniqa_pretrain.captioning_records import expand_caption_paths, read_records
+from pyiqa_uniqa.data.images import read_image
+from pyiqa_uniqa.uniqa_pretrain.captioning_records import (
+    expand_caption_paths,
+    read_records,
+)
 
 logger = logging.getLogger('pyiqa_uniqa')
 
@@ -153,9 +156,9 @@ class ImageTextDataset(Dataset):
 
     def _image(self, path):
         if self.cache is None:
-            return open_rgb(path)
+            return read_image(path)
         if path not in self.cache:
-            self.cache[path] = open_rgb(path)  # decoded once; the transforms return new images
+            self.cache[path] = read_image(path)  # decoded once; the transforms return new images
         return self.cache[path]
 
 

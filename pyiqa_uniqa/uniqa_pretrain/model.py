@@ -6,23 +6,22 @@ everything but the training step is what that class already does right: the netw
 tracking without a second network copy, and validation that correlates ``net(img)`` with MOS,
 which our network answers with its zero-shot level score. What changes here:
 
-- the step: the symmetric contrastive loss on (image, caption) batches, gradient accumulation,
-  mixed precision on GPU (bf16 where supported, else fp16 with a gradient scaler), optional
-  gradient clipping, and the temperature clamped after each step as CLIP does;
+- the loss: the symmetric contrastive loss on (image, caption) batches, through the base class's
+  one training step (gradient accumulation, clipping, mixed precision), and the temperature
+  clamped after each step as CLIP does;
 - weight decay is not applied to gains, biases, layer norms and the temperature (open_clip's
   rule for CLIP training);
 - checkpoints hold the whole CLIP, frozen parts included: the backbone is the product here and
   ``pyiqa-uniqa export-backbone`` turns any checkpoint (latest or best) into an OpenAI-layout file.
 
-Train options read here: ``contrastive_loss_opt`` (default SymmetricContrastiveLoss),
-``accumulate_grad_batches`` (1), ``mixed_precision`` (auto | bf16 | fp16 | none; auto = bf16 or
-fp16 on GPU, none on CPU), ``grad_clip_norm`` (off); and ``val.report_initial`` (see
-``init_training_settings``). Accumulation sums the gradients of micro-batches, but each
-micro-batch only contrasts against its own captions: it is not a larger contrastive batch.
+Train options read here: ``contrastive_loss_opt`` (default SymmetricContrastiveLoss) and
+``val.report_initial`` (see ``init_training_settings``); the step's ``accumulate_grad_batches``,
+``grad_clip_norm`` and ``precision`` are the base class's. Accumulation sums the gradients of
+micro-batches, but each micro-batch only contrasts against its own captions: it is not a larger
+contrastive batch.
 """
-from contextlib import nullcontext
+from collections import OrderedDict
 
-import torch
 from pyiqa.losses import build_loss
 from pyiqa.utils import get_root_logger
 
@@ -39,22 +38,13 @@ def decay_exempt(name, parameter):
 
 class UniQAPretrainModel(FrozenBackboneIQAModel):
     save_frozen_parameters = True  # the checkpoint is the CLIP being trained, frozen parts included
-    option_keys = {'train': {'contrastive_loss_opt', 'accumulate_grad_batches', 'mixed_precision', 'grad_clip_norm'},
-                   'val': {'report_initial'}}
+    option_keys = {'train': {'contrastive_loss_opt'}, 'val': {'report_initial'}}
 
     def init_training_settings(self):
         super().init_training_settings()
         train_opt = self.opt['train']
         self.cri_contrastive = build_loss(
             dict(train_opt.get('contrastive_loss_opt') or {'type': 'SymmetricContrastiveLoss'})).to(self.device)
-        self.accumulate = int(train_opt.get('accumulate_grad_batches', 1))
-        if self.accumulate < 1:
-            raise ValueError('train.accumulate_grad_batches must be at least 1.')
-        self.grad_clip_norm = train_opt.get('grad_clip_norm')
-        self.amp_dtype = self._amp_dtype(train_opt.get('mixed_precision', 'auto'))
-        self.scaler = torch.amp.GradScaler('cuda', enabled=self.amp_dtype == torch.float16)
-        self.micro_step = 0
-        self.optimizer.zero_grad(set_to_none=True)
         # val.report_initial: the first validation of each dataset also scores the weights training
         # started from (logged as iteration 0), so a log shows what pre-training changed; it costs a
         # CPU copy of the trainable tensors, and is skipped on resume (the start is not the initial state)
@@ -76,15 +66,6 @@ class UniQAPretrainModel(FrozenBackboneIQAModel):
             bare.load_state_dict(trained, strict=False)
         super().validation(dataloader, current_iter, tb_logger, save_img)
 
-    def _amp_dtype(self, choice):
-        if choice not in ('auto', 'bf16', 'fp16', 'none', None, False):
-            raise ValueError(f'train.mixed_precision must be auto, bf16, fp16 or none, not {choice!r}.')
-        if self.device.type != 'cuda' or choice in ('none', None, False):
-            return None
-        if choice == 'auto':
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.bfloat16 if choice == 'bf16' else torch.float16
-
     def get_optimizer(self, optim_type, params, lr, **kwargs):
         names = {id(p): n for n, p in self.get_bare_model(self.net).named_parameters()}
         groups = []
@@ -98,28 +79,14 @@ class UniQAPretrainModel(FrozenBackboneIQAModel):
         super().feed_data(data)
         self.text_tokens = data['text_tokens'].to(self.device) if 'text_tokens' in data else None
 
-    def optimize_parameters(self, current_iter):
+    def compute_loss(self):
         if self.text_tokens is None:
             raise ValueError('UniQAPretrainModel trains on image-caption batches (an ImageTextDataset); '
                              'the training batch has no text_tokens.')
-        self.micro_step += 1
-        step_now = self.micro_step % self.accumulate == 0
-        # DDP: all-reduce gradients only on the micro-batch that steps
-        sync = nullcontext() if step_now or not hasattr(self.net, 'no_sync') else self.net.no_sync()
-        autocast = torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
-                                  enabled=self.amp_dtype is not None)
-        with sync:
-            with autocast:
-                image_features, text_features, logit_scale = self.net(self.img_input, self.text_tokens)
-                loss = self.cri_contrastive(image_features, text_features, logit_scale)
-            self.scaler.scale(loss / self.accumulate).backward()
-        if step_now:
-            if self.grad_clip_norm:
-                self.scaler.unscale_(self.optimizer)
-                torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.grad_clip_norm)
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-            self.optimizer.zero_grad(set_to_none=True)
-            self.get_bare_model(self.net).clamp_logit_scale()
-        self.log_dict = self.reduce_loss_dict({'l_contrastive': loss.detach(),
-                                               'logit_scale': logit_scale.detach().float()})
+        image_features, text_features, logit_scale = self.net(self.img_input, self.text_tokens)
+        loss = self.cri_contrastive(image_features, text_features, logit_scale)
+        return loss, OrderedDict(l_contrastive=loss, logit_scale=logit_scale)
+
+    def optimize_parameters(self, current_iter):
+        super().optimize_parameters(current_iter)
+        self.get_bare_model(self.net).clamp_logit_scale()  # CLIP's clamp; a no-op between steps

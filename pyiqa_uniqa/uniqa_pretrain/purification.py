@@ -91,8 +91,9 @@ class ClipTextEmbedder:
         import torch
 
         from pyiqa_uniqa.backbones import create_clip, get_tokenizer
+        from pyiqa_uniqa.weights import RANDOM
         self.device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-        self.model = create_clip(model_name, weights, device=self.device)
+        self.model = create_clip(model_name, RANDOM if weights is None else weights, device=self.device)
         self.tokenizer = get_tokenizer(model_name)
         self.batch_size = batch_size
 

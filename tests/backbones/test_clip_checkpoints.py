@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from pyiqa_uniqa.backbones import CheckpointMismatchError, create_clip
-from pyiqa_uniqa.weights import CorruptWeightsError
+from pyiqa_uniqa.backbones import create_clip
+from pyiqa_uniqa.weights import CheckpointMismatchError, CorruptWeightsError
 
 
 def test_vitb16_matches_open_clip_loading(vitb16_checkpoint):

@@ -40,3 +40,28 @@ def test_frozen_tower_is_outside_checkpoints_but_moves():
     net.double().train()
     assert net.tower.weight.dtype == torch.float64
     assert not net.tower.training and not net.tower.weight.requires_grad
+
+
+def test_tiny_net_implements_the_frozen_feature_protocol():
+    from pyiqa_uniqa.backbones.frozen import has_frozen_features
+    from pyiqa_uniqa.testing.tiny_net import TinyIQANet
+
+    net = TinyIQANet(crop_size=24).eval()
+    images = torch.rand(3, 3, 40, 48)
+    features = net.frozen_features(images)
+    assert features.shape == (3, 5, 8) and not features.requires_grad  # five crops per image
+    assert torch.equal(net(images), net.forward_from_features(features))
+    # each image's views do not depend on its batch
+    assert torch.equal(net.frozen_features(images[1:2])[0], features[1])
+    # the five views are the crops: the first is the centre one
+    centre = images[:, :, 8:32, 12:36]
+    assert torch.equal(features[:, 0], net.frozen_norm(net.backbone(centre).flatten(1)))
+    assert has_frozen_features(net)
+    eval_key = net.frozen_features_key()
+    net.train()
+    assert net.frozen_features(images).shape == (3, 1, 8) and net.frozen_features_key() != eval_key
+    # used as a loss, the graph reaches the image
+    images.requires_grad_(True)
+    net(images).sum().backward()
+    assert images.grad is not None and images.grad.abs().sum() > 0
+    assert not has_frozen_features(Holder())

@@ -1,25 +1,107 @@
-"""One image reader for the whole package: modes, bit depths, alpha, damage."""
+"""One image reader for the whole package: modes, bit depths, alpha, damage, size limits."""
+import struct
+import zlib
+
 import numpy as np
 import pytest
+import torch
 from PIL import Image, ImageFile
 
-from pyiqa_uniqa.data.images import UnreadableImageError, open_rgb, to_float_tensor
+from pyiqa_uniqa.data.images import (
+    MAX_PIXELS,
+    UnreadableImageError,
+    image_to_tensor,
+    read_image,
+    three_channels,
+)
 
 
-def test_open_rgb_handles_alpha_16_bit_grayscale_and_damage(tmp_path):
+def test_read_image_handles_alpha_16_bit_grayscale_and_damage(tmp_path):
     rgba = np.zeros((4, 4, 4), np.uint8)
     rgba[..., 0] = 200  # red, fully transparent: shown on white
     Image.fromarray(rgba, 'RGBA').save(tmp_path / 'rgba.png')
-    assert np.asarray(open_rgb(tmp_path / 'rgba.png'))[0, 0].tolist() == [255, 255, 255]
+    assert np.asarray(read_image(tmp_path / 'rgba.png'))[0, 0].tolist() == [255, 255, 255]
     Image.fromarray(np.full((4, 4), 65535, np.uint16)).save(tmp_path / 'deep.png')
-    assert np.asarray(open_rgb(tmp_path / 'deep.png'))[0, 0].tolist() == [255, 255, 255]
+    assert np.asarray(read_image(tmp_path / 'deep.png'))[0, 0].tolist() == [255, 255, 255]
     Image.fromarray(np.full((4, 4), 30, np.uint8), 'L').save(tmp_path / 'gray.png')
-    assert open_rgb(tmp_path / 'gray.png').mode == 'RGB'
+    assert read_image(tmp_path / 'gray.png').mode == 'RGB'
     Image.fromarray(np.zeros((300, 600, 3), np.uint8)).save(tmp_path / 'big.png')
-    assert open_rgb(tmp_path / 'big.png', max_side=100).size == (100, 50)
+    assert read_image(tmp_path / 'big.png', max_side=100).size == (100, 50)
     (tmp_path / 'bad.jpg').write_bytes(b'\xff\xd8\xff not really')
     with pytest.raises(UnreadableImageError, match='Cannot read image .*bad.jpg'):
-        open_rgb(tmp_path / 'bad.jpg')
+        read_image(tmp_path / 'bad.jpg')
+
+
+def _half_transparent_rgba():
+    rgba = np.zeros((6, 8, 4), np.uint8)
+    rgba[..., 0], rgba[..., 1], rgba[..., 2] = 200, 40, 10
+    rgba[..., 3] = np.arange(8, dtype=np.uint8) * 36  # alpha from 0 to 252 across the width
+    return rgba
+
+
+def test_one_alpha_rule_for_a_path_a_pil_image_an_array_and_a_tensor(tmp_path):
+    rgba = _half_transparent_rgba()
+    Image.fromarray(rgba).save(tmp_path / 'rgba.png')
+    from_path = np.asarray(read_image(tmp_path / 'rgba.png'))
+    from_pil = np.asarray(read_image(Image.fromarray(rgba)))
+    from_array = np.asarray(read_image(rgba))
+    from_bytes = np.asarray(read_image((tmp_path / 'rgba.png').read_bytes()))
+    assert np.array_equal(from_path, from_pil) and np.array_equal(from_path, from_array)
+    assert np.array_equal(from_path, from_bytes)
+    # on white: transparent pixels are white, opaque ones keep their colour, the rest in between
+    assert from_path[0, 0].tolist() == [255, 255, 255]
+    expected = rgba[..., :3] * (rgba[..., 3:] / 255.0) + 255 * (1 - rgba[..., 3:] / 255.0)
+    assert np.abs(from_path.astype(float) - expected).max() <= 1.0
+    # the tensor side composites the same way (up to 8-bit rounding)
+    tensor = torch.from_numpy(rgba).permute(2, 0, 1)[None].float() / 255
+    assert torch.allclose(three_channels(tensor)[0], image_to_tensor(rgba), atol=1 / 255 + 1e-6)
+
+
+def test_sixteen_bit_and_float_are_scaled_by_their_depth_the_same_from_a_file_and_an_array(tmp_path):
+    ramp16 = (np.arange(24, dtype=np.uint32).reshape(4, 6) * 2800).astype(np.uint16)
+    Image.fromarray(ramp16).save(tmp_path / 'ramp16.png')
+    expected = np.round(ramp16 / 65535 * 255).astype(np.uint8)
+    from_file = np.asarray(read_image(tmp_path / 'ramp16.png'))[..., 0]
+    assert np.array_equal(from_file, expected)  # PIL's convert('RGB') would clip these at 255
+    assert np.array_equal(np.asarray(read_image(ramp16))[..., 0], expected)
+    assert np.array_equal(np.asarray(read_image(ramp16[..., None]))[..., 0], expected)
+    rgb16 = np.stack([ramp16] * 3, axis=-1)
+    assert np.array_equal(np.asarray(read_image(rgb16)), np.stack([expected] * 3, axis=-1))
+    as_float = ramp16.astype(np.float32) / 65535
+    assert np.array_equal(np.asarray(read_image(as_float))[..., 0], expected)
+    assert np.array_equal(np.asarray(read_image(Image.fromarray(as_float)))[..., 0], expected)  # mode F
+    small_ints = np.full((3, 3), 200, np.int32)  # 32-bit data within 0..255 reads as 8-bit
+    assert np.asarray(read_image(small_ints))[0, 0].tolist() == [200] * 3
+    assert np.asarray(read_image(np.ones((3, 3), bool)))[0, 0].tolist() == [255] * 3
+
+
+@pytest.mark.parametrize('array, message', [
+    (np.full((4, 4, 3), 200.0, np.float32), r'read as \[0, 1\].*divide 0-255 data by 255'),
+    (np.full((4, 4, 3), np.nan, np.float32), 'NaN or infinite'),
+    (np.zeros((4, 4, 2), np.uint8), 'expected HxW, HxWx1, HxWx3 or HxWx4'),
+    (np.zeros((2, 4, 4, 3), np.uint8), 'expected HxW'),
+    (np.zeros((0, 4, 3), np.uint8), 'empty'),
+    (np.full((4, 4), 70000, np.int32), 'outside 16 bits'),
+    (np.zeros((4, 4), np.complex64), 'unsupported dtype'),
+])
+def test_bad_arrays_say_what_is_wrong(array, message):
+    with pytest.raises(UnreadableImageError, match=message):
+        read_image(array)
+
+
+def test_other_types_are_refused():
+    with pytest.raises(TypeError, match='give a path, a PIL image or a numpy array'):
+        read_image(torch.zeros(3, 4, 4))
+
+
+def test_cmyk_and_palette_become_rgb():
+    cmyk = Image.new('CMYK', (3, 3), (0, 255, 255, 0))  # red
+    assert np.asarray(read_image(cmyk))[0, 0].tolist() == [255, 0, 0]
+    palette = Image.new('P', (3, 3), 0)
+    palette.putpalette([10, 20, 30] * 256)
+    assert np.asarray(read_image(palette))[0, 0].tolist() == [10, 20, 30]
+    palette.info['transparency'] = 0  # palette entry 0 transparent: on white
+    assert np.asarray(read_image(palette))[0, 0].tolist() == [255, 255, 255]
 
 
 def test_truncated_file_fails_even_when_pil_was_told_to_pad_it(tmp_path, monkeypatch):
@@ -29,23 +111,61 @@ def test_truncated_file_fails_even_when_pil_was_told_to_pad_it(tmp_path, monkeyp
     data = (tmp_path / 'ok.png').read_bytes()
     (tmp_path / 'cut.png').write_bytes(data[: len(data) // 2])
     with pytest.raises(UnreadableImageError, match='cut.png'):
-        open_rgb(tmp_path / 'cut.png')
+        read_image(tmp_path / 'cut.png')
     assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # the caller's setting is restored
-    assert to_float_tensor(open_rgb(tmp_path / 'ok.png')).shape == (3, 64, 64)
+    assert image_to_tensor(tmp_path / 'ok.png').shape == (3, 64, 64)
+
+
+def test_unreadable_is_a_user_error_that_old_callers_still_catch():
+    from pyiqa_uniqa.errors import UserError
+    assert issubclass(UnreadableImageError, UserError)
+    assert issubclass(UnreadableImageError, OSError) and issubclass(UnreadableImageError, ValueError)
 
 
 def test_missing_file_is_not_reported_as_damage(tmp_path):
     with pytest.raises(FileNotFoundError):
-        open_rgb(tmp_path / 'nope.png')
+        read_image(tmp_path / 'nope.png')
+
+
+def test_folder_and_empty_file_name_the_input(tmp_path):
+    with pytest.raises(UnreadableImageError, match='is a folder'):
+        read_image(tmp_path)
+    (tmp_path / 'empty.png').write_bytes(b'')
+    with pytest.raises(UnreadableImageError, match='empty.png'):
+        read_image(tmp_path / 'empty.png')
+
+
+def png_header_only(width, height):
+    """A PNG that declares ``width`` x ``height`` RGB pixels and holds none: what a decompression
+    bomb looks like before decoding."""
+    def chunk(kind, data):
+        return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+    header = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)
+    return b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) + chunk(b'IDAT', zlib.compress(b'')) + chunk(b'IEND', b'')
+
+
+def test_absurd_pixel_counts_are_refused_from_the_header(tmp_path):
+    (tmp_path / 'bomb.png').write_bytes(png_header_only(40000, 40000))
+    with pytest.raises(UnreadableImageError, match=r'bomb.png: 40000x40000 is 1,600,000,000 pixels.*max_pixels'):
+        read_image(tmp_path / 'bomb.png')
+    # the limit is ours, not PIL's (whose bomb check stops at 179M pixels): past the header, the
+    # empty file is damage, and a caller's limit applies to every kind of source
+    assert 179_000_000 < 15000 * 15000 < MAX_PIXELS
+    (tmp_path / 'big.png').write_bytes(png_header_only(15000, 15000))
+    with pytest.raises(UnreadableImageError, match='big.png: (?!.*max_pixels)'):
+        read_image(tmp_path / 'big.png')
+    with pytest.raises(UnreadableImageError, match='more than the 100 allowed'):
+        read_image(np.zeros((20, 20, 3), np.uint8), max_pixels=100)
+    assert read_image(np.zeros((20, 3000, 3), np.uint8)).size == (3000, 20)
 
 
 def test_three_channels_for_tensors():
-    import torch
-
-    from pyiqa_uniqa.data.images import three_channels
     gray, rgba = torch.rand(2, 1, 5, 6), torch.rand(2, 4, 5, 6)
     assert torch.equal(three_channels(gray), gray.expand(-1, 3, -1, -1))
-    assert torch.equal(three_channels(rgba), rgba[:, :3])
+    alpha = rgba[:, 3:]
+    assert torch.equal(three_channels(rgba), rgba[:, :3] * alpha + (1 - alpha))
+    opaque = torch.cat([rgba[:, :3], torch.ones(2, 1, 5, 6)], dim=1)
+    assert torch.equal(three_channels(opaque), rgba[:, :3])  # opaque RGBA is its RGB
     rgb = torch.rand(2, 3, 5, 6)
     assert three_channels(rgb) is rgb
     for bad in (torch.rand(2, 2, 5, 6), torch.rand(3, 5, 6)):

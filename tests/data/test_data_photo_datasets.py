@@ -7,8 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-from pyiqa_uniqa.data import distortions, photo_datasets
+from pyiqa_uniqa.data import distortions, photo_dataset_types, photo_datasets, rendering
 from pyiqa_uniqa.data.photo_datasets import build_fr_dataset, build_nr_dataset, severity_mos
+from pyiqa_uniqa.data.rendering import distortion_seed
 
 # small and quick: 4 photos x 2 distortions x 3 levels at 32 px
 SMALL = dict(photos=['astronaut', 'chelsea', 'coffee', 'rocket'], distortions=['blur', 'noise'], levels=[1, 3, 5],
@@ -43,7 +44,7 @@ def test_nr_layout_labels_and_pixels(nr_root):
     # a distorted file is exactly the library's output on the stored reference (same seed derivation)
     ref = np.asarray(Image.open(nr_root / 'ref/coffee.png'))
     x = torch.from_numpy(ref.copy()).permute(2, 0, 1).float() / 255
-    expected = distortions.apply_distortion(x, 'noise', 3, seed=photo_datasets._image_seed(0, 'coffee', 'noise', 3))
+    expected = distortions.apply_distortion(x, 'noise', 3, seed=distortion_seed(0, 'coffee', 'noise', 3))
     expected = (expected.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     assert np.array_equal(np.asarray(Image.open(nr_root / 'dist/coffee_noise_3.png')), expected)
 
@@ -105,7 +106,7 @@ def test_interrupted_build_is_resumed_not_used(tmp_path, monkeypatch):
             raise KeyboardInterrupt('killed mid-build')
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(distortions, 'apply_distortion', crash_after_five)
+    monkeypatch.setattr(rendering, 'apply_distortion', crash_after_five)
     with pytest.raises(KeyboardInterrupt):
         build_nr_dataset(tmp_path / 'resumed', **SMALL)
     (tmp_path / 'resumed/dist/.coffee_blur_1.png.999.tmp').write_bytes(b'half a png')  # a write cut short
@@ -225,12 +226,12 @@ def test_fr_dataset_type_through_pyiqa(tmp_path):
 ])
 def test_dataset_type_bad_options(opt, match):
     with pytest.raises(ValueError, match=match):
-        photo_datasets.PhotoDistortionNRDataset({'name': 'x', 'phase': 'train'} | opt)
+        photo_dataset_types.PhotoDistortionNRDataset({'name': 'x', 'phase': 'train'} | opt)
 
 
 @pytest.mark.parametrize('call', [
     lambda tmp: build_nr_dataset(tmp / 'ds', **(SMALL | {'distortions': 'blur'})),
-    lambda tmp: photo_datasets.PhotoDistortionNRDataset({'name': 'x', 'dataroot_target': str(tmp / 'ds'),
+    lambda tmp: photo_dataset_types.PhotoDistortionNRDataset({'name': 'x', 'dataroot_target': str(tmp / 'ds'),
                                                          'build_opts': ['size', 32]}),
 ])
 def test_wrongly_typed_options(tmp_path, call):

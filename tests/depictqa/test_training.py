@@ -26,7 +26,7 @@ def test_short_training_run_saves_only_the_delta(built_dq, tmp_path, monkeypatch
         'network': {'type': 'DepictQA', 'model_config': 'tiny'},
         'path': {'pretrain_network': None, 'strict_load': True, 'resume_state': None},
         'train': {'optim': {'type': 'AdamW', 'lr': 3e-3}, 'scheduler': {'type': 'CosineAnnealingLR', 'T_max': 1},
-                  'total_iter': 6, 'warmup_iter': -1, 'grad_clip': 1.0},
+                  'total_iter': 6, 'warmup_iter': -1, 'grad_clip_norm': 1.0},
         'val': {'val_freq': 6, 'save_img': False, 'key_metric': 'distortion_accuracy',
                 'metrics': {'distortion_accuracy': {'type': 'calculate_dq_distortion_accuracy'},
                             'ab_accuracy': {'type': 'calculate_dq_ab_accuracy'}}},

@@ -4,10 +4,10 @@ import pickle
 import pytest
 import torch
 
-from pyiqa_uniqa.backbones import CheckpointMismatchError
 from pyiqa_uniqa.uniqa.adapter import ResidualAdapter
 from pyiqa_uniqa.uniqa.arch import UniQA
 from pyiqa_uniqa.weights import (
+    CheckpointMismatchError,
     CorruptWeightsError,
     UnsafeWeightsError,
     WeightsError,

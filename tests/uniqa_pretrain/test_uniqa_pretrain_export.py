@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from pyiqa_uniqa.backbones import CheckpointMismatchError, create_clip
+from pyiqa_uniqa.backbones import create_clip, openai_dtype
 from pyiqa_uniqa.cli import main
-from pyiqa_uniqa.backbones import openai_dtype
 from pyiqa_uniqa.uniqa_pretrain.arch import UniQAPretrainCLIP
+from pyiqa_uniqa.weights import CheckpointMismatchError
 
 TINY = 'tiny-clip-quickgelu'
 
@@ -94,12 +94,15 @@ def test_lora_checkpoint_is_merged_into_the_base_weights(tmp_path):
         UniQAPretrainCLIP(TINY, zero_shot_prompts=['bad'], lora={'target_modules': ['attn', 'c_fc']})
 
 
-def test_wrong_checkpoints_are_refused_with_what_is_wrong(tmp_path):
+def test_wrong_checkpoints_are_refused_with_what_is_wrong(tmp_path, capsys):
     torch.save({'params': {'adapter.fc.0.weight': torch.zeros(2, 2)}}, tmp_path / 'adapter.pth')
     with pytest.raises(ValueError, match='no "clip." tensors'):
         main(['export-backbone', str(tmp_path / 'adapter.pth'), '--out', str(tmp_path / 'x.pt')])
     net = trained_network()
-    with pytest.raises(CheckpointMismatchError, match='wrong shapes'):  # tiny weights, ViT-B/16 geometry asked
-        main(['export-backbone', str(save_like_pyiqa(net, tmp_path / 'tiny.pth')), '--out', str(tmp_path / 'x.pt'),
-              '--clip-model', 'ViT-B-16-quickgelu'])
+    tiny_as_vitb16 = ['export-backbone', str(save_like_pyiqa(net, tmp_path / 'tiny.pth')), '--out',
+                      str(tmp_path / 'x.pt'), '--clip-model', 'ViT-B-16-quickgelu']  # tiny weights, ViT-B/16 asked
+    with pytest.raises(CheckpointMismatchError, match='wrong shapes'):
+        main(['--debug', *tiny_as_vitb16])
+    assert main(tiny_as_vitb16) == 2  # a user mistake: one message, no traceback
+    assert 'export-backbone: error: ' in capsys.readouterr().err
     assert not (tmp_path / 'x.pt').exists()

@@ -55,7 +55,7 @@ def test_train_freezes_the_text_tower_saves_the_whole_clip_and_exports(image_tab
           '--out', str(captions), '--no-progress'])
     options = tmp_path / 'pretrain.yml'
     options.write_text(yaml.safe_dump(recipe(image_table, captions, accumulate_grad_batches=2,
-                                             mixed_precision='auto', grad_clip_norm=1.0)))
+                                             precision='auto', grad_clip_norm=1.0)))
     try:
         main(['train', '-opt', str(options), '--strict-options'])  # every option key is read by someone
     finally:

@@ -1,0 +1,192 @@
+"""Run a training recipe in this process and measure it: wall time, frozen-tower images, every
+validation score.
+
+The loop is pyiqa's ``train_pipeline`` without its loggers and checkpoint files: build the
+datasets, loaders and model from the options, then feed, step, update the learning rate and
+validate every ``val_freq`` iterations and at the end. ``pyiqa-uniqa bench-train`` and the tests
+of the training step and the feature cache run recipes through it.
+"""
+import contextlib
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import yaml
+from pyiqa.data import build_dataloader, build_dataset
+from pyiqa.archs import build_network
+from pyiqa.data.data_sampler import EnlargedSampler
+from pyiqa.models import build_model
+from pyiqa.utils import set_random_seed
+
+from pyiqa_uniqa.backbones.frozen import FrozenTowerModule
+
+# validation crop forwards per training forward in the official UniQA KonIQ recipe: 8,058 training
+# images in batches of 8 for 20 epochs (~161k forwards), 2,015 validation images of 10 crops every
+# 2,000 iterations (~200k crop forwards)
+OFFICIAL_VAL_RATIO = 1.25
+
+
+@dataclass
+class TrainRun:
+    feature_cache: bool
+    wall_s: float = 0.0
+    tower_images: dict = field(default_factory=lambda: {'train': 0, 'val': 0})
+    validations: list = field(default_factory=list)  # [(iteration, {metric: value})]
+    val_scores: list = field(default_factory=list)  # one tensor of predicted scores per validation
+    cache_summary: str = ''
+
+
+def recipe_options(path, workdir, total_epoch=None):
+    """A recipe as pyiqa's option parser leaves it for a one-process CPU run, files under ``workdir``."""
+    opt = yaml.safe_load(Path(path).read_text())
+    workdir = Path(workdir)
+    opt.update(is_train=True, dist=False, rank=0, world_size=1, num_gpu=0, auto_resume=False, root_path=str(workdir))
+    opt['path'] = {**(opt.get('path') or {}), 'experiments_root': str(workdir),
+                   'models': str(workdir / 'models'), 'training_states': str(workdir / 'training_states')}
+    for phase, dataset in opt['datasets'].items():
+        dataset['phase'] = phase.split('_')[0]
+    if total_epoch:
+        opt['train']['total_epoch'] = total_epoch
+        if 'T_max' in opt['train'].get('scheduler', {}):
+            opt['train']['scheduler']['T_max'] = total_epoch
+    return opt
+
+
+class TowerImageCounter:
+    """Counts images entering the first convolution of a network's frozen towers (a ViT's patch
+    embedding, a CNN's stem): one per image or crop encoded, under the current ``phase``."""
+
+    def __init__(self, counts):
+        self.counts, self.phase = counts, 'train'
+
+    @contextlib.contextmanager
+    def attached(self, net):
+        towers = net.frozen_towers().values() if isinstance(net, FrozenTowerModule) else ()
+        stems = [next((m for m in tower.modules() if isinstance(m, torch.nn.Conv2d)), None) for tower in towers]
+        handles = [stem.register_forward_pre_hook(self.count) for stem in stems if stem is not None]
+        try:
+            yield self
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    def count(self, module, inputs):
+        self.counts[self.phase] += inputs[0].shape[0]
+
+
+def build_loaders(opt):
+    train_opt = opt['datasets']['train']
+    train_set = build_dataset(train_opt)
+    sampler = EnlargedSampler(train_set, 1, 0, train_opt.get('dataset_enlarge_ratio', 1),
+                              train_opt.get('use_shuffle', True))
+    train_loader = build_dataloader(train_set, train_opt, num_gpu=0, dist=False, sampler=sampler,
+                                    seed=opt['manual_seed'])
+    val_loaders = [build_dataloader(build_dataset(d), d, num_gpu=0, dist=False, sampler=None, seed=opt['manual_seed'])
+                   for phase, d in opt['datasets'].items() if phase.startswith('val')]
+    return train_loader, sampler, val_loaders
+
+
+def iterations(opt, train_loader):
+    epochs = opt['train'].get('total_epoch')
+    return int(epochs) * len(train_loader) if epochs is not None else int(opt['train']['total_iter'])
+
+
+def run_training(opt, feature_cache, val_freq=None, progress=None):
+    """Train by ``opt`` (see ``recipe_options``) and return a ``TrainRun``."""
+    opt = {**opt, 'val': {**opt['val'], 'feature_cache': feature_cache}}
+    set_random_seed(opt['manual_seed'])
+    train_loader, sampler, val_loaders = build_loaders(opt)
+    total_iter = iterations(opt, train_loader)
+    val_freq = val_freq or opt['val']['val_freq']
+    run = TrainRun(feature_cache)
+    Path(opt['path']['models']).mkdir(parents=True, exist_ok=True)  # "best" checkpoints land there
+    model = build_model(opt)
+    start = time.perf_counter()
+    with TowerImageCounter(run.tower_images).attached(model.get_bare_model(model.net)) as counter:
+        current_iter, epoch = 0, 0
+        while current_iter < total_iter:
+            sampler.set_epoch(epoch)
+            for data in train_loader:
+                current_iter += 1
+                model.update_learning_rate(current_iter, warmup_iter=opt['train'].get('warmup_iter', -1))
+                model.feed_data(data)
+                counter.phase = 'train'
+                model.optimize_parameters(current_iter)
+                if current_iter % val_freq == 0 or current_iter == total_iter:
+                    counter.phase = 'val'
+                    validate(model, val_loaders, current_iter, run)
+                    if progress:
+                        progress(run)
+                if current_iter >= total_iter:
+                    break
+            epoch += 1
+    run.wall_s = time.perf_counter() - start
+    run.cache_summary = model.feature_cache.summary() if model.feature_cache.context is not None else ''
+    return run
+
+
+def validate(model, val_loaders, current_iter, run):
+    scores = []
+    test = model.test
+
+    def recording_test():  # keep every score, to compare runs exactly (pyiqa keeps only the metrics)
+        test()
+        scores.append(model.output_score.detach().float().cpu())
+
+    model.test = recording_test
+    try:
+        for loader in val_loaders:
+            model.validation(loader, current_iter, None, False)
+            run.validations.append((current_iter, dict(model.metric_results)))
+    finally:
+        del model.test
+    run.val_scores.append(torch.cat(scores))
+
+
+def official_val_freq(opt, total_iter, val_pass_images, ratio=OFFICIAL_VAL_RATIO):
+    """Iterations between validations so that validation crop forwards ~ ``ratio`` x training forwards."""
+    train_forwards = total_iter * opt['datasets']['train']['batch_size_per_gpu']
+    passes = max(1, round(ratio * train_forwards / val_pass_images))
+    return max(1, math.ceil(total_iter / passes))
+
+
+def tower_images_per_validation_pass(opt, val_loaders):
+    """Images (crops) one validation pass sends through the frozen towers. The views of an image
+    depend only on its size (the frozen-feature protocol), so one image of each size is encoded."""
+    net = build_network(opt['network']).eval()
+    sizes, samples = Counter(), {}
+    for loader in val_loaders:
+        for data in loader:
+            for image in data['img']:
+                sizes[image.shape] += 1
+                samples.setdefault(image.shape, image)
+    total = 0
+    for shape, count in sizes.items():
+        counts = {'val': 0}
+        with TowerImageCounter(counts).attached(net) as counter, torch.no_grad():
+            counter.phase = 'val'
+            net(samples[shape][None])
+        total += counts['val'] * count
+    return total
+
+
+def benchmark_options(recipe, workdir, epochs=None, val_ratio=OFFICIAL_VAL_RATIO, model_name=None):
+    """(options, val_freq, a line saying what will run) for timing ``recipe`` under ``workdir``;
+    the dataset is built there first, outside any timing."""
+    opt = recipe_options(recipe, workdir / 'experiment', epochs)
+    for dataset in opt['datasets'].values():
+        dataset['dataroot_target'] = str(workdir / 'datasets' / Path(dataset['dataroot_target']).name)
+    if model_name:
+        opt['network']['model_name'] = model_name
+    train_loader, _, val_loaders = build_loaders(opt)
+    total_iter = iterations(opt, train_loader)
+    val_pass_images = tower_images_per_validation_pass(opt, val_loaders)
+    val_freq = official_val_freq(opt, total_iter, val_pass_images, val_ratio)
+    val_images = sum(len(loader.dataset) for loader in val_loaders)
+    plan = (f'{recipe}: {total_iter} iterations of {opt["datasets"]["train"]["batch_size_per_gpu"]} images; '
+            f'validation of {val_images} images ({val_pass_images} frozen-tower crops per pass) every {val_freq} '
+            f'iterations, ~{val_ratio:g} validation crop forwards per training forward')
+    return opt, val_freq, plan

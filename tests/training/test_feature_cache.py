@@ -1,0 +1,100 @@
+"""The exact validation-feature cache: same numbers as without it, never stale, bounded."""
+from pathlib import Path
+
+import pytest
+import torch
+
+from pyiqa_uniqa.testing.tiny_net import TinyIQANet
+from pyiqa_uniqa.training.recipe_runner import recipe_options, run_training
+from pyiqa_uniqa.training.feature_cache import FrozenFeatureCache
+
+RECIPE = Path(__file__).with_name('tiny_train.yml')
+
+
+class CountingNet(TinyIQANet):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.encoded = 0
+
+    def frozen_features(self, images):
+        self.encoded += len(images)
+        return super().frozen_features(images)
+
+
+def test_second_pass_reuses_exactly_what_the_first_computed():
+    net, cache = CountingNet(crop_size=24).eval(), FrozenFeatureCache()
+    images = torch.rand(3, 3, 40, 48)
+    first = cache.features(net, images)
+    again = cache.features(net, images.clone())  # same content, another tensor
+    assert net.encoded == 3 and torch.equal(first, again) and torch.equal(first, net.frozen_features(images))
+    assert cache.hits == 3 and cache.misses == 3 and len(cache.entries) == 3
+
+
+def test_a_changed_image_crop_option_precision_or_backbone_is_encoded_again():
+    net, cache = CountingNet(crop_size=24).eval(), FrozenFeatureCache()
+    images = torch.rand(2, 3, 40, 48)
+    cache.features(net, images)
+    changed = images.clone()
+    changed[1, 0, 0, 0] += 1e-3  # one pixel of one image
+    assert torch.equal(cache.features(net, changed), net.frozen_features(changed))
+    assert net.encoded == 2 + 2 + 2  # the whole batch went through the tower again (then the check)
+    assert len(cache.entries) == 3
+
+    net.crop_size = 16
+    assert torch.equal(cache.features(net, images), net.frozen_features(images))
+    assert len(cache.entries) == 2  # emptied: the old crops no longer apply
+    net.precision = 'bf16'
+    assert cache.features(net, images).shape == (2, 5, 8) and len(cache.entries) == 2
+    net.precision = 'fp32'
+
+    before = cache.features(net, images)
+    with torch.no_grad():
+        net.backbone[0].bias.add_(0.5)  # new frozen weights, in place
+    after = cache.features(net, images)
+    assert not torch.equal(before, after) and torch.equal(after, net.frozen_features(images))
+    net.load_state_dict(net.state_dict())  # a registered frozen part reloaded
+    encoded = net.encoded
+    cache.features(net, images)
+    assert net.encoded == encoded + 2
+
+
+def test_the_cache_is_bounded_and_says_so():
+    net = CountingNet(crop_size=24).eval()
+    one_image = 5 * 8 * 4  # five crops of eight fp32 features
+    cache = FrozenFeatureCache(max_mib=2.5 * one_image / 2 ** 20)
+    for seed in range(4):
+        images = torch.rand(1, 3, 40, 48, generator=torch.Generator().manual_seed(seed))
+        assert torch.equal(cache.features(net, images), net.frozen_features(images))
+    assert len(cache.entries) == 2 and cache.bytes == 2 * one_image and cache.not_kept == 2
+    assert 'full: 2 encodings not kept' in cache.summary() and '2 inputs in 0.00 MiB' in cache.summary()
+
+
+@pytest.fixture(scope='module')
+def cached_and_uncached_runs(tmp_path_factory):
+    root = tmp_path_factory.getbasetemp()
+    opt = recipe_options(RECIPE, root / 'cache-experiment')
+    for dataset in opt['datasets'].values():
+        dataset['dataroot_target'] = str(root / 'tiny_photos')
+    opt['network']['crop_size'] = 32  # five 32-px crops per 64-px validation image
+    opt['train']['total_iter'] = 24
+    return [run_training(opt, cache, val_freq=8) for cache in (False, True)]
+
+
+def test_validation_numbers_are_equal_with_and_without_the_cache(cached_and_uncached_runs):
+    uncached, cached = cached_and_uncached_runs
+    assert [i for i, _ in cached.validations] == [8, 16, 24]
+    for (_, without), (_, with_cache) in zip(uncached.validations, cached.validations):
+        assert set(without) == {'srcc'}
+        assert abs(without['srcc'] - with_cache['srcc']) <= 1e-6
+    for without, with_cache in zip(uncached.val_scores, cached.val_scores):
+        assert torch.allclose(without, with_cache, rtol=0, atol=1e-6)
+    # the head trained between passes: the scores move, the cache only skips the frozen tower
+    assert not torch.equal(cached.val_scores[0], cached.val_scores[-1])
+
+
+def test_the_cache_encodes_each_validation_image_once(cached_and_uncached_runs):
+    uncached, cached = cached_and_uncached_runs
+    assert uncached.tower_images['train'] == cached.tower_images['train'] == 24 * 4
+    images = len(cached.val_scores[0])
+    assert uncached.tower_images['val'] == 3 * images * 5 and cached.tower_images['val'] == images * 5
+    assert f'{images} inputs in' in cached.cache_summary and uncached.cache_summary == ''

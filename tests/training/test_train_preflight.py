@@ -1,0 +1,206 @@
+"""The train command checks its inputs before creating anything and reads recipes and splits as data."""
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from pyiqa_uniqa.cli import main
+from pyiqa_uniqa.testing.toy_datasets import write_toy_iqa_dataset
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Payload:
+    """Creates ``marker`` when an ordinary unpickler loads it."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, 'w'))
+
+
+def toy_recipe(total_iter=2):
+    """A 20-image toy dataset in pyiqa's layout (``data/``), a tiny network: trains in seconds."""
+    dataset = {'name': 'toy', 'type': 'GeneralNRDataset', 'dataroot_target': 'data',
+               'meta_info_file': 'data/meta.csv', 'split_file': 'data/split.pkl'}
+    return {
+        'name': 'toy', 'model_type': 'FrozenBackboneIQAModel', 'num_gpu': 0, 'manual_seed': 1,
+        'datasets': {'train': {**dataset, 'augment': {'random_crop': 32}, 'batch_size_per_gpu': 4,
+                               'num_worker_per_gpu': 0},
+                     'val': dict(dataset)},
+        'network': {'type': 'TinyIQANet'}, 'path': {},
+        'train': {'optim': {'type': 'Adam', 'lr': 0.01}, 'scheduler': {'type': 'MultiStepLR', 'milestones': [100]},
+                  'total_iter': total_iter,
+                  'mos_loss_opt': {'type': 'MSELoss'}},
+        'val': {'val_freq': 1000, 'save_img': False, 'key_metric': 'srcc', 'metrics': {'srcc': {'type': 'calculate_srcc'}}},
+        'logger': {'print_freq': 1, 'save_checkpoint_freq': 1000, 'save_latest_freq': 1000, 'use_tb_logger': True},
+    }
+
+
+@pytest.fixture()
+def workdir(tmp_path, monkeypatch):
+    write_toy_iqa_dataset(tmp_path / 'data')
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write(path, opt):
+    path.write_text(yaml.safe_dump(opt, sort_keys=False))
+    return path.name
+
+
+def outputs(workdir):
+    return sorted(p.name for p in workdir.iterdir() if p.name in ('experiments', 'tb_logger', 'tb_logger_archived'))
+
+
+def test_missing_dataset_and_weights_one_line_each_and_nothing_created(workdir, capsys, monkeypatch):
+    monkeypatch.delenv('UNIQA_WEIGHTS', raising=False)
+    monkeypatch.setenv('TORCH_HOME', str(workdir / 'torch'))
+    recipe = yaml.safe_load((REPO / 'options' / 'uniqa' / 'koniq.yml').read_text())
+    assert main(['train', '-opt', write(workdir / 'koniq.yml', recipe)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('pyiqa-uniqa train: error: koniq.yml names inputs that are missing')
+    assert 'Traceback' not in err
+    lines = err.splitlines()
+    image_folder = [line for line in lines if 'image folder ./datasets/koniq10k/512x384 does not exist' in line]
+    meta_info = [line for line in lines
+                 if 'meta-info file ./datasets/meta_info/meta_info_KonIQ10kDataset.csv does not exist' in line]
+    assert len(image_folder) == len(meta_info) == 1  # train and val name the same files: one line each
+    assert image_folder[0].startswith('  - datasets.train, datasets.val (koniq10k)')
+    assert "pyiqa.load_dataset('koniq10k', data_root='./datasets')" in err
+    weights = [line for line in lines if line.startswith('  - network.backbone_weights: ')]
+    assert len(weights) == 1 and 'UniQA_weight.pt' in weights[0] and '$UNIQA_WEIGHTS' in weights[0]
+    assert outputs(workdir) == []
+
+
+def test_unknown_types_missing_sections_and_files(workdir, capsys):
+    opt = toy_recipe()
+    opt['network']['type'] = 'TinyIQANett'
+    opt['datasets']['val']['type'] = 'NoSuchDataset'
+    opt['path'] = {'pretrain_network': 'nowhere/net_best.pth', 'resume_state': str(workdir)}
+    assert main(['train', '-opt', write(workdir / 'bad.yml', opt)]) == 2
+    err = capsys.readouterr().err
+    assert "network.type: arch type 'TinyIQANett' is not registered with pyiqa. Did you mean one of: TinyIQANet" in err
+    assert "datasets.val.type: dataset type 'NoSuchDataset' is not registered" in err
+    assert 'path.pretrain_network: nowhere/net_best.pth does not exist.' in err
+    assert f'path.resume_state: {workdir} is a folder, not a file.' in err
+    del opt['logger'], opt['num_gpu']
+    assert main(['train', '-opt', write(workdir / 'bad.yml', opt)]) == 2
+    assert 'the options have no num_gpu, logger' in capsys.readouterr().err
+    assert outputs(workdir) == []
+
+
+@pytest.mark.parametrize('content, expected', [
+    ('name: x\nmodel_type: !!python/object/apply:os.system ["touch MARKER"]\n',
+     'bad.yml, line 2: the tag !!python/object/apply:os.system is not allowed'),
+    ('name: x\ndatasets: [1, 2\n', 'bad.yml, line 3: not valid YAML'),
+    ('name: x\nname: y\n', "bad.yml, line 2: the key 'name' is given twice (first on line 1)"),
+    ('- a\n- b\n', 'bad.yml: an options file must be a YAML mapping'),
+    ('', 'bad.yml: an options file must be a YAML mapping (name: ..., datasets: ...); it holds nothing'),
+    (b'\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR', 'bad.yml is not a text file'),
+])
+def test_option_file_errors_name_the_file_and_line(workdir, capsys, content, expected):
+    path = workdir / 'bad.yml'
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    assert main(['train', '-opt', 'bad.yml']) == 2
+    err = capsys.readouterr().err
+    assert expected in err and 'Traceback' not in err
+    assert not (workdir / 'MARKER').exists()
+    assert main(['train', '-opt', 'missing.yml']) == 2
+    assert 'missing.yml: no such options file' in capsys.readouterr().err
+
+
+def test_force_yml_is_parsed_never_executed(workdir, capsys):
+    name = write(workdir / 'toy.yml', toy_recipe())
+    marker = workdir / 'MARKER'
+    # pyiqa eval()-s a value that starts with '[': here it is YAML, so this is a list of one string
+    assert main(['train', '-opt', name, '--force_yml', f"train:total_iter=[__import__('os').mkdir('{marker}')]",
+                 'nosection:key=1']) == 2
+    assert "--force_yml 'nosection:key=1': the options have no section 'nosection'" in capsys.readouterr().err
+    assert main(['train', '-opt', name, '--force_yml', f'train:total_iter=[open("{marker}", "w")]']) == 2
+    assert 'not valid YAML' in capsys.readouterr().err
+    assert main(['train', '-opt', name, '--force_yml', 'train:total_iter']) == 2
+    assert 'expected section:key=value' in capsys.readouterr().err
+    assert not marker.exists() and outputs(workdir) == []
+
+
+def test_hostile_split_file_is_refused_before_anything_runs(workdir, capsys):
+    marker = workdir / 'MARKER'
+    (workdir / 'data' / 'split.pkl').write_bytes(pickle.dumps({1: {'train': [0, 1], 'val': [Payload(marker)]}}))
+    assert main(['train', '-opt', write(workdir / 'toy.yml', toy_recipe())]) == 2
+    err = capsys.readouterr().err
+    assert 'datasets.train.split_file, datasets.val.split_file: data/split.pkl asks for io.open' in err
+    assert not marker.exists() and outputs(workdir) == []
+    (workdir / 'data' / 'split.pkl').write_bytes(pickle.dumps({2: {'train': [0, 1]}}))
+    assert main(['train', '-opt', 'toy.yml']) == 2
+    assert 'data/split.pkl has no split 1 (split_index; it has 2)' in capsys.readouterr().err
+
+
+def test_pyiqa_datasets_read_split_files_safely_during_training(workdir):
+    import pyiqa.data.base_iqa_dataset
+    from pyiqa.data.general_nr_dataset import GeneralNRDataset
+
+    from pyiqa_uniqa.safe_pickle import UnsafePickleError, load_plain_pickle
+    from pyiqa_uniqa.training.pyiqa_patches import pyiqa_for_our_training
+
+    marker = workdir / 'MARKER'
+    (workdir / 'data' / 'evil.pkl').write_bytes(pickle.dumps({1: {'train': [0, Payload(marker)]}}))
+    options = {'name': 'toy', 'type': 'GeneralNRDataset', 'dataroot_target': 'data', 'phase': 'train',
+               'meta_info_file': 'data/meta.csv', 'split_file': 'data/split.pkl'}
+    with pyiqa_for_our_training(lambda: None):
+        assert pyiqa.data.base_iqa_dataset.pickle.load is load_plain_pickle
+        assert len(GeneralNRDataset(options)) == 16  # a plain split file still works
+        with pytest.raises(UnsafePickleError, match='data/evil.pkl asks for io.open'):
+            GeneralNRDataset({**options, 'split_file': 'data/evil.pkl'})
+    assert pyiqa.data.base_iqa_dataset.pickle is pickle  # only for the duration of the command
+    assert not marker.exists()
+
+
+def test_a_failure_before_the_first_iteration_leaves_the_folders_as_they_were(workdir):
+    import pyiqa.train
+
+    earlier = workdir / 'experiments' / 'toy'
+    earlier.mkdir(parents=True)
+    (earlier / 'earlier_run.log').write_text('kept')
+    name = write(workdir / 'toy.yml', toy_recipe())
+    calls = []
+
+    def broken_dataloaders(opt, logger):
+        calls.append(sorted(p.name for p in (workdir / 'experiments').iterdir()))
+        raise RuntimeError('dataset failed')  # after pyiqa made its folders and moved the earlier run
+    original = pyiqa.train.create_train_val_dataloader
+    pyiqa.train.create_train_val_dataloader = broken_dataloaders
+    try:
+        with pytest.raises(RuntimeError, match='dataset failed'):
+            main(['train', '-opt', name])
+    finally:
+        pyiqa.train.create_train_val_dataloader = original
+    assert len(calls[0]) == 2 and any('_archived_' in n for n in calls[0])  # the start really happened
+    assert sorted(p.name for p in (workdir / 'experiments').iterdir()) == ['toy']
+    assert (earlier / 'earlier_run.log').read_text() == 'kept'
+    assert outputs(workdir) == ['experiments']  # no tb_logger/, no tb_logger_archived/
+
+
+def test_a_run_that_started_keeps_its_outputs_and_train_py_reports_user_errors(workdir):
+    name = write(workdir / 'toy.yml', toy_recipe(total_iter=2))
+    assert main(['train', '-opt', name]) == 0
+    assert (workdir / 'experiments' / 'toy' / 'models' / 'net_latest.pth').is_file()
+    assert 'head.weight' in torch.load(workdir / 'experiments' / 'toy' / 'models' / 'net_latest.pth')['params']
+    result = subprocess.run([sys.executable, str(REPO / 'train.py'), '-opt', 'missing.yml'], cwd=workdir,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and 'missing.yml: no such options file' in result.stderr
+    assert 'Traceback' not in result.stderr
+
+
+def test_an_untested_pyiqa_is_refused(workdir, capsys, monkeypatch):
+    import importlib.metadata
+    real_version = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, 'version', lambda name: '0.2.0' if name == 'pyiqa' else real_version(name))
+    assert main(['train', '-opt', write(workdir / 'toy.yml', toy_recipe())]) == 2
+    err = capsys.readouterr().err
+    assert 'written for pyiqa 0.1.16' in err and 'this is pyiqa 0.2.0' in err and 'pyiqa==0.1.16' in err
