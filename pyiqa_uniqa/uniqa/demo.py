@@ -89,6 +89,25 @@ def check_arguments(args):
                          what=f'the official UniQA backbone ({UNIQA_CLIP}, OpenAI layout)')
 
 
+def demo_recipe(template, workdir, name, build_opts, network=None, train_dataset=None, epochs=None):
+    """A demo recipe with its datasets in ``workdir`` and the given network, train data and epochs."""
+    opt = yaml.safe_load(Path(template).read_text())
+    opt['name'] = name
+    for dataset in opt['datasets'].values():
+        dataset['dataroot_target'] = str(Path(workdir) / DATASET)
+        if 'build_opts' in dataset:
+            dataset['build_opts'] = build_opts
+    opt['datasets']['train'].update(train_dataset or {})
+    if network and 'crop_size' in network:
+        opt['datasets']['train']['augment']['random_crop'] = network['crop_size']
+    opt['network'].update(network or {})
+    if epochs:
+        # progress lines as often relative to the run as in the recipe
+        opt['logger']['print_freq'] = max(1, opt['logger']['print_freq'] * epochs // opt['train']['total_epoch'])
+        opt['train']['total_epoch'] = opt['train']['scheduler']['T_max'] = epochs
+    return opt
+
+
 class Demo:
     """What every stage needs: the work folder, the dataset options, the held-out photos, the clock."""
 
@@ -123,20 +142,9 @@ class Demo:
 
     def train(self, label, template, name, network=None, train_dataset=None, epochs=None):
         """Start ``pyiqa-uniqa train`` on a copy of a demo recipe whose paths point into the work folder."""
-        opt = yaml.safe_load(template.read_text())
-        opt['name'] = name
-        for dataset in opt['datasets'].values():
-            dataset['dataroot_target'] = str(self.workdir / DATASET)
-            if 'build_opts' in dataset:
-                dataset['build_opts'] = self.build_opts
-        opt['datasets']['train'].update(train_dataset or {})
-        if network and 'crop_size' in network:
-            opt['datasets']['train']['augment']['random_crop'] = network['crop_size']
-        opt['network'].update(network or {})
-        if epochs:
-            opt['train']['total_epoch'] = opt['train']['scheduler']['T_max'] = epochs
         shutil.rmtree(self.workdir / 'experiments' / name, ignore_errors=True)  # the demo's own previous run
         options_file = self.workdir / f'{name}.yml'
+        opt = demo_recipe(template, self.workdir, name, self.build_opts, network, train_dataset, epochs)
         options_file.write_text(yaml.safe_dump(opt, sort_keys=False))
         return TrainingJob(label, options_file, self.workdir)
 

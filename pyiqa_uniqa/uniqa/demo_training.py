@@ -30,16 +30,36 @@ def say(line):
         print(line, flush=True)
 
 
+class TrainingProgress:
+    """Turns pyiqa's training log, line by line, into the demo's progress lines (None for the rest)."""
+
+    def __init__(self, label):
+        self.label, self.epochs, self.validating = label, '?', None
+
+    def line(self, text):
+        if match := _TOTAL_EPOCHS.search(text):
+            self.epochs = match.group(1)
+        elif match := _STEP.search(text):
+            epoch, step, lr = match.groups()
+            losses = '  '.join(f'{name[2:]} loss {float(value):.4f}' for name, value in _LOSS.findall(text))
+            return f'  {self.label}: epoch {epoch}/{self.epochs}  step {step}  {losses}  lr {float(lr):.2e}'
+        elif match := _VALIDATION.search(text.split('INFO: ')[-1]):
+            self.validating = match.group(1)
+        elif (match := _METRIC.search(text)) and self.validating and match.group(1) == 'srcc':
+            _, value, best, at = match.groups()
+            return (f'  {self.label}: validation on {self.validating}: SRCC {float(value):.4f} '
+                    f'(best {float(best):.4f} at step {at})')
+        return None
+
+
 class TrainingJob:
-    """``pyiqa-uniqa train -opt <options_file>`` started in ``workdir``; ``wait()`` returns seconds."""
+    """``pyiqa-uniqa train -opt <options_file>`` started in ``workdir``; ``wait()`` returns its run time."""
 
     def __init__(self, label, options_file, workdir):
-        self.label, self.options_file, self.workdir = label, options_file, workdir
+        self.label, self.workdir = label, workdir
+        self.progress = TrainingProgress(label)
         self.tail = collections.deque(maxlen=40)
-        self.epochs = '?'
         self.seconds = None
-        self.validating = None
-        self.metrics = {}
         environment = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'PYTHONUNBUFFERED': '1'}
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
@@ -51,27 +71,12 @@ class TrainingJob:
     def _read(self):
         for line in self.process.stdout:
             self.tail.append(line.rstrip())
-            self._show(line)
+            if shown := self.progress.line(line):
+                say(shown)
         self.seconds = time.perf_counter() - self.started  # the child's own run time, whenever it is waited for
 
-    def _show(self, line):
-        if match := _TOTAL_EPOCHS.search(line):
-            self.epochs = match.group(1)
-        elif match := _STEP.search(line):
-            epoch, step, lr = match.groups()
-            losses = '  '.join(f'{name[2:]} loss {float(value):.4f}' for name, value in _LOSS.findall(line))
-            say(f'  {self.label}: epoch {epoch}/{self.epochs}  step {step}  {losses}  lr {float(lr):.2e}')
-        elif match := _VALIDATION.search(line.split('INFO: ')[-1]):
-            self.validating, self.metrics = match.group(1), {}
-        elif (match := _METRIC.search(line)) and self.validating:
-            name, value, best, at = match.groups()
-            self.metrics[name] = float(value)
-            if name == 'srcc':
-                say(f'  {self.label}: validation on {self.validating}: SRCC {float(value):.4f} '
-                    f'(best {float(best):.4f} at step {at})')
-
     def wait(self):
-        """Seconds the training took; a failed training raises with the end of its log."""
+        """Seconds the training took; a failed training raises with the end of its output."""
         code = self.process.wait()
         self.reader.join()
         if code != 0:

@@ -18,11 +18,11 @@ import math
 
 import torch
 import torch.nn.functional as F
-from open_clip import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from torch import nn
 
 from pyiqa_uniqa.backbones import create_clip, encode_prompts, get_tokenizer
-from pyiqa_uniqa.uniqa.crops import CROP_MODES, score_crops
+from pyiqa_uniqa.backbones.clip_input import ClipInput
+from pyiqa_uniqa.uniqa.crops import CROP_MODES, per_view, view_crops
 from pyiqa_uniqa.uniqa.prompts import flat_prompts
 from pyiqa_uniqa.weights import RANDOM
 
@@ -50,11 +50,11 @@ class UniQAPretrainCLIP(nn.Module):
             raise ValueError(f'test_crops must be one of {CROP_MODES}, got {test_crops!r}.')
         self.clip_model = clip_model
         self.clip = create_clip(clip_model, RANDOM if weights is None else weights)
-        self.crop_size = self.clip.visual.image_size[0]
         self.test_crops, self.num_crops, self.crop_seed = test_crops, num_crops, crop_seed
-        # images arrive in [0, 1] (pyiqa's convention); not persistent, so checkpoints stay CLIP-only
-        self.register_buffer('pixel_mean', torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer('pixel_std', torch.tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1), persistent=False)
+        # images arrive in [0, 1] (pyiqa's convention); its buffers are not persistent, so
+        # checkpoints stay CLIP-only
+        self.clip_input = ClipInput.of(self.clip)
+        self.crop_size = self.clip_input.size
         self.tokenizer = get_tokenizer(clip_model)
         self.zero_shot_prompts = list(zero_shot_prompts or flat_prompts('level'))
         self.max_log_scale = math.log(max_logit_scale)
@@ -69,7 +69,7 @@ class UniQAPretrainCLIP(nn.Module):
             raise ValueError('Both CLIP towers are frozen and LoRA is off: nothing but the temperature would train.')
 
     def _add_lora(self, options):
-        import peft
+        import peft  # only LoRA runs need it, and it imports transformers (seconds)
         unsupported = [t for t in options['target_modules'] if t.split('.')[-1] in UNSUPPORTED_LORA_TARGETS]
         if unsupported:
             raise ValueError(f'LoRA on {unsupported} is not supported (attention layers are nn.MultiheadAttention); '
@@ -88,13 +88,13 @@ class UniQAPretrainCLIP(nn.Module):
             self.clip.logit_scale.clamp_(0, self.max_log_scale)
 
     def encode_image(self, images):
-        return self.clip.encode_image((images - self.pixel_mean) / self.pixel_std)
+        return self.clip.encode_image(self.clip_input.normalize(images))
 
     def forward(self, images, text_tokens=None):
         """images: [B, 3, H, W] in [0, 1]; text_tokens: [B, context] or None for zero-shot scores."""
         if text_tokens is None:
-            return score_crops(self.zero_shot_score, images, self.crop_size, self.test_crops, self.num_crops,
-                               self.crop_seed)
+            crops, views = view_crops(images, self.crop_size, self.test_crops, self.num_crops, self.crop_seed)
+            return per_view(self.zero_shot_score(crops), views, len(images)).mean(dim=1)
         distinct, copies = torch.unique(text_tokens, dim=0, return_inverse=True)
         return self.encode_image(images), self.clip.encode_text(distinct)[copies], self.clip.logit_scale.exp()
 
