@@ -35,6 +35,7 @@ from pyiqa_uniqa.uniqa.arch import UNIQA_CLIP, UniQA
 from pyiqa_uniqa.uniqa.demo_report import (
     HeldOut,
     evaluate,
+    frozen_features,
     results_table,
     reuse_lines,
     save_figure,
@@ -137,8 +138,14 @@ class Demo:
         self.timings.append((name, seconds, note))
         say(f'[{name}] done in {seconds:.1f} s')
 
-    def score(self, name, label, net, note=''):
-        self.results.append(self.stage(name, lambda: evaluate(label, net, self.held_out), note))
+    def score(self, name, label, net, note='', features=None):
+        """Score the held-out photos with ``net``; returns the frozen features it used, for the
+        next scorer on the same backbone (zero-shot and adapter share them)."""
+        def work():
+            used = features or frozen_features(net, self.held_out)
+            self.results.append(evaluate(label, net, self.held_out, used))
+            return used
+        return self.stage(name, work, note)
 
     def train(self, label, template, name, network=None, train_dataset=None, epochs=None):
         """Start ``pyiqa-uniqa train`` on a copy of a demo recipe whose paths point into the work folder."""
@@ -157,11 +164,12 @@ class Demo:
 def full_recipe(demo, captioner):
     """Stages b-f on the tiny CLIP; the random-backbone adapter trains beside the pre-training."""
     random_adapter, random_checkpoint = demo.train_adapter('random', demo.tiny)
-    demo.score('   random init, zero-shot', 'random init, zero-shot', zero_shot('random', demo.tiny))
     captions = demo.stage('b  captions', lambda: write_captions(captioner, demo.meta_info_file, demo.workdir))
     pretraining = demo.train('c  pre-training', PRETRAIN_RECIPE, 'uniqa_demo_pretrain',
                              train_dataset={'caption_files': [str(captions)]}, epochs=demo.args.pretrain_epochs)
     say('[c  pre-training] both towers on the captioned train photos (beside the random-backbone adapter)')
+    random_features = demo.score('   random init, zero-shot', 'random init, zero-shot', zero_shot('random', demo.tiny),
+                                 'during the pre-training')
     demo.finished('c  pre-training', pretraining.wait(), 'beside the random-backbone adapter')
     backbone = str(demo.workdir / BACKBONE_FILE)
     export_backbone(demo.workdir / 'experiments/uniqa_demo_pretrain/models/net_best.pth', backbone,
@@ -169,14 +177,14 @@ def full_recipe(demo, captioner):
     say(f'  exported the checkpoint with the best val zero-shot SRCC to {backbone}')
     network = {**demo.tiny, 'backbone_weights': backbone}
     adapter, checkpoint = demo.train_adapter('pre-trained', network)
-    demo.score('d  zero-shot, pre-trained', 'pre-trained, zero-shot', zero_shot(backbone, demo.tiny),
-               'beside the adapter training')
+    features = demo.score('d  zero-shot, pre-trained', 'pre-trained, zero-shot', zero_shot(backbone, demo.tiny),
+                          'beside the adapter training')
     demo.finished('e  adapter, random backbone', random_adapter.wait(), 'beside the pre-training')
     demo.score('f  scoring, random backbone', 'adapter on the random backbone',
-               adapted(demo.tiny, 'random', random_checkpoint))
+               adapted(demo.tiny, 'random', random_checkpoint), features=random_features)
     demo.finished('e  adapter, pre-trained backbone', adapter.wait())
     demo.score('f  scoring, pre-trained backbone', 'adapter on the pre-trained backbone',
-               adapted(demo.tiny, backbone, checkpoint))
+               adapted(demo.tiny, backbone, checkpoint), features=features)
     source = 'template captions' if captioner.name == TEMPLATE_MODEL else f'captions by {captioner.name}'
     return network, checkpoint, f'tiny CLIP (32-px crops), random init, pre-trained here on {source}'
 
@@ -184,10 +192,10 @@ def full_recipe(demo, captioner):
 def quick_run(demo):
     """Stages a, e and f: the adapter on the random backbone only."""
     job, checkpoint = demo.train_adapter('random', demo.tiny)
-    demo.score('   random init, zero-shot', 'random init, zero-shot', zero_shot('random', demo.tiny))
+    features = demo.score('   random init, zero-shot', 'random init, zero-shot', zero_shot('random', demo.tiny))
     demo.finished('e  adapter, random backbone', job.wait())
     demo.score('f  scoring, random backbone', 'adapter on the random backbone',
-               adapted(demo.tiny, 'random', checkpoint))
+               adapted(demo.tiny, 'random', checkpoint), features=features)
     return {**demo.tiny, 'backbone_weights': 'random'}, checkpoint, 'tiny CLIP (32-px crops), random init (--quick)'
 
 
@@ -195,11 +203,11 @@ def official_run(demo, backbone):
     """Stages a, d, e and f on the official backbone: no pre-training."""
     network = {**OFFICIAL_NETWORK, 'backbone_weights': str(Path(backbone).resolve())}
     job, checkpoint = demo.train_adapter('official', network)
-    demo.score('d  zero-shot, official', 'official backbone, zero-shot', zero_shot(network['backbone_weights'], network),
-               'beside the adapter training')
+    features = demo.score('d  zero-shot, official', 'official backbone, zero-shot',
+                          zero_shot(network['backbone_weights'], network), 'beside the adapter training')
     demo.finished('e  adapter, official backbone', job.wait())
     demo.score('f  scoring, official backbone', 'adapter on the official backbone',
-               adapted(network, network['backbone_weights'], checkpoint))
+               adapted(network, network['backbone_weights'], checkpoint), features=features)
     return network, checkpoint, f'official UniQA ViT-B/16 ({Path(backbone).name})'
 
 

@@ -41,18 +41,41 @@ class StageResult:
     plcc: float
 
 
-def evaluate(label, net, held_out, progress=True):
-    """Score every held-out image with ``net`` (eval mode: its test-time crops) and correlate with MOS."""
-    net.eval()
-    by_size = {}  # images of one photo share a size, so they batch together
+def chunks(held_out):
+    """Index lists of at most CHUNK images of one size (a photo's images share a size, so they batch)."""
+    by_size = {}
     for index, image in enumerate(held_out.images):
         by_size.setdefault(image.size, []).append(index)
-    chunks = [group[start:start + CHUNK] for group in by_size.values() for start in range(0, len(group), CHUNK)]
+    return [group[start:start + CHUNK] for group in by_size.values() for start in range(0, len(group), CHUNK)]
+
+
+def frozen_features(net, held_out, progress=True):
+    """The frozen tower's features of every held-out image ([V, D] each) under ``net``'s eval crops:
+    scorers that share a backbone and crops (zero-shot and adapter) reuse them instead of re-encoding."""
+    net.eval()
+    features = [None] * len(held_out.images)
+    with torch.no_grad():
+        for chunk in tqdm(chunks(held_out), desc='encoding held-out images', unit='batch', leave=False,
+                          disable=not progress):
+            batch = net.frozen_features(torch.stack([image_to_tensor(held_out.images[i]) for i in chunk]))
+            for index, row in zip(chunk, batch):
+                features[index] = row
+    return features
+
+
+def evaluate(label, net, held_out, features=None, progress=True):
+    """Score every held-out image with ``net`` (eval mode: its test-time crops), from ``features``
+    when given (``frozen_features`` of the same backbone and crops), and correlate with MOS."""
+    net.eval()
     scores = np.empty(len(held_out.images))
     with torch.no_grad():
-        for chunk in tqdm(chunks, desc=f'scoring held-out images: {label}', unit='batch', leave=False,
+        for chunk in tqdm(chunks(held_out), desc=f'scoring held-out images: {label}', unit='batch', leave=False,
                           disable=not progress):
-            scores[chunk] = net(torch.stack([image_to_tensor(held_out.images[i]) for i in chunk])).flatten().numpy()
+            if features is None:
+                batch = net(torch.stack([image_to_tensor(held_out.images[i]) for i in chunk]))
+            else:
+                batch = net.forward_from_features(torch.stack([features[i] for i in chunk]))
+            scores[chunk] = batch.flatten().numpy()
     return StageResult(label, scores, float(stats.spearmanr(scores, held_out.mos)[0]),
                        float(stats.pearsonr(scores, held_out.mos)[0]))
 

@@ -6,6 +6,7 @@ reuse line rebuilds the final scorer, whose held-out SRCC is the one the table s
 """
 import json
 import re
+import shutil
 import subprocess
 import sys
 
@@ -24,9 +25,10 @@ STAGES = ('a  photo dataset', 'b  captions', 'c  pre-training', 'd  zero-shot, p
           'e  adapter, random backbone', 'e  adapter, pre-trained backbone', 'f  scoring, pre-trained backbone')
 
 
-def run_demo(workdir, cwd):
+def run_demo(workdir, cwd, *options):
+    options = options or ('--pretrain-epochs', '2')
     result = subprocess.run([sys.executable, '-m', 'pyiqa_uniqa', 'demo', '--workdir', str(workdir), '--epochs', '1',
-                             '--pretrain-epochs', '2'], cwd=cwd, capture_output=True, text=True, timeout=1200)
+                             *options], cwd=cwd, capture_output=True, text=True, timeout=1200)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout
 
@@ -101,6 +103,16 @@ def test_the_reuse_line_rebuilds_the_final_scorer(demo_runs):
     assert metric(str(image)).item() == pytest.approx(result.scores[0], abs=1e-5)  # a file path, as users call it
     command = next(line.strip() for line in lines if line.strip().startswith('pyiqa-uniqa score'))
     assert "-m 'uniqa-level:use_adapter=True," in command and str(workdir / 'uniqa_demo_adapter.pth') in command
+
+
+def test_quick_runs_only_the_adapter_on_the_random_backbone(demo_runs, tmp_path):
+    _, workdir, first, _ = demo_runs
+    shutil.copytree(workdir / 'datasets', tmp_path / 'work' / 'datasets')  # built once, reused
+    quick = run_demo(tmp_path / 'work', tmp_path, '--quick')
+    assert list(results_table(quick)) == ['random init, zero-shot', 'adapter on the random backbone']
+    assert results_table(quick) == {k: v for k, v in results_table(first).items() if k in results_table(quick)}
+    assert '[b  captions]' not in quick and '[c  pre-training]' not in quick
+    assert "backbone_weights='random'" in quick and '(--quick)' in quick
 
 
 def test_training_log_lines_become_progress_lines():

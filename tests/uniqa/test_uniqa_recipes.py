@@ -121,13 +121,25 @@ def png_named_pt(tmp_path):
     (['--pretrain-epochs', '-1'], '--pretrain-epochs must be >= 1'),
     (['--backbone-weights', 'missing.pt'], 'missing.pt: no such file'),
     (['--backbone-weights', 'PNG'], 'UniQA_weight.pt is not a PyTorch checkpoint'),
+    (['--backbone-weights', 'TINY'], 'does not fit the official UniQA backbone'),
     (['--quick', '--captioner', 'Qwen/Qwen2-VL-7B-Instruct'], '--captioner is for the full recipe'),
 ])
-def test_demo_refuses_bad_arguments_before_any_work(tmp_path, png_named_pt, capsys, argv, message):
+def test_demo_refuses_bad_arguments_before_any_work(tmp_path, png_named_pt, tiny_clip_checkpoint, capsys, argv,
+                                                    message):
     from pyiqa_uniqa.cli import main
 
-    argv = [str(png_named_pt) if arg == 'PNG' else arg for arg in argv]
+    files = {'PNG': str(png_named_pt), 'TINY': str(tiny_clip_checkpoint)}
+    argv = [files.get(arg, arg) for arg in argv]
     assert main(['demo', '--workdir', str(tmp_path / 'demo'), *argv]) == 2
     error = capsys.readouterr().err
     assert error.startswith('pyiqa-uniqa demo: error: ') and message in error and 'Traceback' not in error
     assert not (tmp_path / 'demo').exists()
+
+
+def test_demo_takes_a_backbone_in_the_official_layout(vitb16_checkpoint):
+    import argparse
+
+    from pyiqa_uniqa.uniqa.demo import check_arguments
+
+    check_arguments(argparse.Namespace(epochs=None, pretrain_epochs=None, captioner='template', quick=False,
+                                       backbone_weights=str(vitb16_checkpoint)))  # no error: it fits
