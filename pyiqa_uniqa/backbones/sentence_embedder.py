@@ -16,8 +16,8 @@ import os
 import torch
 
 from pyiqa_uniqa.weights import (
-    WeightSource,
     WeightsNotFoundError,
+    WeightSource,
     hf_cache_path,
     hf_model_available,
     require_network,

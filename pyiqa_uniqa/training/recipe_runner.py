@@ -14,14 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import yaml
-from pyiqa.data import build_dataloader, build_dataset
 from pyiqa.archs import build_network
+from pyiqa.data import build_dataloader, build_dataset
 from pyiqa.data.data_sampler import EnlargedSampler
+from pyiqa.metrics import calculate_metric
 from pyiqa.models import build_model
 from pyiqa.utils import set_random_seed
 
-from pyiqa_uniqa.backbones.frozen import FrozenTowerModule
+from pyiqa_uniqa.backbones.frozen import FrozenTowerModule, has_frozen_features
+from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.options import apply_overrides, load_yaml
 
 # validation crop forwards per training forward in the official UniQA KonIQ recipe: 8,058 training
 # images in batches of 8 for 20 epochs (~161k forwards), 2,015 validation images of 10 crops every
@@ -31,17 +33,24 @@ OFFICIAL_VAL_RATIO = 1.25
 
 @dataclass
 class TrainRun:
-    feature_cache: bool
+    label: str
     wall_s: float = 0.0
     tower_images: dict = field(default_factory=lambda: {'train': 0, 'val': 0})
     validations: list = field(default_factory=list)  # [(iteration, {metric: value})]
     val_scores: list = field(default_factory=list)  # one tensor of predicted scores per validation
-    cache_summary: str = ''
+    held_out: dict = field(default_factory=dict)  # {metric: value} of the last weights on the test split
+    summaries: list = field(default_factory=list)  # what the feature caches logged last
 
 
-def recipe_options(path, workdir, total_epoch=None):
-    """A recipe as pyiqa's option parser leaves it for a one-process CPU run, files under ``workdir``."""
-    opt = yaml.safe_load(Path(path).read_text())
+def with_options(opt, **sections):
+    """``opt`` with keys set per section, e.g. ``with_options(opt, val={'feature_cache': True})``."""
+    return {**opt, **{section: {**opt.get(section, {}), **values} for section, values in sections.items()}}
+
+
+def recipe_options(path, workdir, total_epoch=None, overrides=None):
+    """A recipe as pyiqa's option parser leaves it for a one-process CPU run, files under ``workdir``;
+    ``overrides``: ``section:key=value`` entries, as ``--force_yml`` takes them."""
+    opt = apply_overrides(load_yaml(path, 'recipe'), overrides)
     workdir = Path(workdir)
     opt.update(is_train=True, dist=False, rank=0, world_size=1, num_gpu=0, auto_resume=False, root_path=str(workdir))
     opt['path'] = {**(opt.get('path') or {}), 'experiments_root': str(workdir),
@@ -94,14 +103,14 @@ def iterations(opt, train_loader):
     return int(epochs) * len(train_loader) if epochs is not None else int(opt['train']['total_iter'])
 
 
-def run_training(opt, feature_cache, val_freq=None, progress=None):
-    """Train by ``opt`` (see ``recipe_options``) and return a ``TrainRun``."""
-    opt = {**opt, 'val': {**opt['val'], 'feature_cache': feature_cache}}
+def run_training(opt, label, val_freq=None, progress=None, held_out=None):
+    """Train by ``opt`` (see ``recipe_options``) and return a ``TrainRun``; ``held_out``: a loader
+    scored with the last weights after training (outside the timing)."""
     set_random_seed(opt['manual_seed'])
     train_loader, sampler, val_loaders = build_loaders(opt)
     total_iter = iterations(opt, train_loader)
     val_freq = val_freq or opt['val']['val_freq']
-    run = TrainRun(feature_cache)
+    run = TrainRun(label)
     Path(opt['path']['models']).mkdir(parents=True, exist_ok=True)  # "best" checkpoints land there
     model = build_model(opt)
     start = time.perf_counter()
@@ -124,8 +133,33 @@ def run_training(opt, feature_cache, val_freq=None, progress=None):
                     break
             epoch += 1
     run.wall_s = time.perf_counter() - start
-    run.cache_summary = model.feature_cache.summary() if model.feature_cache.context is not None else ''
+    run.summaries = [cache.summary() for cache in (model.feature_cache, model.feature_reuse)
+                     if cache is not None and cache.context is not None]
+    if held_out is not None:
+        run.held_out = score_held_out(model, held_out)
     return run
+
+
+def score_held_out(model, loader):
+    predicted, target = [], []
+    for data in loader:
+        model.feed_data(data)
+        model.test()
+        predicted.append(model.output_score.float().flatten().cpu())
+        target.append(model.gt_mos.float().flatten().cpu())
+    predicted, target = torch.cat(predicted).numpy(), torch.cat(target).numpy()
+    return {name: float(calculate_metric([predicted, target], metric_opt))
+            for name, metric_opt in model.opt['val']['metrics'].items()}
+
+
+def held_out_loader(opt):
+    """A loader over the test part of the validation dataset's split, or None without one."""
+    dataset_opt = {**opt['datasets']['val'], 'phase': 'test'}
+    try:
+        dataset = build_dataset(dataset_opt)
+    except KeyError:  # pyiqa's split lookup: the split file has no 'test' part
+        return None
+    return build_dataloader(dataset, dataset_opt, num_gpu=0, dist=False, sampler=None, seed=opt['manual_seed'])
 
 
 def validate(model, val_loaders, current_iter, run):
@@ -157,6 +191,10 @@ def tower_images_per_validation_pass(opt, val_loaders):
     """Images (crops) one validation pass sends through the frozen towers. The views of an image
     depend only on its size (the frozen-feature protocol), so one image of each size is encoded."""
     net = build_network(opt['network']).eval()
+    if not has_frozen_features(net):
+        raise UserError(f'{net.__class__.__name__} does not implement the frozen-feature protocol '
+                        '(pyiqa_uniqa/backbones/frozen.py): its validation features cannot be cached, so '
+                        'there is nothing to compare.')
     sizes, samples = Counter(), {}
     for loader in val_loaders:
         for data in loader:
@@ -173,14 +211,12 @@ def tower_images_per_validation_pass(opt, val_loaders):
     return total
 
 
-def benchmark_options(recipe, workdir, epochs=None, val_ratio=OFFICIAL_VAL_RATIO, model_name=None):
+def benchmark_options(recipe, workdir, epochs=None, val_ratio=OFFICIAL_VAL_RATIO, overrides=None):
     """(options, val_freq, a line saying what will run) for timing ``recipe`` under ``workdir``;
     the dataset is built there first, outside any timing."""
-    opt = recipe_options(recipe, workdir / 'experiment', epochs)
+    opt = recipe_options(recipe, workdir / 'experiment', epochs, overrides)
     for dataset in opt['datasets'].values():
         dataset['dataroot_target'] = str(workdir / 'datasets' / Path(dataset['dataroot_target']).name)
-    if model_name:
-        opt['network']['model_name'] = model_name
     train_loader, _, val_loaders = build_loaders(opt)
     total_iter = iterations(opt, train_loader)
     val_pass_images = tower_images_per_validation_pass(opt, val_loaders)
