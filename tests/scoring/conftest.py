@@ -37,7 +37,7 @@ def photo_pairs(tmp_path_factory):
 def attiqa_checkpoint(tmp_path_factory):
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        net = ATTIQA(backbone='test_resnet', head_hidden=16)
+        net = ATTIQA(backbone='test_resnet', backbone_weights='random', head_hidden=16)
     path = tmp_path_factory.mktemp('attiqa') / 'attiqa.pth'
     torch.save({'params': net.state_dict()}, path)
     return path
