@@ -56,7 +56,7 @@ def with_options(opt, **sections):
 def recipe_options(path, workdir, total_epoch=None, overrides=None):
     """A recipe as pyiqa's option parser leaves it for a one-process CPU run, files under ``workdir``;
     ``overrides``: ``section:key=value`` entries, as ``--force_yml`` takes them."""
-    opt = apply_overrides(load_yaml(path, 'recipe'), overrides)
+    opt = apply_overrides(load_yaml(path), overrides)
     workdir = Path(workdir)
     opt.update(is_train=True, dist=False, rank=0, world_size=1, num_gpu=0, auto_resume=False, root_path=str(workdir))
     opt['path'] = {**(opt.get('path') or {}), 'experiments_root': str(workdir),
