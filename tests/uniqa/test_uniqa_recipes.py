@@ -67,6 +67,10 @@ def test_every_adapter_metric_names_an_existing_recipe():
     assert len([r for r in recipes if r]) == 7
     for recipe in filter(None, recipes):
         assert (OPTIONS.parents[1] / recipe).is_file(), recipe
+    # each finds its adapter in pyiqa's cache dir under a name of its own, documented in docs/uniqa.md
+    files = {name: cfg['metric_opts'].get('weights_file') for name, cfg in UNIQA_CONFIGS.items()
+             if cfg['metric_opts'].get('adapter_recipe')}
+    assert files == {name: f'{name.replace("-", "_")}_adapter.pth' for name in files}
 
 
 def test_demo_recipes_are_the_packaged_ones_and_agree(tmp_path):
