@@ -2,8 +2,13 @@
 
 The ``pyiqa_uniqa.pth`` file in site-packages imports this package at interpreter start-up
 (``pyiqa_uniqa.start`` does the same on Python >= 3.15, PEP 829). ``install`` then puts a
-finder on ``sys.meta_path`` that waits for ``pyiqa.default_model_configs`` to be imported and
-merges ``configs.METRIC_CONFIGS`` into its ``DEFAULT_CONFIGS`` right after the module runs.
+finder on ``sys.meta_path`` that waits for two of pyiqa's modules and adjusts each right after
+it runs:
+
+- ``pyiqa.default_model_configs``: ``configs.METRIC_CONFIGS`` are merged into ``DEFAULT_CONFIGS``;
+- ``pyiqa.models.inference_model``: reading a path (``create_metric(...)(path)``, the ``pyiqa``
+  CLI) fails clearly on damaged or absurdly large files (``data/pyiqa_reading.py``).
+
 Importing pyiqa eagerly instead would add seconds (torch) to every Python start.
 
 Stdlib only. Any failure becomes a warning: a broken plugin must never break pyiqa.
@@ -12,6 +17,7 @@ import sys
 import warnings
 
 TARGET = 'pyiqa.default_model_configs'
+INFERENCE_MODEL = 'pyiqa.models.inference_model'
 
 
 def merge_metric_configs(module):
@@ -25,21 +31,35 @@ def merge_metric_configs(module):
         table.setdefault(name, cfg)
 
 
-def _merge_quietly(module):
+def read_images_strictly(module):
+    from pyiqa_uniqa.data.pyiqa_reading import install
+    install(module)
+
+
+# module -> (what to do right after it runs, what the warning says failed)
+AFTER_IMPORT = {
+    TARGET: (merge_metric_configs, 'register its metrics'),
+    INFERENCE_MODEL: (read_images_strictly, "wrap pyiqa's image reading"),
+}
+
+
+def _adjust_quietly(module):
+    adjust, what = AFTER_IMPORT[module.__name__]
     try:
-        merge_metric_configs(module)
+        adjust(module)
     except Exception as err:  # noqa: BLE001 - never break pyiqa's import
-        warnings.warn(f'pyiqa_uniqa could not register its metrics: {err!r}', RuntimeWarning)
+        warnings.warn(f'pyiqa_uniqa could not {what}: {err!r}', RuntimeWarning)
 
 
-class _MergeAfterImport:
-    """A meta-path finder that finds nothing itself; it wraps the real loader of pyiqa's config module.
+class _AdjustAfterImport:
+    """A meta-path finder that finds nothing itself; it wraps the real loader of pyiqa's modules
+    in ``AFTER_IMPORT``.
 
     (No ``importlib.abc`` base class: importing it would cost every interpreter start ~20 ms.)
     """
 
     def find_spec(self, fullname, path, target=None):
-        if fullname != TARGET:
+        if fullname not in AFTER_IMPORT:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, 'find_spec'):
@@ -53,15 +73,16 @@ class _MergeAfterImport:
 
         def exec_module(module):
             original(module)
-            _merge_quietly(module)
+            _adjust_quietly(module)
 
         spec.loader.exec_module = exec_module
         return spec
 
 
 def install():
-    """Idempotent. Merges now if pyiqa's configs are already imported."""
-    if TARGET in sys.modules:
-        _merge_quietly(sys.modules[TARGET])
-    if not any(isinstance(f, _MergeAfterImport) for f in sys.meta_path):
-        sys.meta_path.insert(0, _MergeAfterImport())
+    """Idempotent. Adjusts now the modules pyiqa has already imported."""
+    for name in AFTER_IMPORT:
+        if name in sys.modules:
+            _adjust_quietly(sys.modules[name])
+    if not any(isinstance(f, _AdjustAfterImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _AdjustAfterImport())

@@ -12,7 +12,7 @@ without torch: the metric names are read by the start-up hook whenever pyiqa is 
 """
 import importlib
 
-PARTS = ('training', 'data', 'bench', 'uniqa', 'uniqa_pretrain', 'attiqa', 'clip_agiqa', 'depictqa', 'testing')
+PARTS = ('training', 'data', 'bench', 'scoring', 'uniqa', 'uniqa_pretrain', 'attiqa', 'clip_agiqa', 'depictqa', 'testing')
 
 
 def nr_metric(arch, lower_better=False, score_range='0, 1', **arch_opts):

@@ -5,15 +5,21 @@ item and differ in size by at most one. Under torchrun the rank and world size p
 """
 import os
 
+from pyiqa_uniqa.errors import UserError
+
+
+class ShardError(UserError, ValueError):
+    """A --shard value that is not i/n with 0 <= i < n, or --shard under torchrun."""
+
 
 def parse_shard(text):
     """'i/n' -> (i, n) with n >= 1 and 0 <= i < n."""
     try:
         index, count = (int(part) for part in str(text).split('/'))
     except ValueError:
-        raise ValueError(f'--shard must look like i/n (e.g. 0/4), not {text!r}.') from None
+        raise ShardError(f'--shard must look like i/n (e.g. 0/4), not {text!r}.') from None
     if count < 1 or not 0 <= index < count:
-        raise ValueError(f'--shard {text}: need n >= 1 and 0 <= i < n (shards are numbered from 0).')
+        raise ShardError(f'--shard {text}: need n >= 1 and 0 <= i < n (shards are numbered from 0).')
     return index, count
 
 
@@ -25,7 +31,7 @@ def shard_from_environment(shard_text):
     """(index, count) from --shard, else torchrun's RANK/WORLD_SIZE, else (0, 1)."""
     world = int(os.environ.get('WORLD_SIZE', '1'))
     if shard_text and world > 1:
-        raise ValueError('--shard and torchrun (WORLD_SIZE > 1) both split the work; use one of them.')
+        raise ShardError('--shard and torchrun (WORLD_SIZE > 1) both split the work; use one of them.')
     if shard_text:
         return parse_shard(shard_text)
     return int(os.environ.get('RANK', '0')), world

@@ -1,32 +1,62 @@
 """ATTIQA network: a timm backbone, five attribute heads (pre-training) and a quality head (MOS).
 
-Defaults follow our re-implementation proposal (research/attiqa.md §9; the paper body was not
-reachable): ResNet-50 with global average pooling and 2-layer MLP heads (features -> 512 -> 1).
+Defaults are our choices where the paper is silent (docs/attiqa.md lists them):
+ResNet-50 with global average pooling and 2-layer MLP heads (features -> 512 -> 1).
 
 ``forward(x)`` returns the quality score [B, 1] so pyiqa's metric wrapper, CLI and ``as_loss``
 work unchanged; ``forward(x, return_attributes=True)`` returns ``(quality, {attribute: [B, 1]})``
 (a tuple, so ``as_loss`` still takes the quality as its first element). Attribute scores are
 uncalibrated: higher means more of the attribute, comparable between images.
 
-No official weights exist. A metric config names a checkpoint file (``weights_file``); it is
-looked up as an explicit ``pretrained_model_path``, then in pyiqa's cache dir, and when absent the
-error says how to train one.
+No official weights exist. A metric config names a checkpoint file (``weights_file``, in
+``CHECKPOINTS``); it is looked up as an explicit ``pretrained_model_path``, then in pyiqa's cache
+dir, and when absent the error says how to train one.
 """
+import contextlib
 from pathlib import Path
 
+import timm
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
+from pyiqa_uniqa.attiqa.errors import InputError
 from pyiqa_uniqa.backbones import FrozenTowerModule
+from pyiqa_uniqa.backbones.precision import check_precision, frozen_autocast
 from pyiqa_uniqa.data.images import three_channels
+from pyiqa_uniqa.weights import (
+    RANDOM,
+    CheckpointMismatchError,
+    WeightSource,
+    check_state_dict,
+    find_weights,
+    load_state_dict,
+    require_hf_model,
+    resolve_weights,
+    unwrap_params,
+)
 
-HOW_TO_TRAIN = (  # no official ATTIQA weights exist
-    '`pyiqa-uniqa select-prompts --probe synthetic --out prompts.yml`, `pyiqa-uniqa label --images '
-    '<unlabelled images> --prompts prompts.yml --out attrs.csv`, `pyiqa-uniqa train -opt '
-    'options/attiqa/pretrain.yml`, then e.g. `pyiqa-uniqa train -opt options/attiqa/koniq.yml` (it saves '
-    'experiments/<name>/models/net_best.pth; no official ATTIQA weights exist)')
+# where the weights come from, as data (like timm's pretrained cfgs)
+IMAGENET_BACKBONE = WeightSource(
+    'model.safetensors', keyword='backbone_weights', default_tag='imagenet', what="The backbone's ImageNet weights",
+    get="the backbone's Hugging Face repo (for resnet50: https://huggingface.co/timm/resnet50.a1_in1k)")
+HOW_TO_TRAIN = (
+    '`pyiqa-uniqa select-prompts --probe synthetic --out prompts.yml`, `pyiqa-uniqa label --images <unlabelled '
+    'images> --prompts prompts.yml --out attrs.csv`, `pyiqa-uniqa train -opt options/attiqa/pretrain.yml`, then '
+    '`pyiqa-uniqa train -opt options/attiqa/{dataset}.yml` (it saves experiments/attiqa_{dataset}/models/net_best.pth; '
+    'no official ATTIQA weights exist)')
+CHECKPOINTS = {  # the metrics' weights_file names
+    f'attiqa_{dataset}.pth': WeightSource(f'attiqa_{dataset}.pth', keyword='pretrained_model_path',
+                                          what='The ATTIQA checkpoint', train=HOW_TO_TRAIN.format(dataset=dataset))
+    for dataset in ('koniq', 'livec', 'spaq', 'flive', 'ava')}
+
+
+def checkpoint_source(filename):
+    """The ``WeightSource`` of an ATTIQA checkpoint named ``filename``."""
+    return CHECKPOINTS.get(filename) or WeightSource(
+        filename, keyword='pretrained_model_path', what='The ATTIQA checkpoint',
+        train=HOW_TO_TRAIN.format(dataset='<dataset>'))
 
 
 class ScoreHead(nn.Sequential):
@@ -37,37 +67,40 @@ class ScoreHead(nn.Sequential):
                          nn.Linear(hidden, 1))
 
 
-def create_timm_backbone(name, pretrained, backbone_weights=None):
-    """A timm model without classifier (pooled features). ImageNet weights come from the Hub
-    (``pretrained=True``) or a local file (``backbone_weights``)."""
-    import timm
-    overlay = {'file': str(Path(backbone_weights).expanduser())} if backbone_weights else None
-    if overlay and not Path(overlay['file']).is_file():
-        raise FileNotFoundError(f'backbone_weights: {overlay["file"]} does not exist.')
+def create_timm_backbone(name, weights=None, source=IMAGENET_BACKBONE, seed=0):
+    """A timm model without classifier (pooled features).
+
+    weights: None or 'imagenet' (timm's default ImageNet weights from the Hugging Face Hub), another
+    timm pretrained tag (``'a1_in1k'``), a path to a local timm checkpoint, or 'random' (seeded).
+    """
+    if name not in timm.list_models():
+        raise InputError(f'Unknown timm backbone {name!r} (see timm.list_models()).')
+    value = resolve_weights(source, weights)
+    if value == RANDOM:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return timm.create_model(name, pretrained=False, num_classes=0)
+    if isinstance(value, Path):
+        return timm.create_model(name, pretrained=True, num_classes=0, pretrained_cfg_overlay={'file': str(value)})
+    model_name = name if value == source.default_tag else f'{name}.{value}'
     try:
-        return timm.create_model(name, pretrained=bool(pretrained or overlay), num_classes=0,
-                                 pretrained_cfg_overlay=overlay)
-    except RuntimeError as err:
-        if 'Unknown model' in str(err):
-            raise ValueError(f'Unknown timm backbone {name!r} (see timm.list_models()).') from err
-        if not pretrained:
-            raise
-        raise RuntimeError(_no_imagenet_weights(name, err)) from err
-    except OSError as err:  # offline Hugging Face Hub: LocalEntryNotFoundError and friends
-        raise RuntimeError(_no_imagenet_weights(name, err)) from err
-
-
-def _no_imagenet_weights(name, err):
-    return (f'Could not get ImageNet weights for timm backbone {name!r} ({err.__class__.__name__}: '
-            f'{str(err).splitlines()[0] if str(err) else ""}). Without network access either set '
-            'pretrained: false (random init) or pass backbone_weights=<local timm checkpoint file>.')
+        config = timm.models.get_pretrained_cfg(model_name)
+    except RuntimeError as err:  # an unknown tag
+        raise InputError(f'The given {source.keyword} {value!r} is not a pretrained tag timm knows for {name}, nor an '
+                         f'existing file. Pass None for ImageNet weights, a timm tag, a path, or {RANDOM!r}.') from err
+    if config is None or not config.hf_hub_id:
+        raise InputError(f'timm has no pretrained weights for {model_name}; pass a path as {source.keyword}= or '
+                         f'{RANDOM!r}.')
+    require_hf_model(config.hf_hub_id, source, filename=config.hf_hub_filename or source.filename)
+    return timm.create_model(model_name, pretrained=True, num_classes=0)
 
 
 class ATTIQA(FrozenTowerModule):
     """Args:
         backbone: timm model name (``resnet50``; anything timm builds with global pooling).
-        pretrained: ImageNet initialisation from the Hugging Face Hub (off by default: offline safe).
-        backbone_weights: local file with the backbone's ImageNet weights (instead of the Hub).
+        backbone_weights: the backbone's initial weights: None (timm's ImageNet weights, from the
+            Hugging Face Hub or its cache), a timm pretrained tag, a local timm file, or 'random'.
+            Not fetched when a complete checkpoint is given (it holds the backbone).
         head_hidden, head_dropout: MLP head geometry.
         freeze_backbone: train the heads only (linear-probe style fine-tuning); the backbone is then
             held frozen (eval mode, outside ``state_dict()``), so checkpoints hold the heads only.
@@ -77,13 +110,20 @@ class ATTIQA(FrozenTowerModule):
         weights_file: the checkpoint's file name in pyiqa's cache dir; set by the metric configs,
             which makes a checkpoint required.
         min_input_size: smaller inputs are upsampled to this side length.
+        precision: 'fp32' (default), 'fp16' or 'bf16' for the backbone when it is frozen or scoring
+            (a backbone being fine-tuned runs at the training step's precision); the heads stay fp32.
     """
 
-    def __init__(self, backbone='resnet50', pretrained=False, backbone_weights=None, head_hidden=512,
-                 head_dropout=0.0, freeze_backbone=False, pretrained_model_path=None, base_model_path=None,
-                 weights_file=None, min_input_size=32):
+    def __init__(self, backbone='resnet50', backbone_weights=None, head_hidden=512, head_dropout=0.0,
+                 freeze_backbone=False, pretrained_model_path=None, base_model_path=None, weights_file=None,
+                 min_input_size=32, precision='fp32'):
         super().__init__()
-        network = create_timm_backbone(backbone, pretrained, backbone_weights)
+        checkpoint = None
+        if pretrained_model_path is not None or weights_file is not None:
+            checkpoint = find_weights(checkpoint_source(weights_file or Path(pretrained_model_path).name),
+                                      pretrained_model_path)
+        # a checkpoint that holds the backbone replaces its initial weights: do not fetch them
+        network = create_timm_backbone(backbone, RANDOM if checkpoint or base_model_path else backbone_weights)
         if freeze_backbone:
             self.hold_frozen('backbone', network)
         else:
@@ -99,36 +139,28 @@ class ATTIQA(FrozenTowerModule):
         self.quality_head = ScoreHead(features, head_hidden, head_dropout)
         self.min_input_size = min_input_size
         self.freeze_backbone = freeze_backbone
+        self.precision = check_precision(precision, 'cpu')  # the device is checked again when it runs
         if base_model_path is not None:
             self.load_checkpoint(base_model_path, complete=False)
-        if pretrained_model_path is not None or weights_file is not None:
-            from pyiqa_uniqa.weights import WeightSource, find_weights
-            filename = weights_file or Path(pretrained_model_path).name
-            source = WeightSource(filename, keyword='pretrained_model_path', train=HOW_TO_TRAIN,
-                                  what='The ATTIQA checkpoint')
-            path = find_weights(source, pretrained_model_path)
-            self.load_checkpoint(path, complete=base_model_path is None)
+        if checkpoint is not None:
+            self.load_checkpoint(checkpoint, complete=base_model_path is None)
         self.eval()
 
     def load_checkpoint(self, path, complete=True):
         """Load a checkpoint (safely: no pickled code runs). ``complete``: every tensor must be there."""
-        from pyiqa_uniqa.weights import load_state_dict, unwrap_params
         state_dict = unwrap_params(load_state_dict(path))
         own = self.full_state_dict()
-        unexpected = sorted(set(state_dict) - set(own))
-        wrong_shape = sorted(k for k in set(state_dict) & set(own) if state_dict[k].shape != own[k].shape)
-        missing = sorted(set(own) - set(state_dict))
-        problems = []
-        if unexpected or wrong_shape:
-            problems.append(f'unexpected keys {unexpected[:5]}, wrong shapes {wrong_shape[:5]} '
-                            '(was it trained with another backbone=? pass the same backbone option)')
-        if complete and missing:
-            hint = (' It holds only the heads (trained with freeze_backbone): also pass '
-                    'base_model_path=<the pre-training checkpoint>.'
-                    if all(k.startswith('backbone.') for k in missing) else '')
-            problems.append(f'missing {len(missing)} tensors, e.g. {missing[:5]}.{hint}')
-        if problems:
-            raise ValueError(f'{path} does not fit ATTIQA({self.backbone.__class__.__name__}): ' + '; '.join(problems))
+        try:
+            check_state_dict(state_dict, own, what=f'ATTIQA(backbone={self.backbone.__class__.__name__})',
+                             source=str(path), required=None if complete else (),
+                             hint='Was it trained with another backbone=? Pass the same backbone option.')
+        except CheckpointMismatchError as err:
+            if err.missing and not (err.unexpected or err.wrong_shape) and \
+                    all(k.startswith('backbone.') for k in err.missing):
+                raise CheckpointMismatchError(
+                    f'{err} It holds only the heads (trained with freeze_backbone): also pass '
+                    'base_model_path=<the pre-training checkpoint>.', err.missing) from None
+            raise
         self.load_state_dict({k: v for k, v in state_dict.items() if not k.startswith('backbone.')
                               or not self.freeze_backbone}, strict=False)
         if self.freeze_backbone:
@@ -142,17 +174,35 @@ class ATTIQA(FrozenTowerModule):
             own.update({f'backbone.{k}': v for k, v in self.backbone.state_dict().items()})
         return own
 
-    def forward_features(self, x):
-        x = three_channels(x)  # pyiqa metrics accept grayscale (and RGBA) tensors
+    def _backbone_precision(self, device):
+        # a backbone being fine-tuned runs at the training step's precision; otherwise at ours
+        if self.training and not self.freeze_backbone:
+            return contextlib.nullcontext()
+        return frozen_autocast(self.precision, device)
+
+    # the frozen-feature protocol (backbones/frozen.py): with freeze_backbone, trainers cache these
+    def frozen_features(self, images):
+        """Pooled backbone features [B, 1, F] of the whole image (ATTIQA scores one view)."""
+        x = three_channels(images)  # pyiqa metrics accept grayscale (and RGBA) tensors
         short_side = min(x.shape[-2:])
         if short_side < self.min_input_size:
             scale = self.min_input_size / short_side
             x = F.interpolate(x, scale_factor=scale, mode='bilinear', align_corners=False)
-        return self.backbone((x - self.mean) / self.std)
+        with self._backbone_precision(x.device):
+            features = self.backbone((x - self.mean) / self.std)
+        return features.float().unsqueeze(1)
 
-    def forward(self, x, return_attributes=False):
-        features = self.forward_features(x)
-        quality = self.quality_head(features)
+    def forward_from_features(self, features, return_attributes=False):
+        """[B, V, F] -> quality [B, 1] (and ``{attribute: [B, 1]}``), each the mean over the views."""
+        quality = self.quality_head(features).mean(dim=1)
         if not return_attributes:
             return quality
-        return quality, {name: head(features) for name, head in self.attribute_heads.items()}
+        return quality, {name: head(features).mean(dim=1) for name, head in self.attribute_heads.items()}
+
+    def frozen_features_key(self):
+        if not self.freeze_backbone:
+            return None  # a trainable backbone: its features change with every step
+        return ('ATTIQA', self.training, self.min_input_size, self.precision)
+
+    def forward(self, x, return_attributes=False):
+        return self.forward_from_features(self.frozen_features(x), return_attributes)

@@ -6,11 +6,11 @@ five, and mixing attributes in one SRCC would be meaningless.
 import warnings
 
 import numpy as np
+from scipy.stats import spearmanr
 
 
 def calculate_attribute_srcc(x, y, **kwargs):
     """x, y: [N, K] predictions and pseudo-labels -> mean over K of the SRCC (nan-free)."""
-    from scipy.stats import spearmanr
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if x.ndim == 1:
         x, y = x[:, None], y[:, None]

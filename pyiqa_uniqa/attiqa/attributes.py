@@ -3,6 +3,7 @@
 A high value always means "more of the attribute as named": a noisier image scores higher on
 noisiness (CLIP-IQA's convention), so noisiness is the one attribute where higher is worse.
 """
+from pyiqa_uniqa.attiqa.errors import InputError
 
 ATTRIBUTES = ('sharpness', 'brightness', 'contrast', 'colorfulness', 'noisiness')
 
@@ -10,4 +11,4 @@ ATTRIBUTES = ('sharpness', 'brightness', 'contrast', 'colorfulness', 'noisiness'
 def check_attribute_names(names, source):
     unknown = [name for name in names if name not in ATTRIBUTES]
     if unknown:
-        raise ValueError(f'{source}: unknown attribute(s) {unknown}; expected some of {list(ATTRIBUTES)}.')
+        raise InputError(f'{source}: unknown attribute(s) {unknown}; expected some of {list(ATTRIBUTES)}.')

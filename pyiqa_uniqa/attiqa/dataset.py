@@ -11,6 +11,7 @@ import torch
 from pyiqa.data.base_iqa_dataset import BaseIQADataset
 
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
+from pyiqa_uniqa.attiqa.errors import InputError
 from pyiqa_uniqa.data.images import read_image
 
 
@@ -20,14 +21,14 @@ class AttributeLabelDataset(BaseIQADataset):
         super().init_path_mos(opt)
         missing = [name for name in ATTRIBUTES if name not in self.meta_info.columns]
         if missing:
-            raise ValueError(f"{opt['meta_info_file']}: no column(s) {missing}; write it with pyiqa-uniqa label.")
+            raise InputError(f"{opt['meta_info_file']}: no column(s) {missing}; write it with pyiqa-uniqa label.")
         values = self.meta_info[list(ATTRIBUTES)].to_numpy(dtype='float32')
         root = opt['dataroot_target']
         self.paths_mos = [[osp.join(root, str(p)), row] for p, row in zip(self.meta_info.iloc[:, 0], values)]
 
     def mos_normalize(self, opt):
         if opt.get('mos_normalize'):
-            raise ValueError('AttributeLabelDataset: pseudo-labels are already in [0, 1]; remove mos_normalize.')
+            raise InputError('AttributeLabelDataset: pseudo-labels are already in [0, 1]; remove mos_normalize.')
 
     def __getitem__(self, index):
         img_path, attributes = self.paths_mos[index]

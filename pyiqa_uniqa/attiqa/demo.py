@@ -15,8 +15,20 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import pearsonr, spearmanr
 
+from pyiqa_uniqa.attiqa.arch import ATTIQA
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
+from pyiqa_uniqa.attiqa.clip_scorer import CLIPAttributeScorer
+from pyiqa_uniqa.attiqa.prompt_bank import DEFAULT_PAIRS
+from pyiqa_uniqa.attiqa.select_prompts import sweep_srcc
+from pyiqa_uniqa.backbones import create_clip, get_tokenizer
+from pyiqa_uniqa.cli import main as cli
+from pyiqa_uniqa.data.distortions import ATTRIBUTE_EFFECTS
+from pyiqa_uniqa.data.images import image_to_tensor
+from pyiqa_uniqa.data.photo_datasets import build_nr_dataset
 
 ROOT = Path('datasets/attiqa_demo')
 PHOTOS = ROOT / 'photos'
@@ -27,9 +39,8 @@ RECIPES = Path(__file__).parent  # shipped in the package (options/attiqa/ links
 
 def attribute_sweeps(meta):
     """{attribute: [(row indices, expected)]}: per test photo and distortion, pristine + levels."""
-    from pyiqa_uniqa.data.distortions import ATTRIBUTE_EFFECTS
     sweeps = {name: [] for name in ATTRIBUTES}
-    for photo, rows in meta.groupby('photo'):
+    for _, rows in meta.groupby('photo'):
         pristine = rows.index[rows['distortion'] == 'pristine'].tolist()
         for distortion, group in rows.groupby('distortion'):
             for attribute, direction in ATTRIBUTE_EFFECTS.get(distortion, {}).items():
@@ -41,13 +52,11 @@ def attribute_sweeps(meta):
 
 def attribute_table(scores, sweeps):
     """{attribute: mean sweep SRCC} for scores [N, 5] in ATTRIBUTES order."""
-    from pyiqa_uniqa.attiqa.select_prompts import sweep_srcc
     return {name: sweep_srcc(scores[:, ATTRIBUTES.index(name)], sweeps[name]) for name in sweeps}
 
 
 def oracle_labels(meta):
     """Known severity as labels in [0, 1]: 0.5 +- 0.1 x level along the distortion's direction."""
-    from pyiqa_uniqa.data.distortions import ATTRIBUTE_EFFECTS
     labels = np.full((len(meta), len(ATTRIBUTES)), 0.5)
     for i, (distortion, level) in enumerate(zip(meta['distortion'], meta['level'])):
         for attribute, direction in ATTRIBUTE_EFFECTS.get(distortion, {}).items():
@@ -56,12 +65,9 @@ def oracle_labels(meta):
 
 
 def load_images(paths, crop=96):
-    import torch
-
-    from pyiqa_uniqa.attiqa.image_sources import read_rgb
     images = []
     for path in paths:
-        image = read_rgb(path)
+        image = image_to_tensor(path)
         top, left = (image.shape[1] - crop) // 2, (image.shape[2] - crop) // 2
         images.append(image[:, top:top + crop, left:left + crop])
     return torch.stack(images)
@@ -69,27 +75,24 @@ def load_images(paths, crop=96):
 
 def network_scores(checkpoint, images):
     """(quality [N], attributes [N, 5]) of the demo network loaded from ``checkpoint``."""
-    import torch
-
-    from pyiqa_uniqa.attiqa.arch import ATTIQA
     net = ATTIQA('test_resnet', head_hidden=64, pretrained_model_path=str(checkpoint))
     with torch.no_grad():
         quality, attributes = net(images, return_attributes=True)
     return quality[:, 0].numpy(), torch.cat([attributes[n] for n in ATTRIBUTES], dim=1).numpy()
 
 
+def run_command(*argv):
+    """A ``pyiqa-uniqa`` command; the demo stops at the first that fails (its message is printed)."""
+    status = cli(list(argv))
+    if status:
+        raise SystemExit(status)
+
+
 def train(recipe, *extra):
-    from pyiqa_uniqa.cli import main
-    main(['train', '-opt', str(RECIPES / recipe), *extra])
+    run_command('train', '-opt', str(RECIPES / recipe), *extra)
 
 
 def main(argv=None):
-    import pandas as pd
-    from scipy.stats import pearsonr, spearmanr
-
-    from pyiqa_uniqa.cli import main as cli
-    from pyiqa_uniqa.data.photo_datasets import build_nr_dataset
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--oracle-labels', action='store_true')
     parser.add_argument('--with-baseline', action='store_true')
@@ -113,9 +116,9 @@ def main(argv=None):
     else:
         image_list = ROOT / 'pretrain_images.csv'
         train_rows[['img_name']].to_csv(image_list, index=False)
-        cli(['label', '--images', str(image_list), '--image-root', str(PHOTOS), '--out', str(LABELS),
-             '--model-name', 'tiny-clip-quickgelu', '--clip-weights', 'none', '--val-fraction', '0.15',
-             '--num-workers', '0', '--no-progress'])
+        run_command('label', '--images', str(image_list), '--image-root', str(PHOTOS), '--out', str(LABELS),
+                    '--model-name', 'tiny-clip-quickgelu', '--backbone-weights', 'random', '--val-fraction', '0.15',
+                    '--num-workers', '0', '--no-progress')
         test_labels = clip_labels(test_images)
     report.append(('1 pseudo-labels', attribute_table(test_labels, sweeps), None))
 
@@ -145,13 +148,7 @@ def main(argv=None):
 
 def clip_labels(images):
     """The demo labeller (tiny random CLIP, default prompts) on in-memory images."""
-    import torch
-
-    from pyiqa_uniqa.attiqa.clip_scorer import CLIPAttributeScorer
-    from pyiqa_uniqa.attiqa.prompt_bank import DEFAULT_PAIRS
-    from pyiqa_uniqa.backbones import create_clip, get_tokenizer
-    torch.manual_seed(0)  # the same random weights the label command uses
-    clip = create_clip('tiny-clip-quickgelu')
+    clip = create_clip('tiny-clip-quickgelu', weights='random')  # seeded: the label command's random weights
     return CLIPAttributeScorer(clip, get_tokenizer('tiny-clip-quickgelu'), DEFAULT_PAIRS)(images).numpy()
 
 

@@ -10,15 +10,34 @@ appends to its own part file under ``<out>.parts/`` batch by batch (flushed), so
 resumes where it stopped with nothing lost or labelled twice. When a shard finishes and all shard
 parts are complete, it merges them into ``<out>`` (``--merge`` does only that).
 """
+import csv
 import hashlib
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
+from pyiqa_uniqa.attiqa.clip_scorer import (
+    CLIPAttributeScorer,
+    add_clip_arguments,
+    build_clip_from_args,
+    labeller_weights,
+)
+from pyiqa_uniqa.attiqa.errors import InputError
+from pyiqa_uniqa.attiqa.image_sources import list_images
 from pyiqa_uniqa.attiqa.label_store import ResumableCSV
+from pyiqa_uniqa.attiqa.prompt_bank import DEFAULT_PAIRS
+from pyiqa_uniqa.attiqa.prompts_file import load_prompt_pairs
+from pyiqa_uniqa.backbones.clip_input import resize_center_crop
+from pyiqa_uniqa.data.images import UnreadableImageError, image_to_tensor
 from pyiqa_uniqa.files import atomic_write, write_file
+from pyiqa_uniqa.sharding import shard_from_environment, shard_of
 
 PATH_COLUMN = 'image_path'
 LABEL_COLUMNS = [PATH_COLUMN, *ATTRIBUTES]
@@ -44,10 +63,15 @@ def check_manifest(parts_dir, manifest):
     """The parts of one job must come from the same images, shard count and prompts."""
     path = parts_dir / 'manifest.json'
     if path.exists():
-        previous = json.loads(path.read_text())
+        try:
+            previous = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError) as err:
+            raise InputError(f'{path} is damaged ({err}); remove {parts_dir} to start the job afresh.') from err
+        if not isinstance(previous, dict):
+            raise InputError(f'{path} is not a label manifest; remove {parts_dir} to start the job afresh.')
         changed = [k for k in manifest if previous.get(k) != manifest[k]]
         if changed:
-            raise ValueError(f'{parts_dir} holds parts of a different job ({", ".join(changed)} changed). '
+            raise InputError(f'{parts_dir} holds parts of a different job ({", ".join(changed)} changed). '
                              'Resume with the same --images/--prompts/--shard n/CLIP, or use another --out.')
     else:
         parts_dir.mkdir(parents=True, exist_ok=True)
@@ -64,10 +88,10 @@ class LabelImages:
         return len(self.paths)
 
     def __getitem__(self, position):
-        from pyiqa_uniqa.attiqa.image_sources import UnreadableImageError, read_rgb
-        from pyiqa_uniqa.backbones.clip_input import resize_center_crop
-        try:
-            image = read_rgb(self.root / self.paths[position], draft_size=self.size)
+        try:  # draft_size: a large JPEG decodes at a reduced scale, still at least CLIP's size
+            image = image_to_tensor(self.root / self.paths[position], draft_size=self.size)
+        except FileNotFoundError:  # reported and skipped like a damaged file
+            return position, None, 'missing file'
         except UnreadableImageError as err:
             return position, None, str(err)
         return position, resize_center_crop(image.unsqueeze(0), self.size)[0], ''
@@ -82,10 +106,6 @@ def _keep_batch(items):
 def label_shard(scorer, root, paths, label_file, failed_file, batch_size=32, num_workers=0, progress=True):
     """Label ``paths`` into ``label_file`` (resuming), unreadable ones into ``failed_file``.
     Returns (newly labelled, newly failed, already done)."""
-    import torch
-    from torch.utils.data import DataLoader
-    from tqdm import tqdm
-
     labels = ResumableCSV(label_file, LABEL_COLUMNS, _check_probabilities)
     failures = ResumableCSV(failed_file, FAILED_COLUMNS)
     done = {row[0] for row in labels.recover()} | {row[0] for row in failures.recover()}
@@ -117,8 +137,8 @@ def split_of(path, val_fraction):
 
 def merge_parts(parts_dir, count, paths, out, val_fraction):
     """Combine all shard parts into ``out`` (listing order) and ``<out>.failed.csv``.
-    Returns None when some shard has not finished yet, else (labelled, failed)."""
-    import csv
+    Returns None when some shard has not finished yet, else (labelled, failed). When no image at
+    all could be read it writes nothing and removes the parts, so that a rerun starts afresh."""
     if not all(part_paths(parts_dir, i, count)[2].exists() for i in range(count)):
         return None
     labelled, failed = {}, {}
@@ -127,11 +147,15 @@ def merge_parts(parts_dir, count, paths, out, val_fraction):
         for target, path, columns in ((labelled, label_file, LABEL_COLUMNS), (failed, failed_file, FAILED_COLUMNS)):
             for row in ResumableCSV(path, columns).recover():
                 if row[0] in labelled or row[0] in failed:
-                    raise ValueError(f'{row[0]} appears in more than one shard part under {parts_dir}.')
+                    raise InputError(f'{row[0]} appears in more than one shard part under {parts_dir}.')
                 target[row[0]] = row
     missing = [p for p in paths if p not in labelled and p not in failed]
     if missing:
-        raise ValueError(f'{len(missing)} images have no label yet (e.g. {missing[:3]}); rerun the shards.')
+        raise InputError(f'{len(missing)} images have no label yet (e.g. {missing[:3]}); rerun the shards.')
+    if not labelled:
+        shutil.rmtree(parts_dir)
+        examples = '; '.join(f'{path}: {error}' for path, error in list(failed.values())[:3])
+        raise InputError(f'none of the {len(paths)} images could be read, so nothing was labelled ({examples}).')
     out = Path(out)
     for target_path, header, rows in (
             (out, [*LABEL_COLUMNS, 'split'], [[*labelled[p], split_of(p, val_fraction)] for p in paths if p in labelled]),
@@ -150,7 +174,6 @@ def failed_path_for(out):
 
 
 def add_arguments(parser):
-    from pyiqa_uniqa.attiqa.clip_scorer import add_clip_arguments
     parser.add_argument('--images', required=True, help='image folder (recursive) or CSV (first column: paths)')
     parser.add_argument('--image-root', default=None, help='folder CSV paths are relative to (default: the CSV folder)')
     parser.add_argument('--prompts', default=None,
@@ -165,11 +188,6 @@ def add_arguments(parser):
 
 
 def run(args):
-    from pyiqa_uniqa.attiqa.image_sources import list_images
-    from pyiqa_uniqa.attiqa.prompt_bank import DEFAULT_PAIRS
-    from pyiqa_uniqa.attiqa.prompts_file import load_prompt_pairs
-    from pyiqa_uniqa.sharding import shard_from_environment, shard_of
-
     index, count = shard_from_environment(args.shard)
     root, paths = list_images(args.images, args.image_root)
     pairs = load_prompt_pairs(args.prompts) if args.prompts else dict(DEFAULT_PAIRS)
@@ -177,17 +195,11 @@ def run(args):
     parts_dir = out.with_name(out.name + '.parts')
     check_manifest(parts_dir, {'images': len(paths), 'listing': listing_fingerprint(paths), 'shards': count,
                                'prompts': {k: list(v) for k, v in pairs.items()},
-                               'clip': [args.model_name, str(args.clip_weights)]})
+                               'clip': [args.model_name, str(labeller_weights(args)), args.precision]})
     if not args.merge:
-        import torch
-
-        from pyiqa_uniqa.attiqa.clip_scorer import (
-            CLIPAttributeScorer,
-            build_clip_from_args,
-        )
         device = args.device or (f'cuda:{os.environ.get("LOCAL_RANK", "0")}' if torch.cuda.is_available() else 'cpu')
         clip_model, tokenizer = build_clip_from_args(args, device)
-        scorer = CLIPAttributeScorer(clip_model, tokenizer, pairs)
+        scorer = CLIPAttributeScorer(clip_model, tokenizer, pairs, args.precision)
         label_file, failed_file, done_marker = part_paths(parts_dir, index, count)
         labelled, failed, skipped = label_shard(
             scorer, root, shard_of(paths, index, count), label_file, failed_file, args.batch_size,

@@ -10,6 +10,8 @@ import io
 import os
 from pathlib import Path
 
+from pyiqa_uniqa.attiqa.errors import InputError
+
 
 class ResumableCSV:
     """rows: sequences of len(columns); column 0 is the key (the image path)."""
@@ -34,13 +36,13 @@ class ResumableCSV:
         try:
             rows = list(csv.reader(io.StringIO(complete.decode('utf-8'))))
         except (UnicodeDecodeError, csv.Error) as err:
-            raise ValueError(f'{self.path} is damaged ({err}).') from err
+            raise InputError(f'{self.path} is damaged ({err}).') from err
         if not rows or rows[0] != self.columns:
-            raise ValueError(f'{self.path}: header {rows[:1]} is not {self.columns}; '
+            raise InputError(f'{self.path}: header {rows[:1]} is not {self.columns}; '
                              'was it written by another version or for other attributes?')
         bad = [i + 2 for i, row in enumerate(rows[1:]) if not self._is_valid(row)]
         if bad:
-            raise ValueError(f'{self.path}: malformed line(s) {bad[:5]}; the file was edited or damaged.')
+            raise InputError(f'{self.path}: malformed line(s) {bad[:5]}; the file was edited or damaged.')
         return rows[1:]
 
     def append(self, rows):

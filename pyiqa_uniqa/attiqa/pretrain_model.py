@@ -3,7 +3,8 @@
 The only change to ``FrozenBackboneIQAModel`` is what is predicted and compared: the five
 attribute heads' scores [B, 5] against the pseudo-labels [B, 5] (``attributes`` from
 ``AttributeLabelDataset``). Everything else (``mos_loss_opt`` -> the loss, here
-``AttributeRankingLoss``; validation, best tracking, checkpoints) is the parent's, with
+``AttributeRankingLoss``; validation, with cached features when the backbone is frozen; best
+tracking, checkpoints) is the parent's, with
 ``calculate_attribute_srcc`` as the validation metric (mean SRCC over attributes).
 """
 import torch
@@ -22,4 +23,14 @@ class ATTIQAPretrainModel(FrozenBackboneIQAModel):
 
     def net_forward(self, net):
         _, attributes = net(self.img_input, return_attributes=True)
-        return torch.cat([attributes[name] for name in ATTRIBUTES], dim=1)
+        return stack_attributes(attributes)
+
+    def scores_from_features(self, bare, features):
+        """Validation from cached backbone features (a frozen backbone): the attribute scores too."""
+        _, attributes = bare.forward_from_features(features, return_attributes=True)
+        return stack_attributes(attributes)
+
+
+def stack_attributes(attributes):
+    """{attribute: [B, 1]} -> [B, 5] in ``ATTRIBUTES`` order."""
+    return torch.cat([attributes[name] for name in ATTRIBUTES], dim=1)

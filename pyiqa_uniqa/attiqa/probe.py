@@ -12,11 +12,19 @@ one photo is naturally darker than another, so only levels of the same photo are
   per-attribute scores); one sweep over all rows per attribute column.
 """
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
-from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES, check_attribute_names
+from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
+from pyiqa_uniqa.attiqa.errors import InputError
+from pyiqa_uniqa.attiqa.image_sources import list_images
+from pyiqa_uniqa.backbones.clip_input import resize_center_crop
+from pyiqa_uniqa.data.distortions import ATTRIBUTE_EFFECTS, LEVELS, apply_distortion
+from pyiqa_uniqa.data.images import image_to_tensor
+from pyiqa_uniqa.data.photos import load_photos
 
 
 @dataclass
@@ -27,10 +35,6 @@ class ProbeSet:
 
 
 def synthetic_probe(size=224, photos=None, seed=0):
-    from pyiqa_uniqa.backbones.clip_input import resize_center_crop
-    from pyiqa_uniqa.data.distortions import ATTRIBUTE_EFFECTS, LEVELS, apply_distortion
-    from pyiqa_uniqa.data.photos import load_photos
-
     photo_list = load_photos(photos)
     # all photos at once per (distortion, level): the distortions are batched ops
     clean = torch.stack([resize_center_crop(torch.from_numpy(array).permute(2, 0, 1).float().unsqueeze(0) / 255.0,
@@ -51,21 +55,41 @@ def synthetic_probe(size=224, photos=None, seed=0):
     return ProbeSet(images, {k: v for k, v in sweeps.items() if v}, description)
 
 
-def labelled_probe(csv_path, image_root=None, size=224):
-    """Probe from a CSV: first column image path, other columns named after attributes."""
-    import pandas as pd
+@dataclass
+class ProbeTable:
+    """A labelled probe CSV, read and checked (before any model loads)."""
+    root: Path
+    paths: list
+    values: dict  # attribute -> expected values [N]
+    source: str
 
-    from pyiqa_uniqa.attiqa.image_sources import list_images, read_rgb
-    from pyiqa_uniqa.backbones.clip_input import resize_center_crop
 
-    root, paths = list_images(csv_path, image_root)
+def read_probe_table(csv_path, image_root=None):
+    """First column image path (relative to ``image_root``), other columns named after attributes."""
+    root, paths = list_images(csv_path, image_root, flag='--probe')
+    missing = [p for p in paths if not (root / p).is_file()]
+    if missing:  # every probe image carries its expected value: none may be skipped
+        raise InputError(f'--probe {csv_path}: {len(missing)} of its images do not exist under {root}, e.g. '
+                         f'{", ".join(missing[:3])}.')
     table = pd.read_csv(csv_path)
+    wrong_case = [c for c in table.columns[1:] if c.lower() in ATTRIBUTES and c not in ATTRIBUTES]
+    if wrong_case:
+        raise InputError(f'--probe {csv_path}: columns {wrong_case}: attribute columns are lower case.')
     columns = [c for c in table.columns[1:] if c in ATTRIBUTES]
-    check_attribute_names([c for c in table.columns[1:] if c.lower() in ATTRIBUTES and c not in ATTRIBUTES],
-                          f'{csv_path} (attribute columns are lower case)')
     if not columns:
-        raise ValueError(f'{csv_path}: no attribute columns; name them some of {list(ATTRIBUTES)}.')
-    images = [resize_center_crop(read_rgb(root / p, draft_size=size).unsqueeze(0), size)[0] for p in paths]
+        raise InputError(f'--probe {csv_path}: no attribute columns; name them some of {list(ATTRIBUTES)}.')
+    try:
+        values = {name: table[name].to_numpy(dtype=np.float64) for name in columns}
+    except ValueError as err:
+        raise InputError(f'--probe {csv_path}: attribute columns must hold numbers ({err}).') from err
+    return ProbeTable(root, paths, values, str(csv_path))
+
+
+def labelled_probe(table, size=224):
+    """The probe images of a ``ProbeTable`` at CLIP's input ``size``; one sweep per attribute column."""
+    images = [resize_center_crop(image_to_tensor(table.root / p, draft_size=size).unsqueeze(0), size)[0]
+              for p in table.paths]
     indices = np.arange(len(images))
-    sweeps = {name: [(indices, table[name].to_numpy(dtype=np.float64))] for name in columns}
-    return ProbeSet(torch.stack(images), sweeps, f'labelled: {csv_path} ({len(images)} images, {columns})')
+    sweeps = {name: [(indices, values)] for name, values in table.values.items()}
+    return ProbeSet(torch.stack(images), sweeps,
+                    f'labelled: {table.source} ({len(images)} images, {list(table.values)})')

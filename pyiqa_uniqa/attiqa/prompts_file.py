@@ -5,16 +5,20 @@
       ...
     candidates:            # every pair scored, for the record
       sharpness: [{positive: ..., negative: ..., srcc: ...}, ...]
-    clip_model: ..., clip_weights: ..., probe: ...
+    clip_model: ..., backbone_weights: ..., probe: ...
 """
 from pathlib import Path
 
+import yaml
+
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES, check_attribute_names
+from pyiqa_uniqa.attiqa.errors import InputError, InputNotFoundError
+from pyiqa_uniqa.files import atomic_write
+from pyiqa_uniqa.options import load_yaml
 
 
 def write_prompts_file(path, chosen, candidates, **provenance):
     """chosen: {attribute: (positive, negative, srcc)}; candidates: {attribute: [(pos, neg, srcc), ...]}."""
-    import yaml
 
     def entry(pos, neg, srcc):
         return {'positive': pos, 'negative': neg, 'srcc': None if srcc is None else round(float(srcc), 4)}
@@ -26,32 +30,29 @@ def write_prompts_file(path, chosen, candidates, **provenance):
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text('# written by pyiqa-uniqa select-prompts\n' + yaml.safe_dump(document, sort_keys=False))
+    with atomic_write(path) as handle:
+        handle.write('# written by pyiqa-uniqa select-prompts\n' + yaml.safe_dump(document, sort_keys=False))
     return path
 
 
 def load_prompt_pairs(path):
     """{attribute: (positive, negative)} for all five attributes; clear errors for bad files."""
-    import yaml
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f'prompts file {path} does not exist (write one with pyiqa-uniqa select-prompts).')
-    try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ValueError(f'{path} is not valid YAML: {err}') from err
-    prompts = document.get('prompts') if isinstance(document, dict) else None
+    if not path.exists():
+        raise InputNotFoundError(f'--prompts {path}: no such file (write one with pyiqa-uniqa select-prompts).')
+    document = load_yaml(path, what='input prompts file')  # plain data only: a python tag is refused
+    prompts = document.get('prompts')
     if not isinstance(prompts, dict):
-        raise ValueError(f"{path}: expected a top-level 'prompts:' mapping of attribute -> positive/negative.")  # noqa: TRY004 - a bad file, not a bad argument
+        raise InputError(f"{path}: expected a top-level 'prompts:' mapping of attribute -> positive/negative.")
     check_attribute_names(prompts, str(path))
     missing = [name for name in ATTRIBUTES if name not in prompts]
     if missing:
-        raise ValueError(f'{path}: no prompts for {missing}; all of {list(ATTRIBUTES)} are needed.')
+        raise InputError(f'{path}: no prompts for {missing}; all of {list(ATTRIBUTES)} are needed.')
     pairs = {}
     for name in ATTRIBUTES:
         entry = prompts[name]
         if not (isinstance(entry, dict) and all(isinstance(entry.get(k), str) and entry[k].strip()
                                                 for k in ('positive', 'negative'))):
-            raise ValueError(f'{path}: prompts.{name} needs non-empty positive and negative strings.')
+            raise InputError(f'{path}: prompts.{name} needs non-empty positive and negative strings.')
         pairs[name] = (entry['positive'], entry['negative'])
     return pairs

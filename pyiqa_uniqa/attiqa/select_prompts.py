@@ -10,13 +10,27 @@ import sys
 import warnings
 
 import numpy as np
+import torch
+from scipy.stats import spearmanr
 
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
+from pyiqa_uniqa.attiqa.clip_scorer import (
+    CLIPAttributeScorer,
+    add_clip_arguments,
+    build_clip_from_args,
+    clip_input_size,
+    encode_pairs,
+    labeller_weights,
+)
+from pyiqa_uniqa.attiqa.errors import InputError
+from pyiqa_uniqa.attiqa.probe import labelled_probe, read_probe_table, synthetic_probe
+from pyiqa_uniqa.attiqa.prompt_bank import PROMPT_BANK
+from pyiqa_uniqa.attiqa.prompts_file import write_prompts_file
+from pyiqa_uniqa.data.photos import PHOTO_NAMES
 
 
 def sweep_srcc(scores, sweeps):
     """Mean signed SRCC of ``scores`` [N] over sweeps [(indices, expected)]; a constant score counts 0."""
-    from scipy.stats import spearmanr
     values = []
     for indices, expected in sweeps:
         with warnings.catch_warnings():
@@ -28,7 +42,6 @@ def sweep_srcc(scores, sweeps):
 
 def score_candidates(image_features, positive_text, negative_text, logit_scale, sweeps):
     """SRCC of each pair k: features [N, D], text [K, D] -> list of K floats."""
-    import torch
     probabilities = torch.sigmoid(logit_scale * (image_features @ positive_text.T - image_features @ negative_text.T))
     probabilities = probabilities.cpu().numpy()
     return [sweep_srcc(probabilities[:, k], sweeps) for k in range(probabilities.shape[1])]
@@ -40,12 +53,9 @@ def pick_best(candidates):
     return {name: max(rows, key=lambda row: row[2]) for name, rows in candidates.items()}
 
 
-def select_prompts(clip_model, tokenizer, probe, bank, batch_size=64):
+def select_prompts(clip_model, tokenizer, probe, bank, batch_size=64, precision='fp32'):
     """Score every candidate of ``bank`` on ``probe``: {attribute: [(pos, neg, srcc), ...]}."""
-    import torch
-
-    from pyiqa_uniqa.attiqa.clip_scorer import CLIPAttributeScorer, encode_pairs
-    scorer = CLIPAttributeScorer(clip_model, tokenizer, {})
+    scorer = CLIPAttributeScorer(clip_model, tokenizer, {}, precision)
     features = torch.cat([scorer.image_features(probe.images[i:i + batch_size])
                           for i in range(0, len(probe.images), batch_size)])
     attributes = [name for name in ATTRIBUTES if name in probe.sweeps and name in bank]
@@ -72,40 +82,40 @@ def format_table(candidates, chosen):
 
 
 def add_arguments(parser):
-    from pyiqa_uniqa.attiqa.clip_scorer import add_clip_arguments
     parser.add_argument('--probe', default='synthetic',
                         help="'synthetic' (data-kit distortions on scikit-image photos, known severity) or a CSV: "
                              'image path, then columns named after attributes (e.g. SPAQ attribute scores)')
     parser.add_argument('--image-root', default=None, help='folder the CSV paths are relative to (default: its folder)')
-    parser.add_argument('--photos', nargs='*', default=None, help='subset of scikit-image photos for the synthetic probe')
+    parser.add_argument('--photos', nargs='*', default=None,
+                        help='subset of scikit-image photos for the synthetic probe')
     parser.add_argument('--seed', type=int, default=0, help='seed of the random distortions (noise)')
     parser.add_argument('--out', required=True, help='prompts YAML to write')
     add_clip_arguments(parser)
 
 
 def run(args):
-    import torch
-
-    from pyiqa_uniqa.attiqa.clip_scorer import build_clip_from_args, clip_input_size
-    from pyiqa_uniqa.attiqa.probe import labelled_probe, synthetic_probe
-    from pyiqa_uniqa.attiqa.prompt_bank import PROMPT_BANK
-    from pyiqa_uniqa.attiqa.prompts_file import write_prompts_file
-
+    # the user's inputs first: a wrong probe must not wait for CLIP to load (or download)
+    if args.probe == 'synthetic':
+        unknown = sorted(set(args.photos or ()) - set(PHOTO_NAMES))
+        if unknown:
+            raise InputError(f'--photos {" ".join(unknown)}: unknown photo(s); available: {", ".join(PHOTO_NAMES)}.')
+        table = None
+    else:
+        table = read_probe_table(args.probe, args.image_root)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')
     clip_model, tokenizer = build_clip_from_args(args, device)
     size = clip_input_size(clip_model)
-    if args.probe == 'synthetic':
-        probe = synthetic_probe(size=size, photos=args.photos, seed=args.seed)
-    else:
-        probe = labelled_probe(args.probe, args.image_root, size=size)
+    probe = synthetic_probe(size=size, photos=args.photos, seed=args.seed) if table is None else \
+        labelled_probe(table, size=size)
     print(f'probe: {probe.description}', file=sys.stderr)
-    candidates = select_prompts(clip_model, tokenizer, probe, PROMPT_BANK, batch_size=args.batch_size)
+    candidates = select_prompts(clip_model, tokenizer, probe, PROMPT_BANK, batch_size=args.batch_size,
+                                precision=args.precision)
     chosen = pick_best(candidates)
     print(format_table(candidates, chosen))
-    if str(args.clip_weights).lower() == 'none':
+    if labeller_weights(args) == 'random':
         print('warning: random CLIP weights: these SRCCs are meaningless; use real CLIP weights to select.',
               file=sys.stderr)
     path = write_prompts_file(args.out, chosen, candidates, clip_model=args.model_name,
-                              clip_weights=str(args.clip_weights), probe=probe.description)
+                              backbone_weights=str(labeller_weights(args)), probe=probe.description)
     print(f'wrote {path}')
     return 0

@@ -6,6 +6,13 @@ optimizer must not see it, and pyiqa must not warn once per frozen parameter. Ke
 ``_modules`` gives all of that; overriding ``_apply`` keeps ``.to()``, ``.cuda()``, ``.half()``
 moving it along with the trainable parts, and ``train()`` never switches it out of eval mode.
 
+DataParallel (what pyiqa wraps a network in with ``num_gpu`` > 1 and no launcher) copies the
+registered parameters to every GPU for each forward, but a replica would share the towers of the
+original, on the first GPU. So a replica drops the towers and finds them on first use, on its own
+device: the original keeps one copy per device, made once and made again only when the tower's
+tensors change (their storage or in-place version), so each forward broadcasts only the trainable
+parts. ``torchrun`` (DistributedDataParallel, one process per GPU) needs none of this and is faster.
+
 The frozen-feature protocol
 ---------------------------
 A network whose first part is frozen splits its forward there, so that a trainer can keep the
@@ -32,6 +39,8 @@ frozen part's output instead of recomputing it (``FrozenBackboneIQAModel``'s val
 implement ``forward`` that way, so the cached and the uncached paths run the same code and give
 the same numbers. ``has_frozen_features(net)`` says whether a network takes part.
 """
+import copy
+
 import torch.nn as nn
 
 FROZEN_FEATURE_METHODS = ('frozen_features', 'forward_from_features', 'frozen_features_key')
@@ -54,9 +63,57 @@ class FrozenTowerModule(nn.Module):
         return module
 
     def frozen_towers(self):
-        return dict(self.__dict__.get('_frozen_towers', {}))
+        return {name: getattr(self, name) for name in self.__dict__.get('_frozen_towers', {})}
 
     def _apply(self, fn, *args, **kwargs):
-        for name, tower in self.frozen_towers().items():
+        for tower in self.frozen_towers().values():
             tower._apply(fn, *args, **kwargs)
+        self.__dict__.pop('_tower_copies', None)  # copies on other devices follow the new state
         return super()._apply(fn, *args, **kwargs)
+
+    # -- DataParallel ---------------------------------------------------------------------------
+
+    def _replicate_for_data_parallel(self):
+        replica = super()._replicate_for_data_parallel()
+        for name in self.__dict__.get('_frozen_towers', {}):
+            del replica.__dict__[name]  # found on first use, on the replica's device (__getattr__)
+        replica.__dict__['_tower_source'] = self
+        return replica
+
+    def __getattr__(self, name):
+        source = self.__dict__.get('_tower_source')
+        if source is not None and name in source.__dict__['_frozen_towers']:
+            tower = source.tower_on(name, self._replica_device())
+            self.__dict__[name] = tower
+            return tower
+        return super().__getattr__(name)
+
+    def _replica_device(self):
+        """Where DataParallel put this replica: the device of its first parameter or buffer."""
+        for module in self.modules():
+            tensors = (*module.__dict__.get('_former_parameters', {}).values(), *module._buffers.values())
+            for tensor in tensors:
+                if tensor is not None:
+                    return tensor.device
+        return None
+
+    def tower_on(self, name, device):
+        """The frozen tower ``name`` on ``device``: the tower itself where it is, else a copy kept
+        per device and remade when the tower's tensors change."""
+        tower = self.__dict__['_frozen_towers'][name]
+        tensors = [*tower.parameters(), *tower.buffers()]
+        if device is None or not tensors or tensors[0].device == device:
+            return tower
+        state = tuple((t.data_ptr(), t._version) for t in tensors)
+        copies = self.__dict__.setdefault('_tower_copies', {})
+        if (name, device) not in copies or copies[name, device][0] != state:
+            copies[name, device] = (state, _copy_to(tower, device))
+        return copies[name, device][1]
+
+
+def _copy_to(module, device):
+    """A deep copy of a frozen ``module`` whose tensors are made directly on ``device`` (the
+    original's device never holds a second copy)."""
+    memo = {id(b): b.detach().to(device) for b in module.buffers()}
+    memo.update({id(p): nn.Parameter(p.detach().to(device), requires_grad=False) for p in module.parameters()})
+    return copy.deepcopy(module, memo)

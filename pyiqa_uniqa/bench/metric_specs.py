@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.options import load_yaml
+
 
 @dataclass
 class MetricSpec:
@@ -26,8 +29,8 @@ class MetricSpec:
     options: dict = field(default_factory=dict)  # extra create_metric kwargs
 
 
-class MetricSpecError(ValueError):
-    pass
+class MetricSpecError(UserError, ValueError):
+    """A ``-m`` spec or ``--metric-opt`` file that cannot be read, or an unknown metric name."""
 
 
 def _parse_inline(spec):
@@ -47,10 +50,9 @@ def _parse_inline(spec):
 
 
 def load_metric_options(path):
-    """Read a ``--metric-opt`` YAML: ``{label: {metric: name?, **options}}``."""
-    with open(path, encoding='utf-8') as f:
-        data = yaml.safe_load(f) or {}
-    if not isinstance(data, dict) or not all(isinstance(v, dict) or v is None for v in data.values()):
+    """Read a ``--metric-opt`` YAML: ``{label: {metric: name?, **options}}`` (as plain data: ``options.load_yaml``)."""
+    data = load_yaml(path, what='--metric-opt file')
+    if not all(isinstance(v, dict) or v is None for v in data.values()):
         raise MetricSpecError(f'{path}: expected a mapping of metric label -> mapping of options')
     return {str(label): dict(options or {}) for label, options in data.items()}
 

@@ -1,21 +1,26 @@
 """CoOp-style learnable context for the quality-level prompts "<context> <level>.".
 
-Only the context vectors are parameters. The start token and the "<level>." + end-of-text token
-embeddings come from the frozen CLIP's embedding table once, as non-persistent buffers, so a
-checkpoint holds the context alone and the class words follow whatever CLIP is loaded.
+Only the context vectors are parameters: one context shared by every level ([n_ctx, D], the
+official default) or one per level ([levels, n_ctx, D], the official ``CSC True``). The start token
+and the "<level>." + end-of-text token embeddings come from the frozen CLIP's embedding table once,
+as non-persistent buffers, so a checkpoint holds the context alone and the class words follow
+whatever CLIP is loaded.
 """
 import torch
 from torch import nn
 
 
 class PromptLearner(nn.Module):
-    """context_init: words whose embeddings start the context (the official 'a photo of a');
-    empty/None: ``n_ctx`` random vectors (std 0.02), as CoOp's generic context."""
+    """context_init: words whose embeddings start the context (the official ``_ctxv1`` configs'
+    'a photo of a'); empty/None: ``n_ctx`` random vectors (std 0.02), the official default (16).
+    class_specific: one random context per level (needs an empty ``context_init``, as officially)."""
 
-    def __init__(self, clip_model, tokenizer, class_names, context_init='a photo of a', n_ctx=16):
+    def __init__(self, clip_model, tokenizer, class_names, context_init='', n_ctx=16, class_specific=False):
         super().__init__()
         if not class_names:
             raise ValueError('class_names must list at least one quality level.')
+        if class_specific and context_init:
+            raise ValueError('class_specific context starts from random vectors: set context_init to "".')
         embedding = clip_model.token_embedding
         if context_init:
             context_init = context_init.replace('_', ' ').strip()
@@ -24,7 +29,9 @@ class PromptLearner(nn.Module):
                 context = embedding(tokenizer([context_init]).to(embedding.weight.device))[0, 1:1 + n_ctx].clone()
             placeholder = context_init
         else:
-            context = torch.empty(n_ctx, embedding.weight.shape[1]).normal_(std=0.02)
+            width = embedding.weight.shape[1]
+            shape = (len(class_names), n_ctx, width) if class_specific else (n_ctx, width)
+            context = torch.empty(shape).normal_(std=0.02)
             placeholder = ' '.join(['X'] * n_ctx)
         self.ctx = nn.Parameter(context.float())
         self.class_names = list(class_names)
@@ -37,7 +44,7 @@ class PromptLearner(nn.Module):
 
     def forward(self):
         """Prompt embeddings [C, L, W] (gradient flows to ``ctx``)."""
-        context = self.ctx.unsqueeze(0).expand(len(self.class_names), -1, -1)
+        context = self.ctx if self.ctx.dim() == 3 else self.ctx.unsqueeze(0).expand(len(self.class_names), -1, -1)
         return torch.cat([self.token_prefix, context, self.token_suffix], dim=1)
 
 

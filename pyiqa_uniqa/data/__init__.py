@@ -1,4 +1,5 @@
-"""Offline data kit and shared data pieces: the one image reader (``images``), seeded distortions
+"""Offline data kit and shared data pieces: the one image reader (``images``; ``pyiqa_reading``
+brings its checks to pyiqa's own loader), seeded distortions
 (``distortions``) and their rendering (``rendering``), scikit-image photos (``photos``), the
 pyiqa-format datasets built from them (builders: ``photo_datasets``; pyiqa types:
 ``photo_dataset_types``) and validation carved from a training split (``carved_split``).

@@ -18,26 +18,55 @@ Both are differentiable in the input image (gradients pass through the frozen CL
 input requires them), so ``as_loss=True`` works. ``describe`` and ``compare`` return text and the
 official confidence; all decoding is bounded.
 """
+import os
+from pathlib import Path
+from typing import NamedTuple, Optional
+
 import torch
+from peft import LoraConfig, get_peft_model
+from safetensors.torch import load_file, save_file
 from torch import nn
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from pyiqa_uniqa.backbones import FrozenTowerModule
+from pyiqa_uniqa.backbones.clip_input import ClipInput
+from pyiqa_uniqa.backbones.precision import DTYPES, PRECISIONS, PrecisionError, frozen_autocast
+from pyiqa_uniqa.backbones.sentence_embedder import SentenceEmbedder
 from pyiqa_uniqa.depictqa import templates
 from pyiqa_uniqa.depictqa.confidence import (
-    SentenceEmbedder,
-    TokenRoles,
-    brief_confidence,
-    comparison_verdict,
+    AnswerTokens,
+    compare_brief_confidence,
     detail_confidence,
-    is_brief,
+    single_brief_confidence,
 )
-from pyiqa_uniqa.depictqa.config import PRESETS, resolve_config, with_overrides
+from pyiqa_uniqa.depictqa.config import PRESETS, DepictQAConfigError, resolve_config, with_overrides
+from pyiqa_uniqa.depictqa.evaluation import verdict
 from pyiqa_uniqa.depictqa.generation import generate
 from pyiqa_uniqa.depictqa.images import load_image, prepare_pixels
+from pyiqa_uniqa.depictqa.official_checkpoint import normalise_delta_keys
+from pyiqa_uniqa.depictqa.records import is_brief
 from pyiqa_uniqa.depictqa.sequence import IGNORE_INDEX, SequenceBuilder, TextPiece, embed_pieces, pad_batch
-from pyiqa_uniqa.depictqa.vision import Abstractor, build_vision_encoder, patch_tokens
+from pyiqa_uniqa.depictqa.sources import check_sources, release_weights
+from pyiqa_uniqa.depictqa.tiny_tokenizer import build_tiny_tokenizer
+from pyiqa_uniqa.depictqa.vision import Abstractor, build_vision_encoder, geometry_of, patch_tokens
+from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.weights import RANDOM, load_checkpoint
 
 SCORE_METHODS = ('levels', 'compare')
+
+
+class DepictQAInputError(UserError, ValueError):
+    """Images, references or questions that do not go together."""
+
+
+class Answer(NamedTuple):
+    """What ``describe`` and ``compare`` return per image: the answer text and its confidence.
+
+    ``confidence`` is in [0, 1], or ``None`` where the official computation gives none (a detailed
+    answer without a sentence model, a brief answer with no tokens left to score).
+    """
+    text: str
+    confidence: Optional[float]
 VISION_WEIGHTS_FILE = 'vision.safetensors'
 MODEL_WEIGHTS_FILE = 'model.safetensors'
 TOKENIZER_FOLDER = 'tokenizer'
@@ -47,61 +76,80 @@ class DepictQA(FrozenTowerModule):
     """Args:
         model_config: preset ('wild', 'wild-abstractor', 'tiny'), a folder from ``save_pretrained``,
             a dict or a ``DepictQAConfig``.
-        pretrained_model_path: a delta (released ``ckpt.pt`` or a checkpoint of ``pyiqa-uniqa
-            train``). Default for the 'wild' presets: the official release, found in pyiqa's cache
-            or $DEPICTQA_WEIGHTS or downloaded; ``False`` skips it.
+        pretrained_model_path: the trained delta (a released ``ckpt.pt`` or a checkpoint of
+            ``pyiqa-uniqa train``). ``None``: for the 'wild' presets the official release (from
+            ``$DEPICTQA_WEIGHTS``, pyiqa's cache, or downloaded), for other configs none;
+            ``'random'``: none (the trainable parts stay as initialised, e.g. to train them).
         reference: FR mode (``depictqa-fr``): ``forward(img, ref)``.
         score_method: 'levels' or 'compare' (FR), see the module doc.
-        vision / language_model / tokenizer / vision_openai_weights: override the config's parts.
-        sentence_model: a folder of a sentence encoder (all-MiniLM-L6-v2) or a callable
-            list[str] -> Tensor, for the confidence of detailed answers.
-        dtype: 'auto' (fp16 for named models when CUDA is available, else fp32), 'fp16', 'bf16', 'fp32'.
+        backbone_weights: the vision tower's weights: ``None`` (the config's default source:
+            ``openai/clip-vit-large-patch14`` for the 'wild' presets), ``'random'``, a Hugging Face
+            id or folder, or an OpenAI-layout state dict file. See ``DepictQAConfig``.
+        language_model / tokenizer: the base LM (Hugging Face id or folder) and its tokenizer.
+        sentence_model: the sentence embedder of the detailed-answer confidence: a Hugging Face id
+            or folder of a sentence-transformers model (the official:
+            'sentence-transformers/all-MiniLM-L6-v2'), a ``SentenceEmbedder``, or a callable
+            list[str] -> [N, D] Tensor. ``None``: detailed answers get confidence ``None``, as in the
+            official code when its sentence model is absent.
+        precision: 'fp32', 'fp16' or 'bf16'; ``None``: 'fp16' when CUDA is available (the official
+            inference runs the whole model in fp16), else 'fp32'. In half precision the frozen
+            parts (vision tower, LM) are stored in it and every forward runs under
+            ``frozen_autocast``; trainable parts keep fp32 weights.
+        batching: how answers decoded together are padded: 'masked' (default; each answer equals
+            its batch-1 answer) or 'official' (the official eval scripts' unmasked EOS padding; use
+            it at batch 16 to reproduce published numbers). See ``GenerationSettings``.
         config_overrides: fields of ``DepictQAConfig`` to change, nested ones key by key, e.g.
-            ``{'lora': {'r': 8}, 'generation': {'max_new_tokens_detail': 200}}``.
+            ``{'lora': {'r': 8}, 'generation': {'max_new_tokens': 200}}``.
+
+    Random parts (the tiny test model, new trainable parts) are seeded from ``init_seed`` with a
+    local RNG: building a model never changes the global random state.
     """
 
     def __init__(self, model_config='wild', pretrained_model_path=None, reference=False, score_method='levels',
-                 vision=None, language_model=None, tokenizer=None, vision_openai_weights=None,
-                 sentence_model=None, dtype='auto', config_overrides=None):
+                 backbone_weights=None, language_model=None, tokenizer=None, sentence_model=None, precision=None,
+                 batching=None, config_overrides=None):
         super().__init__()
-        parts = dict(vision=vision, language_model=language_model, tokenizer=tokenizer,
-                     vision_openai_weights=vision_openai_weights)
+        parts = dict(backbone_weights=backbone_weights, language_model=language_model, tokenizer=tokenizer)
         overrides = {**(config_overrides or {}), **{k: v for k, v in parts.items() if v is not None}}
+        if batching is not None:
+            overrides['generation'] = {**overrides.get('generation', {}), 'batching': batching}
         config = with_overrides(resolve_config(model_config), overrides)
         if score_method not in SCORE_METHODS:
-            raise ValueError(f'score_method must be one of {SCORE_METHODS}, got {score_method!r}')
+            raise DepictQAConfigError(f'score_method must be one of {SCORE_METHODS}, got {score_method!r}')
         if score_method == 'compare' and not reference:
-            raise ValueError("score_method='compare' scores an image against its reference: use depictqa-fr")
+            raise DepictQAConfigError("score_method='compare' scores an image against its reference: use depictqa-fr")
         self.config, self.reference, self.score_method = config, reference, score_method
         saved_folder = _saved_folder(model_config)
-        from pyiqa_uniqa.depictqa.sources import check_sources, release_weights
-        check_sources(config)
+        check_sources(config, model_config)
         delta = release_weights(model_config, pretrained_model_path)
-        torch_dtype = _resolve_dtype(dtype, config)
+        self.precision = precision or ('fp16' if torch.cuda.is_available() else 'fp32')
+        if self.precision not in PRECISIONS:
+            raise PrecisionError(f'precision must be one of {", ".join(PRECISIONS)} (or None), not {precision!r}.')
+        frozen_dtype = DTYPES[self.precision]
 
         self.tokenizer = _load_tokenizer(config, saved_folder)
-        encoder = build_vision_encoder(config.vision, config.vision_openai_weights, config.init_seed)
+        encoder = build_vision_encoder(config.vision, config.backbone_weights, config.init_seed)
         if saved_folder is not None:
             encoder.load_state_dict(_read_safetensors(saved_folder / VISION_WEIGHTS_FILE))
-        self.hold_frozen('vision_encoder', encoder.to(torch_dtype))
-        self.llm = _build_language_model(config, self.tokenizer, torch_dtype)
+        self.hold_frozen('vision_encoder', encoder.to(frozen_dtype))
+        self.clip_input = ClipInput(encoder.config.image_size)  # OpenAI CLIP's mean/std
+        self.llm = _build_language_model(config, self.tokenizer, frozen_dtype)
         width = encoder.config.hidden_size
-        torch.manual_seed(config.init_seed + 1)
-        self.abstractor = Abstractor(width, config.abstractor) if config.abstractor else None
-        self.vision_proj = nn.Linear(width, self.llm.get_input_embeddings().weight.shape[1])
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.init_seed + 1)
+            self.abstractor = Abstractor(width, config.abstractor) if config.abstractor else None
+            self.vision_proj = nn.Linear(width, self.llm.get_input_embeddings().weight.shape[1])
         if saved_folder is not None:
             self.load_state_dict(_read_safetensors(saved_folder / MODEL_WEIGHTS_FILE))
         if delta is not None:
-            from pyiqa_uniqa.depictqa.official_checkpoint import load_adapter_weights
-            load_adapter_weights(self, delta)
-        if self.abstractor is not None:
-            self.abstractor.to(torch_dtype)
-        self.vision_proj.to(torch_dtype)
+            load_checkpoint(self, delta, expect='trainable', rename=normalise_delta_keys, what='this DepictQA network',
+                            hint='Check that the model config (LoRA rank, projector width, abstractor) matches the file.')
 
-        self.sequences = SequenceBuilder(self.tokenizer, config.unique_tag, config.max_text_tokens)
-        self.roles = TokenRoles(self.tokenizer)
-        self.sentence_embedder = (SentenceEmbedder.load(sentence_model) if isinstance(sentence_model, str)
-                                  else sentence_model)
+        self.sequences = SequenceBuilder(self.tokenizer, config.unique_tag)
+        self.answer_tokens = AnswerTokens(self.tokenizer)
+        if isinstance(sentence_model, (str, os.PathLike)):
+            sentence_model = SentenceEmbedder(sentence_model, keyword='sentence_model')
+        self.embed_sentences = sentence_model.embed if isinstance(sentence_model, SentenceEmbedder) else sentence_model
         self.eval()
 
     # --- building blocks ---------------------------------------------------------------------
@@ -109,14 +157,18 @@ class DepictQA(FrozenTowerModule):
     def device(self):
         return self.vision_proj.weight.device
 
+    def _autocast(self):
+        """What every forward runs in: ``frozen_autocast`` at this model's precision (nothing for fp32)."""
+        return frozen_autocast(self.precision, self.device)
+
     def encode_images(self, images):
         """[B, C, H, W] in [0, 1] -> visual tokens for the LM [B, N, D]."""
         encoder = self.vision_encoder
-        pixels = prepare_pixels(images.to(self.device), self.config.image, encoder.config.patch_size)
+        pixels = prepare_pixels(images.to(self.device), self.config.image, encoder.config.patch_size, self.clip_input)
         with torch.set_grad_enabled(torch.is_grad_enabled() and pixels.requires_grad):
             tokens = patch_tokens(encoder, pixels.to(encoder.dtype))
         if self.abstractor is not None:
-            tokens = self.abstractor(tokens.to(self.abstractor.queries.dtype))
+            tokens = self.abstractor(tokens.to(self.abstractor.query_embeds.dtype))
         return self.vision_proj(tokens.to(self.vision_proj.weight.dtype))
 
     def _image_tokens(self, requests):
@@ -133,28 +185,29 @@ class DepictQA(FrozenTowerModule):
                 tokens[row][source] = row_tokens
         return tokens
 
-    def _embed(self, requests, extra_pieces=None):
+    def _embed(self, requests, extra_pieces=None, training=False):
+        """-> one ``Embedded`` per request; ``training`` applies the official text limit and mask."""
         embed_tokens = self.llm.get_input_embeddings()
         image_tokens = self._image_tokens(requests)
-        sequences, labels = [], []
+        limit = self.config.max_text_tokens if training else None
+        hidden = self.tokenizer.eos_token_id if training and self.config.hide_eos_in_training else None
+        rows = []
         for row, request in enumerate(requests):
-            pieces = self.sequences.pieces(request['task'], request['turns'])
+            pieces = self.sequences.pieces(request['task'], request['turns'], limit)
             if extra_pieces is not None:
                 pieces = pieces + extra_pieces
             missing = {p.source for p in pieces if not isinstance(p, TextPiece)} - set(image_tokens[row])
             if missing:
-                raise ValueError(f"task {request['task']} needs image(s) {sorted(missing)}")
-            seq, lab = embed_pieces(pieces, embed_tokens, image_tokens[row])
-            sequences.append(seq)
-            labels.append(lab)
-        return sequences, labels
+                raise DepictQAInputError(f"task {request['task']} needs image(s) {sorted(missing)}")
+            rows.append(embed_pieces(pieces, embed_tokens, image_tokens[row], hidden))
+        return rows
 
     # --- training ------------------------------------------------------------------------------
     def answer_loss(self, requests):
         """Next-token cross-entropy on answer tokens only -> (loss, token accuracy)."""
-        sequences, labels = self._embed(requests)
-        embeds, mask, labels = pad_batch(sequences, labels)
-        logits = self.llm(inputs_embeds=embeds, attention_mask=mask).logits[:, :-1].float()
+        with self._autocast():
+            embeds, mask, labels = pad_batch(self._embed(requests, training=True))
+            logits = self.llm(inputs_embeds=embeds, attention_mask=mask).logits[:, :-1].float()
         targets = labels[:, 1:]
         loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
                                            ignore_index=IGNORE_INDEX)
@@ -177,10 +230,10 @@ class DepictQA(FrozenTowerModule):
         if len(set(deciding)) != len(options):
             raise ValueError(f'options {options} are not told apart by one token of this tokenizer')
         prefix = [TextPiece(option_ids[0][:shared])] if shared else None
-        sequences, _ = self._embed(requests, prefix)
-        embeds, mask, _ = pad_batch(sequences)
-        logits = self.llm(inputs_embeds=embeds, attention_mask=mask).logits
-        last = logits[torch.arange(len(sequences)), mask.sum(1) - 1].float()
+        with self._autocast():
+            embeds, mask, _ = pad_batch(self._embed(requests, prefix))
+            logits = self.llm(inputs_embeds=embeds, attention_mask=mask).logits
+        last = logits[torch.arange(len(requests)), mask.sum(1) - 1].float()
         chosen = torch.log_softmax(last, dim=-1)[:, deciding]
         return torch.softmax(chosen, dim=-1)
 
@@ -188,9 +241,9 @@ class DepictQA(FrozenTowerModule):
         images = _as_batch(img)
         refs = _as_batch(ref) if ref is not None else None
         if self.reference and refs is None:
-            raise ValueError('depictqa-fr needs a reference image: call with (img, ref)')
+            raise DepictQAInputError('depictqa-fr needs a reference image: call it as metric(img, ref).')
         if refs is not None and refs.shape[0] not in (1, images.shape[0]):
-            raise ValueError(f'{refs.shape[0]} references for {images.shape[0]} images')
+            raise DepictQAInputError(f'{refs.shape[0]} references for {images.shape[0]} images: give one, or one per image.')
         refs = refs.expand(images.shape[0], -1, -1, -1) if refs is not None and refs.shape[0] == 1 else refs
         if self.score_method == 'compare':
             return self._score_against_reference(images, refs)
@@ -216,22 +269,26 @@ class DepictQA(FrozenTowerModule):
 
     # --- text ------------------------------------------------------------------------------------
     @torch.no_grad()
-    def answer(self, requests, detail=False):
+    def answer(self, requests):
         """Decode an answer per request -> list of (text, token ids, token probabilities)."""
         settings = self.config.generation
-        sequences, _ = self._embed(requests)
-        embeds, mask, _ = pad_batch(sequences, left=True)
-        limit = settings.max_new_tokens_detail if detail else settings.max_new_tokens_brief
-        generated = generate(self.llm, embeds, mask, self.tokenizer.eos_token_id, limit, settings.max_time_s,
-                             settings.temperature, settings.top_p)
+        eos = self.tokenizer.eos_token_id
+        fill = None
+        if settings.batching == 'official':  # EOS padding, attended
+            fill = self.llm.get_input_embeddings()(torch.tensor(eos, device=self.device))
+        with self._autocast():
+            embeds, mask, _ = pad_batch(self._embed(requests), left=True, fill=fill)
+            generated = generate(self.llm, embeds, mask, eos, settings.max_new_tokens, settings.max_time_s,
+                                 settings.temperature, settings.top_p, settings.top_k)
         return [(self.tokenizer.decode(ids, skip_special_tokens=True).strip(), ids, probs)
                 for ids, probs in zip(generated.token_ids, generated.probs)]
 
     def describe(self, img, ref=None, detail=False, query=None):
-        """Single-image assessment -> (text, confidence); a batch gives a list of those.
+        """Single-image assessment -> ``Answer(text, confidence)``; a batch gives a list of those.
 
         Brief (default): the distortion-identification question with the single-word tail, e.g.
-        "Noise" or "Blur and noise". Detailed: the assessment-reasoning question.
+        "Noise" or "Blur and noise". Detailed: the assessment-reasoning question. ``query``: one
+        question for every image, or a list with one per image.
         """
         images, single = _images_and_flag(img)
         refs = _match_refs(ref, len(images))
@@ -239,51 +296,58 @@ class DepictQA(FrozenTowerModule):
         if query is None:
             bank = templates.IDENTIFY_QUESTIONS_FR if refs is not None else templates.IDENTIFY_QUESTIONS_NR
             query = templates.ASSESS_DETAIL_QUESTION if detail else templates.with_single_word_tail(bank[0]['generic'])
-        requests = [{'task': task, 'turns': [(query, None)],
+        requests = [{'task': task, 'turns': [(question, None)],
                      'images': {'A': image, 'ref': refs[row] if refs is not None else None}}
-                    for row, image in enumerate(images)]
-        answers = self.answer(requests, detail=detail)
-        results = [(text, self._confidence(request, text, ids, probs, compare=False))
-                   for request, (text, ids, probs) in zip(requests, answers)]
+                    for row, (image, question) in enumerate(zip(images, _per_image(query, len(images))))]
+        results = [Answer(text, self._confidence(request, ids, probs))
+                   for request, (text, ids, probs) in zip(requests, self.answer(requests))]
         return results[0] if single else results
 
     def compare(self, img_a, img_b, ref=None, detail=False, query=None):
-        """A/B comparison -> ('Image A' | 'Image B', confidence); detailed: (paragraph, confidence)."""
+        """A/B comparison -> ``Answer('Image A' | 'Image B', confidence)``; detailed: the paragraph.
+
+        A brief answer without "Image A/B" in it (a custom query, an unusual model) gets the verdict
+        and its probability from the next-token distribution of the A/B token instead. ``query``:
+        one question for every pair, or a list with one per pair.
+        """
         images_a, single = _images_and_flag(img_a)
         images_b, _ = _images_and_flag(img_b)
         if len(images_a) != len(images_b):
-            raise ValueError(f'{len(images_a)} A images but {len(images_b)} B images')
+            raise DepictQAInputError(f'{len(images_a)} A images but {len(images_b)} B images: compare takes pairs.')
         refs = _match_refs(ref, len(images_a))
         task = templates.task_name(compare=True, reference=refs is not None)
         if query is None:
             query = (templates.COMPARE_DETAIL_QUESTION if detail
                      else templates.with_single_word_tail(templates.RATE_AB_QUESTIONS[0]))
-        requests = [{'task': task, 'turns': [(query, None)],
+        requests = [{'task': task, 'turns': [(question, None)],
                      'images': {'A': a, 'B': b, 'ref': refs[row] if refs is not None else None}}
-                    for row, (a, b) in enumerate(zip(images_a, images_b))]
+                    for row, (a, b, question) in enumerate(zip(images_a, images_b, _per_image(query, len(images_a))))]
         results = []
-        for request, (text, ids, probs) in zip(requests, self.answer(requests, detail=detail)):
+        for request, (text, ids, probs) in zip(requests, self.answer(requests)):
+            confidence = self._confidence(request, ids, probs)
             if detail:
-                results.append((text, self._confidence(request, text, ids, probs, compare=True)))
+                results.append(Answer(text, confidence))
                 continue
-            verdict, confidence = comparison_verdict(ids, probs, self.roles)
-            if verdict is None:  # no "Image A/B" in the text: read the verdict off the A/B token
+            choice = verdict(text)
+            if choice is None:
                 with torch.no_grad():
                     p_a, p_b = self.option_probabilities([request], list(templates.AB_ANSWERS))[0].tolist()
-                verdict, confidence = ('Image A', p_a) if p_a >= p_b else ('Image B', p_b)
-            results.append((verdict, confidence))
+                choice, confidence = ('Image A', p_a) if p_a >= p_b else ('Image B', p_b)
+            results.append(Answer(choice, confidence))
         return results[0] if single else results
 
-    def _confidence(self, request, text, ids, probs, compare):
-        if not is_brief(text):
-            return detail_confidence(ids, probs, self.roles, self.sentence_embedder)
+    def _confidence(self, request, ids, probs):
+        """The official confidence of one generated answer (rules in ``confidence``)."""
+        if not is_brief(self.answer_tokens.text(ids)):
+            return detail_confidence(ids, probs, self.answer_tokens, self.embed_sentences)
         query = request['turns'][-1][0]
-        if not templates.asks_single_word(query):  # official: re-ask for a single word, score that
-            rerun = dict(request, turns=[(templates.with_single_word_tail(query), None)])
+        if not templates.asks_single_word(query):  # official: ask again for a single word, score that
+            rerun = dict(request, turns=request['turns'][:-1] + [(query + templates.SINGLE_WORD_TAIL, None)])
             _, ids, probs = self.answer([rerun])[0]
-        if compare:
-            return comparison_verdict(ids, probs, self.roles)[1]
-        return brief_confidence(ids, probs, self.roles)
+            return self._confidence(rerun, ids, probs)
+        if request['task'].startswith('quality_compare'):
+            return compare_brief_confidence(ids, probs, self.answer_tokens)
+        return single_brief_confidence(ids, probs, self.answer_tokens)
 
     # --- persistence -------------------------------------------------------------------------------
     def trainable_state_dict(self):
@@ -293,12 +357,9 @@ class DepictQA(FrozenTowerModule):
 
     def save_pretrained(self, folder):
         """Write config, tokenizer and all weights (meant for small models: tests and demos)."""
-        from pathlib import Path
-
-        from safetensors.torch import save_file
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        self.config.replace(tokenizer=None).save(folder)
+        self.config.replace(tokenizer=None, vision=geometry_of(self.vision_encoder), backbone_weights=RANDOM).save(folder)
         self.tokenizer.save_pretrained(folder / TOKENIZER_FOLDER)
         save_file({k: v.contiguous() for k, v in self.vision_encoder.state_dict().items()},
                   str(folder / VISION_WEIGHTS_FILE))
@@ -307,58 +368,43 @@ class DepictQA(FrozenTowerModule):
 
 
 def _saved_folder(model_config):
-    from pathlib import Path
     if isinstance(model_config, (str, Path)) and model_config not in PRESETS:
         return Path(model_config).expanduser()
     return None
 
 
 def _read_safetensors(path):
-    from safetensors.torch import load_file
     return load_file(str(path))
 
 
-def _resolve_dtype(dtype, config):
-    names = {'fp16': torch.float16, 'bf16': torch.bfloat16, 'fp32': torch.float32}
-    if dtype == 'auto':
-        named = isinstance(config.language_model, str)
-        return torch.float16 if named and torch.cuda.is_available() else torch.float32
-    if dtype not in names:
-        raise ValueError(f"dtype must be 'auto' or one of {sorted(names)}, got {dtype!r}")
-    return names[dtype]
-
-
 def _load_tokenizer(config, saved_folder):
-    from transformers import AutoTokenizer
     if saved_folder is not None:
-        return AutoTokenizer.from_pretrained(saved_folder / TOKENIZER_FOLDER)
+        return AutoTokenizer.from_pretrained(saved_folder / TOKENIZER_FOLDER, trust_remote_code=False)
     if config.tokenizer == 'tiny':
-        from pyiqa_uniqa.depictqa.tiny_tokenizer import build_tiny_tokenizer
         return build_tiny_tokenizer()
     source = config.tokenizer or config.language_model
-    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True, trust_remote_code=False)
     if tokenizer.pad_token_id is None:  # official: pad = eos
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
 
 def _build_language_model(config, tokenizer, dtype):
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoConfig, AutoModelForCausalLM
     spec = config.language_model
-    if isinstance(spec, dict):
-        spec = dict(spec)
-        lm_config = AutoConfig.for_model(
-            spec.pop('model_type', 'llama'), vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, **spec)
-        torch.manual_seed(config.init_seed)
-        lm = AutoModelForCausalLM.from_config(lm_config).to(dtype)
-    else:
-        lm = AutoModelForCausalLM.from_pretrained(spec, dtype=dtype, local_files_only=True)
-    lora = config.lora
-    torch.manual_seed(config.init_seed + 2)
-    return get_peft_model(lm, LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                                         target_modules=list(lora.target_modules), task_type='CAUSAL_LM'))
+    with torch.random.fork_rng(devices=[]):
+        if isinstance(spec, dict):
+            spec = dict(spec)
+            lm_config = AutoConfig.for_model(
+                spec.pop('model_type', 'llama'), vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
+                eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, **spec)
+            torch.manual_seed(config.init_seed)
+            lm = AutoModelForCausalLM.from_config(lm_config).to(dtype)
+        else:
+            lm = AutoModelForCausalLM.from_pretrained(spec, dtype=dtype, local_files_only=True, trust_remote_code=False)
+        lora = config.lora
+        torch.manual_seed(config.init_seed + 2)
+        return get_peft_model(lm, LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                                             target_modules=list(lora.target_modules), task_type='CAUSAL_LM'))
 
 
 def _as_batch(images):
@@ -377,6 +423,14 @@ def _images_and_flag(images):
     return [load_image(images)], True
 
 
+def _per_image(query, count):
+    if isinstance(query, str):
+        return [query] * count
+    if len(query) != count:
+        raise DepictQAInputError(f'{len(query)} queries for {count} images: give one, or one per image.')
+    return list(query)
+
+
 def _match_refs(ref, count):
     if ref is None:
         return None
@@ -384,5 +438,5 @@ def _match_refs(ref, count):
     if len(refs) == 1:
         return refs * count
     if len(refs) != count:
-        raise ValueError(f'{len(refs)} references for {count} images')
+        raise DepictQAInputError(f'{len(refs)} references for {count} images: give one, or one per image.')
     return refs

@@ -21,16 +21,25 @@ output does not depend on folder order or on what was built before. Images alrea
 reused, so an interrupted build resumes where it stopped.
 """
 import dataclasses
-import io
 import json
 import os
 import random
+import shutil
 import zlib
 from pathlib import Path
 
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from pyiqa_uniqa.data.distortions import ATTRIBUTE_EFFECTS, DISTORTIONS
+from pyiqa_uniqa.data.images import UnreadableImageError, read_image
+from pyiqa_uniqa.data.photos import load_photos
+from pyiqa_uniqa.data.rendering import encode_png, render_distortions, resize_short_side
 from pyiqa_uniqa.depictqa import templates
-from pyiqa_uniqa.depictqa.evaluation import KIND_IDENTIFY, KIND_RATE_AB, KIND_RATE_LEVEL
-from pyiqa_uniqa.files import write_file
+from pyiqa_uniqa.depictqa.records import KIND_IDENTIFY, KIND_RATE_AB, KIND_RATE_LEVEL
+from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.files import inside_folder, write_file
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 SKIMAGE_PHOTOS = 'skimage'
@@ -38,6 +47,10 @@ MIN_SOURCE_SIDE = 16
 SINGLE_LEVELS = (1, 2, 3, 4, 5)
 MULTI_LEVELS = (1, 2, 3)  # official: two distortions each at severity U{1..3}
 SEVERITY_TO_LEVEL_WORD = {0: 'Excellent', 1: 'Good', 2: 'Fair', 3: 'Fair', 4: 'Poor', 5: 'Bad'}
+
+
+class DQBuildError(UserError, ValueError):
+    """The images or options given to build-dq cannot make a data set."""
 
 
 @dataclasses.dataclass
@@ -200,77 +213,47 @@ def make_record(sample, photo, index, paths, test):
 def list_sources(images):
     """-> [(name, loader)] for a folder (sorted, recursive) or the scikit-image photos."""
     if str(images) == SKIMAGE_PHOTOS:
-        from pyiqa_uniqa.data.photos import load_photos
         return [(name, (lambda array=array: array)) for name, array in load_photos()]
     folder = Path(images)
     if not folder.is_dir():
-        raise FileNotFoundError(f'--images {folder}: not a folder (or use --images {SKIMAGE_PHOTOS})')
+        problem = 'is a file, not a folder' if folder.exists() else 'does not exist'
+        raise DQBuildError(f'--images {folder} {problem}: give a folder of pristine images, or '
+                           f'--images {SKIMAGE_PHOTOS} for the photos shipped with scikit-image.')
     files = sorted(p for p in folder.rglob('*') if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
-        raise FileNotFoundError(f'no images ({", ".join(IMAGE_SUFFIXES)}) under {folder}')
+        raise DQBuildError(f'--images {folder} holds no images ({", ".join(IMAGE_SUFFIXES)}), even in subfolders.')
     names = [str(p.relative_to(folder).with_suffix('')).replace(os.sep, '__') for p in files]
     return [(name, (lambda path=path: path)) for name, path in zip(names, files)]
 
 
 def _load_source(loader, size):
     """uint8 HxWx3 with the short side scaled down to ``size`` (never up), or None if unusable."""
-    import numpy as np
-    from PIL import Image
-
-    from pyiqa_uniqa.depictqa.images import ImageInputError, load_image
     try:
-        tensor = load_image(loader())
-    except ImageInputError:
+        array = np.asarray(read_image(loader()))
+    except (UnreadableImageError, OSError):
         return None
-    array = (tensor.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     if min(array.shape[:2]) < MIN_SOURCE_SIDE:
         return None
-    short = min(array.shape[:2])
-    if short > size:
-        scale = size / short
-        width, height = round(array.shape[1] * scale), round(array.shape[0] * scale)
-        array = np.asarray(Image.fromarray(array).resize((width, height), Image.Resampling.LANCZOS))
-    return array
-
-
-def _write_png(array, path):
-    from PIL import Image
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format='PNG', compress_level=1)
-    write_file(path, buffer.getvalue())  # a killed build never leaves a half-written image
-
-
-def _render(array, combo, seed, photo):
-    import numpy as np
-    import torch
-
-    from pyiqa_uniqa.data.distortions import apply_distortion
-    image = torch.from_numpy(np.array(array)).permute(2, 0, 1).float() / 255.0
-    for name, level in combo:
-        image = apply_distortion(image, name, level, seed=_stable_seed(seed, photo, name, level))
-    return (image.permute(1, 2, 0).numpy() * 255.0).round().astype(np.uint8)
+    return resize_short_side(array, size, upscale=False)
 
 
 def build(images, out, options=None, progress=True):
     """Write ``out`` (training records) and, with ``test_images``, ``<out stem>_test.json``.
 
-    Returns {'train': path, 'test': path or None, 'skipped': [unusable sources]}.
+    Returns {'train': path, 'test': path or None, 'skipped': [unusable sources]}. Nothing is created
+    when the inputs are wrong; an interrupted build keeps its finished images and resumes.
     """
-    import torch
-    from tqdm import tqdm
-
-    from pyiqa_uniqa.data.distortions import ATTRIBUTE_EFFECTS, DISTORTIONS
     options = options or BuildOptions()
     names = tuple(options.distortions or DISTORTIONS)
     unknown = [n for n in names if n not in DISTORTIONS]
     if unknown:
-        raise ValueError(f'unknown distortions {unknown}; available: {", ".join(DISTORTIONS)}')
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    image_dir = out.parent / f'{out.stem}_images'
-    image_dir.mkdir(exist_ok=True)
+        raise DQBuildError(f'unknown distortions {unknown}; available: {", ".join(DISTORTIONS)}')
     # a seeded order independent of the folder listing; the first usable photos are held out
     sources = sorted(list_sources(images), key=lambda source: (_stable_seed(options.seed, source[0]), source[0]))
+    out = Path(out)
+    image_dir = out.parent / f'{out.stem}_images'
+    created = [folder for folder in (out.parent, image_dir) if not folder.exists()]
+    image_dir.mkdir(parents=True, exist_ok=True)
     records = {'train': [], 'test': []}
     skipped, held_out = [], 0
     threads = torch.get_num_threads()
@@ -289,7 +272,10 @@ def build(images, out, options=None, progress=True):
     finally:
         torch.set_num_threads(threads)
     if not records['train'] and not records['test']:
-        raise ValueError(f'no usable images in {images} (skipped: {skipped})')
+        for folder in reversed(created):  # a build that made nothing leaves nothing behind
+            shutil.rmtree(folder, ignore_errors=True)
+        raise DQBuildError(f'--images {images}: no usable image (unreadable or smaller than {MIN_SOURCE_SIDE} px: '
+                           f'{", ".join(skipped)}).')
     _write_json(out, records['train'])
     test_path = None
     if options.test_images:
@@ -304,7 +290,7 @@ def _write_photo_images(photo, loader, samples, image_dir, root, options):
         combos.add(sample['A'])
         if 'B' in sample:
             combos.add(sample['B'])
-    targets = {_combo_key(c): image_dir / photo / f'{_combo_key(c)}.png' for c in combos}
+    targets = {_combo_key(c): inside_folder(image_dir, f'{photo}/{_combo_key(c)}.png') for c in combos}
     paths = {key: path.relative_to(root).as_posix() for key, path in targets.items()}
     todo = [c for c in combos if not targets[_combo_key(c)].is_file()]
     if not todo:
@@ -314,7 +300,8 @@ def _write_photo_images(photo, loader, samples, image_dir, root, options):
         return None
     targets['pristine'].parent.mkdir(parents=True, exist_ok=True)
     for combo in sorted(todo):
-        _write_png(_render(array, combo, options.seed, photo), targets[_combo_key(combo)])
+        # written whole or not at all: an interrupted build resumes from the finished images
+        write_file(targets[_combo_key(combo)], encode_png(render_distortions(array, combo, options.seed, photo)))
     return paths
 
 
@@ -358,7 +345,8 @@ def run(args):
     bad = [s for s in options.settings if s not in ('fr', 'nr')] + [
         t for t in options.tasks if t not in (KIND_IDENTIFY, KIND_RATE_AB, KIND_RATE_LEVEL)]
     if bad:
-        raise SystemExit(f'build-dq: unknown setting/task {bad}')
+        raise DQBuildError(f'unknown --settings / --tasks value(s) {bad}: settings are fr, nr; tasks are '
+                           f'{KIND_IDENTIFY}, {KIND_RATE_AB}, {KIND_RATE_LEVEL}.')
     result = build(args.images, args.out, options, progress=not args.quiet)
     for split_name in ('train', 'test'):
         if result[split_name] is not None:

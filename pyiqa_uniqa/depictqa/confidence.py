@@ -1,113 +1,89 @@
-"""DepictQA's answer confidence, from the probability p_t of each generated token.
+"""DepictQA's answer confidence, computed as the official ``confidence.py`` computes it.
 
-- Brief assessment (distortion identification): mean p_t over the answer's content tokens, i.e.
-  without end-of-answer tokens (EOS, pad, whitespace-only tokens) and without "and". The
-  official code drops "the leading token"; its generated ids start with a token our generation
-  loop does not emit, so here a leading whitespace-only token is what gets dropped.
-- Brief comparison (instant rating): p of the "A"/"B" token right after "Image". The search is
-  a single bounded pass: an answer without a verdict gives ``None`` (the official loop hangs,
-  issue #16).
-- Detailed answers (22 words or more): importance w_i = 1 - cos(S(text), S(text without token
-  i)) with a sentence embedder S; the top 30 weights are normalised and sum_i w_i p_i is the
-  confidence. Without an embedder it is ``None``, as in the official code.
+Inputs: the generated token ids (up to and including EOS) and the probability of each. An answer
+is brief when its decoded text has fewer than 22 words, counted as ``text.split(' ')`` (the
+longest brief training answer has 19, the shortest detailed one 24).
+
+- Brief single-image assessment: the mean probability of the answer's tokens up to the first
+  answer-end sequence "\\n ▁</s>" (LLaMA ids 13, 29871, 2: how every training answer ends), without
+  the first "and". An answer that ends with EOS directly keeps p(EOS) in the mean, as the official.
+- Brief comparison: the probability of the letter of the first "Image A" / "Image B" token pair.
+- Both only for a question that asks for a single word (``templates.asks_single_word``); otherwise
+  the caller asks again with the single-word tail and scores that answer.
+- Detailed answers: importance of token i, w_i = 1 - cos(S(answer), S(answer without token i)),
+  over every generated token; the 30 largest, normalised to sum 1, weight the probabilities
+  (sum w_i p_i). S is a sentence embedder (all-MiniLM-L6-v2 in the official runs); without one the
+  confidence is ``None``, as in the official code.
+
+The official code hard-codes LLaMA token ids; here they are derived from the tokenizer, which gives
+those same ids for Vicuna's tokenizer. Two departures, both where the official code fails: a brief
+computation that raises (an empty answer) gives ``None`` as the official ``try``/``except`` does, and a
+comparison without "Image A/B" gives ``None`` where the official search never ends (DepictQA issue #16).
 """
 import torch
 
-BRIEF_WORD_LIMIT = 22   # official: the longest brief training answer has 19 words, detailed >= 24
+from pyiqa_uniqa.depictqa import templates
+
 DETAIL_TOP_TOKENS = 30
 
 
-def is_brief(text):
-    return len(text.split()) < BRIEF_WORD_LIMIT
+class AnswerTokens:
+    """The token ids the rules look for, derived from the tokenizer.
 
-
-class TokenRoles:
-    """Which token ids are end-of-answer filler, connectors, or the pieces of a verdict."""
+    ``end``: the ids that close a training answer ("\\n </s>"); ``and_id``: " and";
+    ``verdicts``: the ids of "Image A" and "Image B" and the offset of their letter.
+    """
 
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
-        self.skip = {tokenizer.eos_token_id, tokenizer.pad_token_id}
-        for text in ('and', ' and'):
-            ids = tokenizer(text, add_special_tokens=False)['input_ids']
-            if len(ids) == 1:
-                self.skip.add(ids[0])
-        self.skip.discard(None)
+        self.end = _added_ids(tokenizer, 'X', templates.ANSWER_END)
+        connector = _added_ids(tokenizer, 'X', ' and')
+        self.and_id = connector[0] if len(connector) == 1 else None
+        self.verdicts = [tuple(tokenizer(v, add_special_tokens=False).input_ids) for v in templates.AB_ANSWERS]
+        first, second = self.verdicts
+        self.letter = next(i for i, (a, b) in enumerate(zip(first, second)) if a != b)
 
-    def piece(self, token_id):
-        return self.tokenizer.decode([int(token_id)]).strip()
-
-    def content_mask(self, token_ids):
-        return [int(t) not in self.skip and self.piece(t) != '' for t in token_ids]
+    def text(self, token_ids):
+        return self.tokenizer.decode(token_ids, skip_special_tokens=True)
 
 
-def brief_confidence(token_ids, probs, roles):
-    """Mean probability of the content tokens; ``None`` when the answer has none."""
-    keep = roles.content_mask(token_ids)
-    kept = [float(p) for p, k in zip(probs, keep) if k]
-    return sum(kept) / len(kept) if kept else None
+def _added_ids(tokenizer, prefix, suffix):
+    """The ids ``suffix`` adds after ``prefix`` (a token's ids depend on what precedes it)."""
+    before = tokenizer(prefix, add_special_tokens=False).input_ids
+    after = tokenizer(prefix + suffix, add_special_tokens=False).input_ids
+    return after[len(before):]
 
 
-def comparison_verdict(token_ids, probs, roles):
-    """('Image A' | 'Image B', p of the letter token), or (None, None) when no verdict is given."""
-    pieces = [roles.piece(t) for t in token_ids]
-    for index in range(len(pieces) - 1):  # one pass, always terminates
-        if pieces[index] == 'Image' and pieces[index + 1] in ('A', 'B'):
-            return f'Image {pieces[index + 1]}', float(probs[index + 1])
-    return None, None
+def single_brief_confidence(token_ids, probs, tokens):
+    """Mean p up to the first answer end, without the first "and"; ``None`` if nothing is left."""
+    token_ids, probs = [int(t) for t in token_ids], [float(p) for p in probs]
+    width = len(tokens.end)
+    cut = next((i for i in range(len(token_ids)) if token_ids[i:i + width] == tokens.end), len(token_ids))
+    token_ids, probs = token_ids[:cut], probs[:cut]
+    if tokens.and_id in token_ids:
+        del probs[token_ids.index(tokens.and_id)]
+    return sum(probs) / len(probs) if probs else None
 
 
-def detail_confidence(token_ids, probs, roles, embed_sentences, top_k=DETAIL_TOP_TOKENS):
+def compare_brief_confidence(token_ids, probs, tokens):
+    """p of the letter of the first "Image A" / "Image B"; ``None`` when there is none."""
+    token_ids = [int(t) for t in token_ids]
+    for index in range(len(token_ids)):
+        if any(tuple(token_ids[index:index + len(v)]) == v for v in tokens.verdicts):
+            return float(probs[index + tokens.letter])
+    return None
+
+
+def detail_confidence(token_ids, probs, tokens, embed_sentences, top_k=DETAIL_TOP_TOKENS):
     """Importance-weighted mean of token probabilities (needs a sentence embedder)."""
-    if embed_sentences is None:
+    if embed_sentences is None or not token_ids:
         return None
     token_ids = [int(t) for t in token_ids]
-    keep = [i for i, k in enumerate(roles.content_mask(token_ids)) if k]
-    if not keep:
-        return None
-    decode = roles.tokenizer.decode
-    full = decode(token_ids, skip_special_tokens=True)
-    ablated = [decode(token_ids[:i] + token_ids[i + 1:], skip_special_tokens=True) for i in keep]
+    texts = [tokens.text(token_ids)] + [tokens.text(token_ids[:i] + token_ids[i + 1:]) for i in range(len(token_ids))]
     with torch.no_grad():
-        vectors = embed_sentences([full] + ablated).float()
+        vectors = embed_sentences(texts).float()
     weights = 1 - torch.nn.functional.cosine_similarity(vectors[:1], vectors[1:], dim=-1)
-    weights = weights.clamp_min(0)
-    top = torch.topk(weights, min(top_k, len(keep)))
-    if float(top.values.sum()) <= 0:
-        return None
-    normalised = top.values / top.values.sum()
-    chosen = torch.tensor([float(probs[keep[i]]) for i in top.indices.tolist()])
-    return float((normalised * chosen).sum())
-
-
-class SentenceEmbedder:
-    """Mean-pooled, L2-normalised sentence vectors from a transformers encoder (e.g. all-MiniLM-L6-v2).
-
-    ``SentenceEmbedder.load(folder)`` loads a local model; tests pass a tiny random BertModel.
-    """
-
-    def __init__(self, model, tokenizer, max_length=256):
-        self.model = model.eval()
-        self.tokenizer = tokenizer
-        self.max_length = max_length
-
-    @classmethod
-    def load(cls, name_or_path):
-        from transformers import AutoModel, AutoTokenizer
-        try:
-            return cls(AutoModel.from_pretrained(name_or_path, local_files_only=True),
-                       AutoTokenizer.from_pretrained(name_or_path, local_files_only=True))
-        except OSError as err:
-            raise FileNotFoundError(
-                f'sentence model {name_or_path!r} is not available offline. Download it with '
-                f'`huggingface-cli download sentence-transformers/all-MiniLM-L6-v2` and pass the '
-                f'folder as sentence_model=..., or leave sentence_model unset (detailed answers then '
-                f'get confidence None).') from err
-
-    def __call__(self, sentences):
-        device = next(self.model.parameters()).device
-        batch = self.tokenizer(sentences, padding=True, truncation=True, max_length=self.max_length,
-                               return_tensors='pt').to(device)
-        hidden = self.model(**batch).last_hidden_state
-        mask = batch['attention_mask'].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1)
-        return torch.nn.functional.normalize(pooled, dim=-1)
+    # a stable descending sort, as the official sorted(..., reverse=True): ties keep token order
+    order = torch.sort(weights, descending=True, stable=True).indices[:top_k]
+    chosen = weights[order]
+    return float((chosen / chosen.sum() * torch.tensor([float(probs[i]) for i in order.tolist()])).sum())

@@ -1,16 +1,7 @@
-"""``DQ495KDataset``: DepictQA samples in the public DQ-495K JSON format, for pyiqa's trainer.
+"""``DQ495KDataset``: DepictQA samples in the public DQ-495K JSON format (``records``), for pyiqa's trainer.
 
-A meta file is a JSON list (or JSON lines) of records:
-
-- ``id``; ``image_ref`` / ``image_A`` / ``image_B``: paths relative to ``dataroot_target`` or null;
-- ``task_type``: one of the six ``quality_*`` tasks;
-- training records: ``conversations`` = [{"from": "human"|"gpt", "value": ...}, ...];
-  test records: ``query`` and ``answer``;
-- provenance, kept for evaluation: ``distortion_class``/``distortion_classes``, ``severity``/
-  ``severities``, ``distortions_A``/``distortions_B``, ``A_better_B`` (and our ``quality_level``).
-
-Non-IQA records (``task_type: description``, the LAMM set) use another prompt layout and are
-skipped with a logged count. Images are read at load time with the official downscale-only rule
+Image paths are relative to ``dataroot_target``. Non-IQA records (``task_type: description``, the
+LAMM set) use another prompt layout and are skipped with a logged count. Images are read at load time with the official downscale-only rule
 (``resize``/``max_size``) and, when training, the official random centre crop.
 
 Options (YAML): ``meta_info_file`` (required; one file or a list), ``meta_repeats`` (per file, how
@@ -29,72 +20,19 @@ import json
 from pathlib import Path
 
 import torch
+from pyiqa.utils import get_root_logger
 
-from pyiqa_uniqa.depictqa import templates
-from pyiqa_uniqa.depictqa.confidence import is_brief
-from pyiqa_uniqa.depictqa.evaluation import KIND_IDENTIFY, KIND_OTHER, KIND_RATE_AB, KIND_RATE_LEVEL
-from pyiqa_uniqa.depictqa.images import load_image, random_centre_crop, retained_size
-
-IMAGE_FIELDS = {'ref': 'image_ref', 'A': 'image_A', 'B': 'image_B'}
-
-
-class DQRecordError(ValueError):
-    pass
-
-
-def read_records(path):
-    path = Path(path)
-    text = path.read_text()
-    try:
-        records = json.loads(text)
-    except json.JSONDecodeError:
-        try:
-            records = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError as err:
-            raise DQRecordError(f'{path} is neither a JSON list nor JSON lines: {err}') from err
-    if not isinstance(records, list):
-        raise DQRecordError(f'{path}: expected a list of records, got {type(records).__name__}')
-    return records
-
-
-def record_turns(record):
-    """[(question, answer or None), ...] from ``conversations`` or ``query``/``answer``."""
-    if 'conversations' in record:
-        turns, question = [], None
-        for message in record['conversations']:
-            speaker, value = message.get('from'), message.get('value')
-            if speaker == 'human':
-                question = value
-            elif speaker == 'gpt' and question is not None:
-                turns.append((question, value))
-                question = None
-        if not turns:
-            raise DQRecordError(f"record {record.get('id')}: no human/gpt turn in conversations")
-        return turns
-    if 'query' in record:
-        return [(record['query'], record.get('answer'))]
-    raise DQRecordError(f"record {record.get('id')}: needs conversations or query")
-
-
-def record_kind(record, answer):
-    """Which accuracy a record's answer is scored by."""
-    if answer is None or not is_brief(answer):
-        return KIND_OTHER
-    if record['task_type'].startswith('quality_compare'):
-        return KIND_RATE_AB
-    if 'quality_level' in record:
-        return KIND_RATE_LEVEL
-    return KIND_IDENTIFY
-
-
-def check_record(record):
-    task = record.get('task_type')
-    if task not in templates.TASK_LAYOUTS:
-        raise DQRecordError(f"record {record.get('id')}: unknown task_type {task!r}")
-    for _, source in templates.TASK_LAYOUTS[task]:
-        if not record.get(IMAGE_FIELDS[source]):
-            raise DQRecordError(f"record {record.get('id')}: task {task} needs {IMAGE_FIELDS[source]}")
-    return record_turns(record)
+from pyiqa_uniqa.depictqa.build_dq import BuildOptions, build
+from pyiqa_uniqa.depictqa.config import ImageSettings
+from pyiqa_uniqa.depictqa.images import downscale, load_image, random_centre_crop
+from pyiqa_uniqa.depictqa.records import (
+    IMAGE_FIELDS,
+    DQRecordError,
+    check_record,
+    read_records,
+    record_kind,
+    record_turns,
+)
 
 
 class DQ495KDataset(torch.utils.data.Dataset):
@@ -102,9 +40,6 @@ class DQ495KDataset(torch.utils.data.Dataset):
                             'meta_repeats')}
 
     def __init__(self, opt):
-        from pyiqa.utils import get_root_logger
-
-        from pyiqa_uniqa.depictqa.config import ImageSettings
         self.opt = opt
         metas = opt['meta_info_file']
         metas = [Path(m).expanduser() for m in (metas if isinstance(metas, (list, tuple)) else [metas])]
@@ -142,12 +77,7 @@ class DQ495KDataset(torch.utils.data.Dataset):
         return len(self.records)
 
     def _image(self, relative):
-        import torch.nn.functional as F
-        image = load_image(self.root / relative)
-        height, width = retained_size(image.shape[1], image.shape[2], self.image_settings)
-        if (height, width) != tuple(image.shape[1:]):
-            image = F.interpolate(image[None], size=(height, width), mode='bicubic', antialias=True,
-                                  align_corners=False)[0].clamp(0, 1)
+        image = downscale(load_image(self.root / relative)[None], self.image_settings)[0]
         if self.random_crop:
             image = random_centre_crop(image, self.image_settings.train_crop, self.image_settings.min_size,
                                        self.generator)
@@ -177,7 +107,6 @@ def batch_to_requests(batch):
 
 
 def _build(meta, options):
-    from pyiqa_uniqa.depictqa.build_dq import BuildOptions, build
     images = options.pop('images', 'skimage')
     out = options.pop('out', meta)  # a test-split meta file is built by building its train file
     for key in ('settings', 'tasks', 'distortions'):

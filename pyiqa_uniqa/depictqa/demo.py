@@ -7,13 +7,22 @@
 """
 import argparse
 import os
+from collections import Counter
 from pathlib import Path
+
+import torch
+
+from pyiqa_uniqa.cli import main as cli_main
+from pyiqa_uniqa.depictqa.arch import DepictQA
+from pyiqa_uniqa.depictqa.dataset import DQ495KDataset
+from pyiqa_uniqa.depictqa.evaluation import METRIC_FUNCTIONS, evaluate_network
+from pyiqa_uniqa.depictqa.records import record_kind, record_turns
+from pyiqa_uniqa.options import load_yaml
 
 DEFAULT_OPTIONS = Path(__file__).with_name('demo.yml')  # shipped in the package; options/depictqa/ links to it
 
 
 def _datasets(options):
-    from pyiqa_uniqa.depictqa.dataset import DQ495KDataset
     train = DQ495KDataset(dict(options['datasets']['train'], phase='train'))  # builds the data if missing
     heldout = DQ495KDataset(dict(options['datasets']['val'], phase='val'))
     return train, heldout
@@ -21,10 +30,6 @@ def _datasets(options):
 
 def _chance(dataset):
     """Accuracy of always giving the most frequent held-out answer of each kind."""
-    from collections import Counter
-
-    from pyiqa_uniqa.depictqa.dataset import record_kind, record_turns
-    from pyiqa_uniqa.depictqa.evaluation import METRIC_FUNCTIONS
     answers, kinds = [], []
     for record in dataset.records:
         answer = record_turns(record)[-1][1]
@@ -40,14 +45,8 @@ def main(argv=None):
     parser.add_argument('--opt', default=str(DEFAULT_OPTIONS), help='the demo options YAML')
     parser.add_argument('--skip-train', action='store_true', help='evaluate the latest checkpoint of an earlier run')
     args = parser.parse_args(argv)
-    import torch
-    import yaml
-
-    from pyiqa_uniqa.cli import main as cli_main
-    from pyiqa_uniqa.depictqa.arch import DepictQA
-    from pyiqa_uniqa.depictqa.evaluation import evaluate_network
     torch.set_num_threads(1)  # a tiny model: extra threads only add synchronisation
-    options = yaml.safe_load(Path(args.opt).read_text())
+    options = load_yaml(args.opt)
     _, heldout = _datasets(options)
     network = {k: v for k, v in options['network'].items() if k != 'type'}
 

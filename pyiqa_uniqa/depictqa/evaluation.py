@@ -11,10 +11,11 @@ take the predictions, answers and sample kinds and score the samples of their ki
 """
 import re
 
-KIND_IDENTIFY = 'identify'
-KIND_RATE_AB = 'rate_ab'
-KIND_RATE_LEVEL = 'rate_level'
-KIND_OTHER = 'other'
+import torch
+from tqdm import tqdm
+
+from pyiqa_uniqa.depictqa.dataset import batch_to_requests
+from pyiqa_uniqa.depictqa.records import KIND_IDENTIFY, KIND_RATE_AB, KIND_RATE_LEVEL
 
 
 def _normalise(text):
@@ -75,10 +76,6 @@ def answer_records(net, dataset, batch_size=16, progress=False):
     Records are decoded in batches (left-padded, KV cache); each last question is asked exactly as
     the record asks it, earlier turns are kept as context.
     """
-    import torch
-    from tqdm import tqdm
-
-    from pyiqa_uniqa.depictqa.dataset import batch_to_requests
     predictions, answers, kinds = [], [], []
     was_training = net.training
     net.eval()

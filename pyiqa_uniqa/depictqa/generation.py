@@ -1,50 +1,78 @@
-"""Batched, bounded decoding from input embeddings with a KV cache.
+"""Batched, bounded decoding from input embeddings with a KV cache, as the official ``generate``.
 
-The prompt is left-padded and masked (the official code leaves pads unmasked to dodge hangs,
-issue #4; here termination never depends on the model: every call stops after
-``max_new_tokens`` steps or ``max_time_s`` seconds, whichever comes first). Greedy by default
-(temperature 0, the official setting); nucleus sampling with a seeded generator otherwise.
+The official code calls transformers' ``generate`` (4.35): greedy when the temperature is at most
+1e-4, else sampling after temperature, top-k (transformers' default 50) and top-p, in that order.
+The probability it reports for a token is the softmax of the *processed* scores at that token
+(the raw logits when greedy). Every call stops after ``max_new_tokens`` (official: 400 for every
+task) or at EOS in every row; an optional wall-clock cap (``max_time_s``, not in the official
+code) ends a call early.
+
+How a batch is padded is the caller's choice (``sequence.pad_batch``): masked left padding, or the
+official EOS padding moved to the left and left unmasked. Positions follow the mask either way, so
+the official batches get positions 0..L-1 over their padding, as there.
 """
 import dataclasses
 import time
 
 import torch
+from transformers.generation.logits_process import (
+    LogitsProcessorList,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+from transformers.modeling_outputs import CausalLMOutputWithPast
+
+SAMPLING_THRESHOLD = 1e-4  # official: do_sample = temperature > 1e-4
+# transformers 5 renamed the KV cache argument and output field from past_key_values to cache
+_CACHE = 'cache' if 'cache' in CausalLMOutputWithPast.__dataclass_fields__ else 'past_key_values'
 
 
 @dataclasses.dataclass
 class Generated:
     token_ids: list   # per row: the new tokens, up to and including EOS
-    probs: list       # per row: softmax probability of each chosen token
+    probs: list       # per row: the probability of each chosen token
     stopped_early: bool  # the time cap ended the search
 
 
-def _pick(logits, temperature, top_p, generator):
-    probs = torch.softmax(logits.float(), dim=-1)
-    if temperature <= 0:
-        token = probs.argmax(dim=-1)
+def warpers(temperature, top_p, top_k):
+    """transformers' sampling warpers in the order of its ``generate`` (empty when greedy)."""
+    if temperature <= SAMPLING_THRESHOLD:
+        return None
+    chain = [TemperatureLogitsWarper(temperature)] if temperature != 1.0 else []
+    if top_k:
+        chain.append(TopKLogitsWarper(top_k))
+    if top_p < 1.0:
+        chain.append(TopPLogitsWarper(top_p))
+    return LogitsProcessorList(chain)
+
+
+def _pick(logits, warp, history, generator):
+    """-> (token, its probability under the distribution it was drawn from)."""
+    if warp is None:
+        scores = logits.float()
+        token = scores.argmax(dim=-1)
     else:
-        scaled = torch.softmax(logits.float() / temperature, dim=-1)
-        ordered, order = scaled.sort(dim=-1, descending=True)
-        outside = ordered.cumsum(-1) - ordered > top_p
-        ordered = ordered.masked_fill(outside, 0)
-        choice = torch.multinomial(ordered / ordered.sum(-1, keepdim=True), 1, generator=generator)
-        token = order.gather(-1, choice).squeeze(-1)
-    return token, probs.gather(-1, token[:, None]).squeeze(-1)
+        scores = warp(history, logits.float())
+        token = torch.multinomial(torch.softmax(scores, dim=-1), 1, generator=generator).squeeze(-1)
+    return token, torch.softmax(scores, dim=-1).gather(-1, token[:, None]).squeeze(-1)
 
 
 @torch.no_grad()
 def generate(lm, embeds, attention_mask, eos_token_id, max_new_tokens, max_time_s=None,
-             temperature=0.0, top_p=0.9, generator=None):
+             temperature=0.0, top_p=0.9, top_k=50, generator=None):
     """``embeds`` [B, L, D] left-padded, ``attention_mask`` [B, L] -> ``Generated``."""
     start = time.monotonic()
     batch = embeds.shape[0]
+    warp = warpers(temperature, top_p, top_k)
     positions = (attention_mask.cumsum(-1) - 1).clamp_min(0)
     output = lm(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=positions, use_cache=True)
     finished = torch.zeros(batch, dtype=torch.bool, device=embeds.device)
     tokens, probs = [], []
     stopped_early = False
     for step in range(max_new_tokens):
-        token, prob = _pick(output.logits[:, -1], temperature, top_p, generator)
+        history = torch.stack(tokens, 1) if tokens else embeds.new_zeros(batch, 0, dtype=torch.long)
+        token, prob = _pick(output.logits[:, -1], warp, history, generator)
         token = token.masked_fill(finished, eos_token_id)
         tokens.append(token)
         probs.append(prob.masked_fill(finished, 0.0))
@@ -57,7 +85,7 @@ def generate(lm, embeds, attention_mask, eos_token_id, max_new_tokens, max_time_
         attention_mask = torch.cat([attention_mask, attention_mask.new_ones(batch, 1)], dim=1)
         positions = positions[:, -1:] + 1
         output = lm(input_ids=token[:, None], attention_mask=attention_mask, position_ids=positions,
-                    past_key_values=output.past_key_values, use_cache=True)
+                    use_cache=True, **{_CACHE: getattr(output, _CACHE)})
     if not tokens:
         return Generated([[] for _ in range(batch)], [[] for _ in range(batch)], stopped_early)
     token_rows, prob_rows = torch.stack(tokens, 1).tolist(), torch.stack(probs, 1).tolist()

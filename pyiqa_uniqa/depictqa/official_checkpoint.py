@@ -1,32 +1,22 @@
-"""Importing the released DepictQA-Wild weights.
+"""Reading the official DepictQA-Wild files.
 
 A release ``ckpt.pt`` is a *delta*: an OrderedDict of fp16 tensors holding only what was trained,
-the projector ``vision_proj.{weight,bias}``, the ``abstractor.*`` weights (abstractor variant)
-and the LoRA matrices ``llm.base_model.model.model.layers.{i}.self_attn.{q,k,v,o}_proj.lora_{A,B}
-.default.weight`` (peft naming). Our network names its modules so that its trainable state dict
-has exactly these keys; importing is validation plus a dtype cast. The base parts come from
-elsewhere: Vicuna-7B-v1.5 and CLIP ViT-L/14 (the Hugging Face ``openai/clip-vit-large-patch14``
-weights, or OpenAI's ``ViT-L-14.pt`` re-saved as a state dict and converted here).
+the projector ``vision_proj.{weight,bias}``, the abstractor (``abstractor.query_embeds``,
+``abstractor.abstractor.layers.*``) and the LoRA matrices
+``llm.base_model.model.model.layers.{i}.self_attn.{q,k,v,o}_proj.lora_{A,B}.default.weight``
+(peft naming). Our network names its modules so that its trainable state dict has exactly these
+keys: ``weights.load_checkpoint(..., expect='trainable', rename=normalise_delta_keys)`` loads it.
+The base parts come from elsewhere: Vicuna-7B-v1.5 and CLIP ViT-L/14 (the Hugging Face
+``openai/clip-vit-large-patch14`` weights, or an OpenAI-layout state dict converted here).
 """
 import re
 
+import torch
+from transformers import CLIPVisionConfig, CLIPVisionModel
+
 from pyiqa_uniqa.weights import WeightsError, load_state_dict, unwrap_params
 
-# preset -> (file name in pyiqa's cache, download URL, Hugging Face repo)
-OFFICIAL_RELEASES = {
-    'wild': ('DepictQA2-DQ495K_ckpt.pt',
-             'https://huggingface.co/zhiyuanyou/DepictQA2-DQ495K/resolve/main/ckpt.pt',
-             'zhiyuanyou/DepictQA2-DQ495K'),
-    'wild-abstractor': ('DepictQA2-Abstractor-DQ495K_ckpt.pt',
-                        'https://huggingface.co/zhiyuanyou/DepictQA2-Abstractor-DQ495K/resolve/main/ckpt.pt',
-                        'zhiyuanyou/DepictQA2-Abstractor-DQ495K'),
-}
-
 _LORA_WITHOUT_ADAPTER = re.compile(r'(\.lora_[AB])\.weight$')
-
-
-class DeltaMismatchError(WeightsError):
-    """The delta does not fit the network (unknown keys, wrong shapes, missing parts)."""
 
 
 def normalise_delta_keys(state):
@@ -38,33 +28,6 @@ def normalise_delta_keys(state):
             key = _LORA_WITHOUT_ADAPTER.sub(r'\1.default.weight', key)
         normalised[key] = value
     return normalised
-
-
-def load_adapter_weights(network, path_or_state):
-    """Load a delta (released ``ckpt.pt``, a pyiqa ``{'params': ...}`` checkpoint, or a dict).
-
-    Every trainable tensor of ``network`` must be present with the right shape, and nothing else
-    may be: a delta for another geometry fails with a list of what is wrong instead of loading
-    partially. Returns the number of tensors loaded.
-    """
-    state = path_or_state if isinstance(path_or_state, dict) else load_state_dict(path_or_state)
-    state = normalise_delta_keys(unwrap_params(state))
-    own = network.state_dict()
-    trainable = {name for name, p in network.named_parameters() if p.requires_grad}
-    unknown = sorted(k for k in state if k not in own)
-    wrong = sorted(f'{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}'
-                   for k in state if k in own and tuple(state[k].shape) != tuple(own[k].shape))
-    missing = sorted(trainable - set(state))
-    if unknown or wrong or missing:
-        source = path_or_state if not isinstance(path_or_state, dict) else 'the given state dict'
-        lines = [f'{source} does not fit this DepictQA network:']
-        for title, items in (('unknown keys', unknown), ('wrong shapes', wrong), ('missing trainable keys', missing)):
-            if items:
-                lines.append(f'  {title} ({len(items)}): ' + ', '.join(items[:8]) + (' ...' if len(items) > 8 else ''))
-        lines.append('  Check that the model config (LoRA rank, projector width, abstractor) matches the file.')
-        raise DeltaMismatchError('\n'.join(lines))
-    network.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=False)
-    return len(state)
 
 
 # --- OpenAI CLIP layout -> transformers CLIPVisionModel ------------------------------------------
@@ -109,8 +72,6 @@ def openai_vision_to_hf(state):
 
 def load_openai_vision(path):
     """A CLIPVisionModel built from an OpenAI-layout state dict file (e.g. ViT-L-14 re-saved)."""
-    import torch
-    from transformers import CLIPVisionConfig, CLIPVisionModel
     hf, config = openai_vision_to_hf(unwrap_params(load_state_dict(path)))
     model = CLIPVisionModel(CLIPVisionConfig(**config))
     model.load_state_dict({k: v.to(torch.float32) for k, v in hf.items()}, strict=True)

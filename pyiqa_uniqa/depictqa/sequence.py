@@ -9,9 +9,13 @@ Layout (``vicuna_v1`` conversation, unique tags)::
 Images have no placeholder tokens: their projected patch tokens are spliced between the text
 embeddings. Each text piece is tokenized on its own without special tokens, as the official
 code does, so "</s>" inside the text is the EOS id. Labels are -100 everywhere except the
-answer tokens (the loss is on answers only).
+answer tokens (the loss is on answers only). A later turn starts with "USER:" right after the
+previous answer's "</s>", without a space, as the official ``_tokenize_conv``.
 """
 import dataclasses
+from typing import NamedTuple
+
+import torch
 
 from pyiqa_uniqa.depictqa import templates
 
@@ -47,10 +51,9 @@ def prompt_texts(task, unique_tag=True):
 class SequenceBuilder:
     """Turns (task, conversation) into pieces; caches the tokenization of the fixed text."""
 
-    def __init__(self, tokenizer, unique_tag=True, max_text_tokens=512):
+    def __init__(self, tokenizer, unique_tag=True):
         self.tokenizer = tokenizer
         self.unique_tag = unique_tag
-        self.max_text_tokens = max_text_tokens
         self._cache = {}
 
     def token_ids(self, text):
@@ -61,12 +64,13 @@ class SequenceBuilder:
                 self._cache[text] = ids
         return ids
 
-    def pieces(self, task, turns):
+    def pieces(self, task, turns, max_text_tokens=None):
         """``turns``: [(query, answer), ...]; the last answer may be None (generation prompt).
 
-        Returns a list of TextPiece / ImageSlot. The BOS token is the first text piece. Text beyond
-        ``max_text_tokens`` (image tokens not counted, as in the official code) is cut from the
-        end of the answers so that the prompt always survives.
+        Returns a list of TextPiece / ImageSlot. The BOS token is the first text piece. The text
+        after the last image (the first query with the closing tag before it, then answers and
+        later turns) is the official "conversation"; ``max_text_tokens`` cuts it from the end, as
+        the official training does (official 512; BOS, system text, tags and images do not count).
         """
         if not turns:
             raise ValueError('a DepictQA conversation needs at least one question')
@@ -75,55 +79,74 @@ class SequenceBuilder:
         for part in parts[:-1]:
             pieces.append(ImageSlot(part.source) if isinstance(part, ImageSlot)
                           else TextPiece(self.token_ids(part)))
-        lead = parts[-1]
+        conversation = []
         for index, (query, answer) in enumerate(turns):
-            prefix = lead if index == 0 else ' '
-            pieces.append(TextPiece(self.token_ids(prefix + templates.USER_TURN.format(query=query))))
+            lead = parts[-1] if index == 0 else ''
+            conversation.append(TextPiece(self.token_ids(lead + templates.USER_TURN.format(query=query))))
             if answer is not None:
-                pieces.append(TextPiece(self.token_ids(answer + templates.ANSWER_END), is_answer=True))
-        return self._truncate(pieces)
-
-    def _truncate(self, pieces):
-        budget = self.max_text_tokens - sum(len(p.token_ids) for p in pieces
-                                            if isinstance(p, TextPiece) and not p.is_answer)
-        kept = []
-        for piece in pieces:
-            if isinstance(piece, TextPiece) and piece.is_answer:
-                piece = TextPiece(piece.token_ids[:max(budget, 0)], True)
-                budget -= len(piece.token_ids)
-            kept.append(piece)
-        return kept
+                conversation.append(TextPiece(self.token_ids(answer + templates.ANSWER_END), is_answer=True))
+        if max_text_tokens is not None:
+            conversation = _cut(conversation, max_text_tokens)
+        return pieces + conversation
 
 
-def embed_pieces(pieces, embed_tokens, image_tokens):
-    """-> (embeddings [L, D], labels [L]); ``image_tokens[source]`` is [N, D] for that image."""
-    import torch
-    device = embed_tokens.weight.device
-    chunks, labels = [], []
+def _cut(pieces, budget):
+    kept = []
     for piece in pieces:
+        if budget <= 0:
+            break
+        kept.append(TextPiece(piece.token_ids[:budget], piece.is_answer))
+        budget -= len(piece.token_ids)
+    return kept
+
+
+class Embedded(NamedTuple):
+    embeds: object   # [L, D]
+    labels: object   # [L]: the target id on answer tokens, IGNORE_INDEX elsewhere
+    visible: object  # [L]: 1 where attention may look, 0 on hidden tokens
+
+
+def embed_pieces(pieces, embed_tokens, image_tokens, hidden_token=None):
+    """-> ``Embedded``; ``image_tokens[source]`` is [N, D] for that image.
+
+    ``hidden_token``: an id hidden from attention in the conversation (the text after the last
+    image): the official training mask ``ids != pad`` with pad = EOS hides every "</s>" there.
+    """
+    device = embed_tokens.weight.device
+    last_image = max(i for i, p in enumerate(pieces) if isinstance(p, ImageSlot))
+    chunks, labels, visible = [], [], []
+    for index, piece in enumerate(pieces):
         if isinstance(piece, ImageSlot):
             tokens = image_tokens[piece.source]
             chunks.append(tokens.to(embed_tokens.weight.dtype))
             labels.append(torch.full((tokens.shape[0],), IGNORE_INDEX, dtype=torch.long, device=device))
+            visible.append(torch.ones(tokens.shape[0], dtype=torch.long, device=device))
         elif piece.token_ids:
             ids = torch.tensor(piece.token_ids, dtype=torch.long, device=device)
             chunks.append(embed_tokens(ids))
             labels.append(ids if piece.is_answer else torch.full_like(ids, IGNORE_INDEX))
-    return torch.cat(chunks), torch.cat(labels)
+            hide = index > last_image and hidden_token is not None
+            visible.append((ids != hidden_token).long() if hide else torch.ones_like(ids))
+    return Embedded(torch.cat(chunks), torch.cat(labels), torch.cat(visible))
 
 
-def pad_batch(sequences, labels=None, left=False):
-    """Stack [L_i, D] embeddings with zero padding -> (embeds [B, L, D], mask [B, L], labels)."""
-    import torch
-    longest = max(seq.shape[0] for seq in sequences)
-    embeds = sequences[0].new_zeros(len(sequences), longest, sequences[0].shape[-1])
-    mask = torch.zeros(len(sequences), longest, dtype=torch.long, device=sequences[0].device)
-    padded_labels = None if labels is None else torch.full(
-        (len(sequences), longest), IGNORE_INDEX, dtype=torch.long, device=sequences[0].device)
-    for row, seq in enumerate(sequences):
-        span = slice(longest - seq.shape[0], longest) if left else slice(0, seq.shape[0])
-        embeds[row, span] = seq
-        mask[row, span] = 1
-        if labels is not None:
-            padded_labels[row, span] = labels[row]
-    return embeds, mask, padded_labels
+def pad_batch(rows, left=False, fill=None):
+    """Stack ``Embedded`` rows -> (embeds [B, L, D], attention mask [B, L], labels [B, L]).
+
+    Padding is zeros hidden by the mask; with ``fill`` (a [D] embedding) it is that embedding and
+    attended (mask 1), as in the official batched inference, which pads with EOS.
+    """
+    longest = max(row.embeds.shape[0] for row in rows)
+    first = rows[0].embeds
+    embeds = first.new_zeros(len(rows), longest, first.shape[-1])
+    if fill is not None:
+        embeds[:] = fill.to(embeds.dtype)
+    mask = torch.full((len(rows), longest), int(fill is not None), dtype=torch.long, device=first.device)
+    labels = torch.full((len(rows), longest), IGNORE_INDEX, dtype=torch.long, device=first.device)
+    for index, row in enumerate(rows):
+        length = row.embeds.shape[0]
+        span = slice(longest - length, longest) if left else slice(0, length)
+        embeds[index, span] = row.embeds
+        mask[index, span] = row.visible
+        labels[index, span] = row.labels
+    return embeds, mask, labels

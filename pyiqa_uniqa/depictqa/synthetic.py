@@ -7,11 +7,12 @@ and, per LM layer, ``llm.base_model.model.model.layers.{i}.self_attn.{q,k,v,o}_p
 """
 from collections import OrderedDict
 
+import torch
+
 LORA_KEY = 'llm.base_model.model.model.layers.{layer}.self_attn.{module}.lora_{half}{adapter}.weight'
 
 
 def official_delta(num_layers, lm_hidden, vision_width, kv_dim=None, r=16, seed=0, adapter_name=True):
-    import torch
     generator = torch.Generator().manual_seed(seed)
     kv_dim = kv_dim or lm_hidden
     out_dims = {'q_proj': lm_hidden, 'k_proj': kv_dim, 'v_proj': kv_dim, 'o_proj': lm_hidden}
@@ -31,6 +32,5 @@ def official_delta(num_layers, lm_hidden, vision_width, kv_dim=None, r=16, seed=
 
 def write_official_delta(path, num_layers, lm_hidden, vision_width, **kwargs):
     """Save ``official_delta(...)`` with ``torch.save`` (a pickled OrderedDict, as released)."""
-    import torch
     torch.save(official_delta(num_layers, lm_hidden, vision_width, **kwargs), path)
     return path

@@ -55,13 +55,13 @@ def system_text(task):
 
 
 SINGLE_WORD_TAIL = ' Answer the question using a single word or phrase.'
-# phrases that already ask for a one-word answer (then no tail is added / no re-run is needed)
-SINGLE_WORD_MARKERS = ('single word', 'one word', 'a phrase', 'single phrase')
+# a question containing one of these already asks for a one-word answer: no tail is added and its
+# answer's confidence needs no second run (the official list, matched case-sensitively as there)
+SINGLE_WORD_MARKERS = ('single word', 'one word', 'a word', 'single phrase', 'one phrase', 'a phrase')
 
 
 def asks_single_word(query):
-    lowered = query.lower()
-    return any(marker in lowered for marker in SINGLE_WORD_MARKERS)
+    return any(marker in query for marker in SINGLE_WORD_MARKERS)
 
 
 def with_single_word_tail(query):

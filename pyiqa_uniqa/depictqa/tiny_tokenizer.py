@@ -9,6 +9,9 @@ literal "</s>" in DepictQA's prompt text becomes the EOS id, as with the LLaMA t
 Save it with ``tokenizer.save_pretrained(folder)`` and load it back with
 ``transformers.AutoTokenizer.from_pretrained(folder)`` (see ``DepictQAConfig``).
 """
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import PreTrainedTokenizerFast
+
 from pyiqa_uniqa.depictqa import templates
 
 SPECIAL_TOKENS = ('<unk>', '<s>', '</s>', '<pad>')
@@ -38,9 +41,6 @@ def template_corpus():
 
 def build_tiny_tokenizer(vocab_size=TINY_VOCAB_SIZE):
     """A ``PreTrainedTokenizerFast`` (bos <s>, eos </s>, pad <pad>, unk <unk>); deterministic."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
     tokenizer = Tokenizer(models.BPE(unk_token='<unk>'))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()

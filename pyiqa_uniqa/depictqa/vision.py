@@ -6,21 +6,41 @@ and before CLIP's projection). The 2-D grid of position embeddings is resized bi
 ``interpolate_pos_encoding`` uses ``align_corners=False`` (and skips square inputs), which would
 shift every feature, so the embedding step is done here.
 """
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers import CLIPVisionConfig, CLIPVisionModel
+
+from pyiqa_uniqa.depictqa.official_checkpoint import load_openai_vision
+from pyiqa_uniqa.depictqa.sources import vision_weights
+from pyiqa_uniqa.weights import RANDOM
+
+# the CLIPVisionConfig fields that define the tower's shape (what a saved config keeps)
+GEOMETRY_FIELDS = ('hidden_size', 'intermediate_size', 'num_hidden_layers', 'num_attention_heads', 'image_size',
+                   'patch_size', 'hidden_act', 'layer_norm_eps')
 
 
-def build_vision_encoder(vision, openai_weights=None, seed=0):
-    """A ``transformers.CLIPVisionModel``: random from a config dict, or loaded from an id/folder."""
-    from transformers import CLIPVisionConfig, CLIPVisionModel
-    if openai_weights is not None:
-        from pyiqa_uniqa.depictqa.official_checkpoint import load_openai_vision
-        return load_openai_vision(openai_weights)
-    if isinstance(vision, dict):
-        torch.manual_seed(seed)
-        return CLIPVisionModel(CLIPVisionConfig(**vision))
-    return CLIPVisionModel.from_pretrained(vision, local_files_only=True)
+def build_vision_encoder(geometry, weights=None, seed=0):
+    """A ``transformers.CLIPVisionModel`` from ``backbone_weights`` (see ``DepictQAConfig``).
+
+    ``'random'`` builds ``geometry`` (CLIPVisionConfig fields) with a seeded local RNG; a Hugging
+    Face id or folder loads that model (never downloading it); a file is an OpenAI-layout state dict.
+    """
+    source = vision_weights(weights)
+    if source == RANDOM:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return CLIPVisionModel(CLIPVisionConfig(**geometry))
+    if isinstance(source, Path) and source.is_file():
+        return load_openai_vision(source)
+    return CLIPVisionModel.from_pretrained(source, local_files_only=True, trust_remote_code=False)
+
+
+def geometry_of(encoder):
+    """The tower's ``GEOMETRY_FIELDS``, to rebuild it without its weights."""
+    return {name: getattr(encoder.config, name) for name in GEOMETRY_FIELDS}
 
 
 def patch_tokens(encoder, pixels):
@@ -42,15 +62,22 @@ def patch_tokens(encoder, pixels):
 
 
 class Abstractor(nn.Module):
-    """Learned queries that cross-attend to the patch tokens: a fixed token count per image."""
+    """The official abstractor: learned queries cross-attend to the patch tokens (a fixed count per image).
+
+    Names and shapes are the official module's, so a released ``ckpt.pt`` loads unchanged:
+    ``query_embeds`` [Q, 1, D] (sequence-first) and ``abstractor``, an ``nn.TransformerDecoder`` of
+    post-norm ReLU layers (keys ``abstractor.query_embeds``, ``abstractor.abstractor.layers.{i}.*``).
+    The official sinusoidal position embedding is off in every released config (CLIP's patch tokens
+    already carry positions) and is not offered. New queries start as ``randn``, as the official.
+    """
 
     def __init__(self, width, settings):
         super().__init__()
-        self.queries = nn.Parameter(torch.randn(settings.num_queries, width) * 0.02)
-        layer = nn.TransformerDecoderLayer(width, settings.num_heads, settings.ffn_dim, settings.dropout,
-                                           batch_first=True)
-        self.decoder = nn.TransformerDecoder(layer, settings.num_layers)
+        layer = nn.TransformerDecoderLayer(width, settings.num_heads, settings.ffn_dim, settings.dropout)
+        self.abstractor = nn.TransformerDecoder(layer, settings.num_layers)
+        self.query_embeds = nn.Parameter(torch.randn(settings.num_queries, 1, width))
 
     def forward(self, tokens):
-        queries = self.queries.unsqueeze(0).expand(tokens.shape[0], -1, -1).to(tokens.dtype)
-        return self.decoder(queries, tokens)
+        """[B, N, D] -> [B, Q, D]."""
+        queries = self.query_embeds.expand(-1, tokens.shape[0], -1).to(tokens.dtype)
+        return self.abstractor(queries, tokens.transpose(0, 1)).transpose(0, 1)

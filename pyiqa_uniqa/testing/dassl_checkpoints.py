@@ -53,13 +53,14 @@ def dassl_optimization(module, lr=0.002, max_epoch=10, warmup_epoch=1, warmup_lr
     return optimizer, ConstantWarmupScheduler(optimizer, cosine, warmup_epoch, warmup_lr)
 
 
-def save_dassl_model(directory, name, module, optimizer, scheduler, epoch, val_result=None):
-    """Dassl's ``save_model`` + ``save_checkpoint`` for one part; returns the checkpoint's path."""
+def save_dassl_model(directory, name, module, optimizer, scheduler, epoch, val_result=None, model_name=''):
+    """Dassl's ``save_model`` + ``save_checkpoint`` for one part; returns the checkpoint's path.
+    ``model_name='model-best.pth.tar'`` is how Dassl saves the best validation epoch."""
     state_dict = OrderedDict((k[len('module.'):] if k.startswith('module.') else k, v)
                              for k, v in module.state_dict().items())
     folder = Path(directory) / name
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f'model.pth.tar-{epoch}'
+    path = folder / (model_name or f'model.pth.tar-{epoch}')
     torch.save({'state_dict': state_dict, 'epoch': epoch, 'optimizer': optimizer.state_dict(),
                 'scheduler': scheduler.state_dict(), 'val_result': val_result}, path)
     (folder / 'checkpoint').write_text(f'{path.name}\n')

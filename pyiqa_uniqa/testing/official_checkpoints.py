@@ -14,8 +14,7 @@ GEOMETRIES = {'ViT-B-16': 'ViT-B-16-quickgelu', 'tiny': 'tiny-clip-quickgelu'}
 def write_official_clip_checkpoint(path, geometry='tiny', seed=0):
     """Write a random checkpoint of ``geometry`` ('ViT-B-16' or 'tiny') to ``path``; return the path."""
     from pyiqa_uniqa.backbones.clip import create_clip
-    torch.manual_seed(seed)
-    model = create_clip(GEOMETRIES[geometry])
+    model = create_clip(GEOMETRIES[geometry], seed=seed)  # 'random' weights, seeded
     state_dict = {k: v.detach().to(openai_dtype(k)).clone() for k, v in model.state_dict().items()}
     torch.save(state_dict, path)
     return path

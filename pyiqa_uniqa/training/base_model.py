@@ -29,14 +29,21 @@ the one thing a family overrides; here pyiqa's ``mos_loss_opt`` + ``metric_loss_
   (``pyiqa_uniqa.backbones.precision``). Validation is not autocast: it scores at the network's
   own ``precision``, as the metric will.
 
-Frozen-feature reuse in validation
-----------------------------------
+Frozen-feature reuse
+--------------------
 When the network implements the frozen-feature protocol (``pyiqa_uniqa.backbones.frozen``) and its
 features are frozen, validation keeps each input's frozen features after the first pass and runs
 only the trainable part afterwards (``training/feature_cache.py`` says how entries are keyed so
 they are never stale). The numbers are those of an uncached run. ``val.feature_cache``: ``auto``
 (default: on where exact), ``true`` (on; an error where it cannot be) or ``false``;
 ``val.feature_cache_mib`` bounds it (default 1024). Its size is logged after each pass.
+
+``train.feature_reuse_views: K`` (default 0, off) also reuses frozen features in training: K
+augmented views per training image are encoded, then drawn from (``TrainingFeatureReuse``). That
+changes what the adapter sees (K augmentations per image instead of a fresh one each epoch), so
+it is an explicit choice; ``pyiqa-uniqa bench-train --feature-reuse K`` measures its effect. It
+needs the frozen-feature protocol, pyiqa's default loss path and one process (a forward that
+bypasses DistributedDataParallel would not synchronise gradients).
 
 Family models subclass this and override ``compute_loss``, ``feed_data`` or
 ``nondist_validation`` as needed. Extra option keys a subclass reads go in its own
@@ -53,7 +60,8 @@ from pyiqa.utils import get_root_logger
 
 from pyiqa_uniqa.backbones.frozen import has_frozen_features
 from pyiqa_uniqa.backbones.precision import DTYPES, training_precision
-from pyiqa_uniqa.training.feature_cache import FrozenFeatureCache
+from pyiqa_uniqa.training.feature_cache import FrozenFeatureCache, TrainingFeatureReuse
+from pyiqa_uniqa.training.option_check import OptionError
 from pyiqa_uniqa.weights import (
     frozen_parameter_names,
     load_checkpoint,
@@ -89,7 +97,7 @@ class _StateDictView:
 
 
 class FrozenBackboneIQAModel(GeneralIQAModel):
-    option_keys = {'train': {'accumulate_grad_batches', 'grad_clip_norm', 'precision'},
+    option_keys = {'train': {'accumulate_grad_batches', 'grad_clip_norm', 'precision', 'feature_reuse_views'},
                    'val': {'feature_cache', 'feature_cache_mib'}}
     # True for models whose checkpoint must be the whole network, e.g. a backbone being pre-trained
     save_frozen_parameters = False
@@ -98,8 +106,9 @@ class FrozenBackboneIQAModel(GeneralIQAModel):
         val_opt = opt.get('val') or {}
         self.feature_cache_choice = val_opt.get('feature_cache', 'auto')
         if self.feature_cache_choice not in FEATURE_CACHE_CHOICES:
-            raise ValueError(f'val.feature_cache must be auto, true or false, not {self.feature_cache_choice!r}.')
+            raise OptionError(f'val.feature_cache must be auto, true or false, not {self.feature_cache_choice!r}.')
         self.feature_cache = FrozenFeatureCache(val_opt.get('feature_cache_mib', 1024))
+        self.feature_reuse = None  # training only (init_training_settings)
         super().__init__(opt)
 
     def init_training_settings(self):
@@ -111,15 +120,28 @@ class FrozenBackboneIQAModel(GeneralIQAModel):
                            if train_opt.get('metric_loss_opt') else None)
         self.accumulate = train_opt.get('accumulate_grad_batches', 1)
         if not isinstance(self.accumulate, int) or isinstance(self.accumulate, bool) or self.accumulate < 1:
-            raise ValueError(f'train.accumulate_grad_batches must be a whole number >= 1, not {self.accumulate!r}.')
+            raise OptionError(f'train.accumulate_grad_batches must be a whole number >= 1, not {self.accumulate!r}.')
         self.grad_clip_norm = train_opt.get('grad_clip_norm') or None
         self.precision = training_precision(train_opt.get('precision', 'auto'), self.device)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == 'fp16')
+        self.feature_reuse = self._training_feature_reuse(train_opt.get('feature_reuse_views') or 0)
         self.setup_optimizers()
         self.setup_schedulers()
         get_root_logger().info(f'Training step: precision {self.precision}, gradients of {self.accumulate} '
                                f'iteration(s) per optimizer step, clipping '
                                f'{self.grad_clip_norm if self.grad_clip_norm else "off"}.')
+
+    def _training_feature_reuse(self, views):
+        if not isinstance(views, int) or isinstance(views, bool) or views < 0:
+            raise OptionError(f'train.feature_reuse_views must be a whole number >= 0, not {views!r}.')
+        if not views:
+            return None
+        bare = self.get_bare_model(self.net)
+        if self.opt['dist'] or not has_frozen_features(bare):
+            raise OptionError(f'train.feature_reuse_views needs a network with frozen features '
+                             f'({bare.__class__.__name__}{" has none" if not self.opt["dist"] else ""}) trained in '
+                             'one process; remove the option.')
+        return TrainingFeatureReuse(views, seed=self.opt.get('manual_seed') or 0)
 
     # -- the training step ------------------------------------------------------------------------
 
@@ -129,14 +151,18 @@ class FrozenBackboneIQAModel(GeneralIQAModel):
         pyiqa's: ``mos_loss_opt`` and ``metric_loss_opt`` on ``net(img)`` against the MOS, and the
         ``val.metrics`` of the training batch. Families override this.
         """
-        scores = self.net_forward(self.net)
+        if self.feature_reuse is not None and not self.use_ref:
+            bare = self.get_bare_model(self.net)
+            scores = bare.forward_from_features(self.feature_reuse.features(bare, self.img_input, self.img_paths))
+        else:
+            scores = self.net_forward(self.net)
         losses = OrderedDict()
         if self.cri_mos:
             losses['l_mos'] = self.cri_mos(scores, self.gt_mos)
         if self.cri_metric:
             losses['l_metric'] = self.cri_metric(scores, self.gt_mos)
         if not losses:
-            raise ValueError('train needs mos_loss_opt or metric_loss_opt: the loss to train with.')
+            raise OptionError('train needs mos_loss_opt or metric_loss_opt: the loss to train with.')
         logs = OrderedDict(losses)
         predicted = scores.detach().float().squeeze(1).cpu().numpy()
         target = self.gt_mos.float().squeeze(1).cpu().numpy()
@@ -162,6 +188,10 @@ class FrozenBackboneIQAModel(GeneralIQAModel):
             self.optimizer.zero_grad(set_to_none=True)
         self.log_dict = self.reduce_loss_dict({name: value.detach().float() for name, value in logs.items()})
 
+    def feed_data(self, data):
+        super().feed_data(data)
+        self.img_paths = data.get('img_path')
+
     # -- validation with frozen-feature reuse --------------------------------------------------------
 
     def feature_cache_applies(self, bare):
@@ -170,7 +200,7 @@ class FrozenBackboneIQAModel(GeneralIQAModel):
             return False
         possible = has_frozen_features(bare) and not self.use_ref
         if self.feature_cache_choice is True and not possible:
-            raise ValueError(f'val.feature_cache is true, but {bare.__class__.__name__} has no frozen features to '
+            raise OptionError(f'val.feature_cache is true, but {bare.__class__.__name__} has no frozen features to '
                              'cache (its backbone trains, it scores pairs, or it does not implement frozen_features).')
         return possible
 
@@ -180,15 +210,21 @@ class FrozenBackboneIQAModel(GeneralIQAModel):
         with torch.no_grad():
             if self.feature_cache_applies(bare):
                 features = self.feature_cache.features(bare, self.img_input)
-                self.output_score = bare.forward_from_features(features)
+                self.output_score = self.scores_from_features(bare, features)
             else:
                 self.output_score = self.net_forward(self.net)
         self.net.train()
+
+    def scores_from_features(self, bare, features):
+        """What ``net_forward`` predicts, from cached frozen features (a family that predicts more overrides it)."""
+        return bare.forward_from_features(features)
 
     def nondist_validation(self, dataloader, current_iter, tb_logger, save_img):
         super().nondist_validation(dataloader, current_iter, tb_logger, save_img)
         if self.feature_cache.context is not None:
             get_root_logger().info(self.feature_cache.summary())
+        if self.feature_reuse is not None:
+            get_root_logger().info(self.feature_reuse.summary())
 
     def setup_optimizers(self):
         optim_opt = dict(self.opt['train']['optim'])
@@ -207,7 +243,7 @@ class FrozenBackboneIQAModel(GeneralIQAModel):
         groups.append({'params': [p for _, p in named]})
         groups = [g for g in groups if g['params']]
         if not groups:
-            raise ValueError('The network has no trainable parameters.')
+            raise OptionError('The network has no trainable parameters.')
         self.optimizer = self.get_optimizer(optim_type, groups, **optim_opt)
         self.optimizers.append(self.optimizer)
 

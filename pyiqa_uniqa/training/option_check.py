@@ -3,7 +3,8 @@
 pyiqa reads a fixed set of keys and ignores everything else without a word: a misspelt augment
 (``random_crops``), the ``regress_opt`` of its own example YAML, ``pretrain_network_g`` (the name
 all its shipped YAMLs use; ``GeneralIQAModel`` reads ``pretrain_network``). Model and dataset
-classes may declare the extra keys they read as ``option_keys = {'train': {...}, ...}``.
+classes may declare the extra keys they read as ``option_keys = {'train': {...}, ...}`` (a dataset
+also its extra augment keys, under ``'augment'``).
 """
 import logging
 
@@ -88,7 +89,7 @@ def unknown_keys(opt):
         declared = _declared_keys('DATASET_REGISTRY', dataset.get('type', ''))
         check(dataset, 'dataset', f'datasets.{phase}.', declared.get('dataset', ()))
         if isinstance(dataset.get('augment'), dict):
-            check(dataset['augment'], 'augment', f'datasets.{phase}.augment.')
+            check(dataset['augment'], 'augment', f'datasets.{phase}.augment.', declared.get('augment', ()))
     return found
 
 

@@ -8,40 +8,54 @@ of the training step and the feature cache run recipes through it.
 """
 import contextlib
 import math
+import pickle
+import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import yaml
-from pyiqa.data import build_dataloader, build_dataset
 from pyiqa.archs import build_network
+from pyiqa.data import build_dataloader, build_dataset
 from pyiqa.data.data_sampler import EnlargedSampler
+from pyiqa.metrics import calculate_metric
 from pyiqa.models import build_model
 from pyiqa.utils import set_random_seed
 
-from pyiqa_uniqa.backbones.frozen import FrozenTowerModule
+from pyiqa_uniqa.backbones.frozen import FrozenTowerModule, has_frozen_features
+from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.files import write_file
+from pyiqa_uniqa.options import apply_overrides, load_yaml
+from pyiqa_uniqa.safe_pickle import load_plain_pickle
 
-# validation crop forwards per training forward in the official UniQA KonIQ recipe: 8,058 training
-# images in batches of 8 for 20 epochs (~161k forwards), 2,015 validation images of 10 crops every
-# 2,000 iterations (~200k crop forwards)
+# the official UniQA KonIQ recipe: 8,058 training images in batches of 8 for 20 epochs (~20k
+# iterations, ~161k forwards), 2,015 validation images of 10 crops every 2,000 iterations: 10
+# passes, ~200k crop forwards, 1.25 per training forward
 OFFICIAL_VAL_RATIO = 1.25
+OFFICIAL_VAL_PASSES = 10
 
 
 @dataclass
 class TrainRun:
-    feature_cache: bool
+    label: str
     wall_s: float = 0.0
     tower_images: dict = field(default_factory=lambda: {'train': 0, 'val': 0})
     validations: list = field(default_factory=list)  # [(iteration, {metric: value})]
     val_scores: list = field(default_factory=list)  # one tensor of predicted scores per validation
-    cache_summary: str = ''
+    held_out: dict = field(default_factory=dict)  # {metric: value} of the last weights on the test split
+    summaries: list = field(default_factory=list)  # what the feature caches logged last
 
 
-def recipe_options(path, workdir, total_epoch=None):
-    """A recipe as pyiqa's option parser leaves it for a one-process CPU run, files under ``workdir``."""
-    opt = yaml.safe_load(Path(path).read_text())
+def with_options(opt, **sections):
+    """``opt`` with keys set per section, e.g. ``with_options(opt, val={'feature_cache': True})``."""
+    return {**opt, **{section: {**opt.get(section, {}), **values} for section, values in sections.items()}}
+
+
+def recipe_options(path, workdir, total_epoch=None, overrides=None):
+    """A recipe as pyiqa's option parser leaves it for a one-process CPU run, files under ``workdir``;
+    ``overrides``: ``section:key=value`` entries, as ``--force_yml`` takes them."""
+    opt = apply_overrides(load_yaml(path, 'recipe'), overrides)
     workdir = Path(workdir)
     opt.update(is_train=True, dist=False, rank=0, world_size=1, num_gpu=0, auto_resume=False, root_path=str(workdir))
     opt['path'] = {**(opt.get('path') or {}), 'experiments_root': str(workdir),
@@ -94,14 +108,14 @@ def iterations(opt, train_loader):
     return int(epochs) * len(train_loader) if epochs is not None else int(opt['train']['total_iter'])
 
 
-def run_training(opt, feature_cache, val_freq=None, progress=None):
-    """Train by ``opt`` (see ``recipe_options``) and return a ``TrainRun``."""
-    opt = {**opt, 'val': {**opt['val'], 'feature_cache': feature_cache}}
+def run_training(opt, label, val_freq=None, progress=None, held_out=None):
+    """Train by ``opt`` (see ``recipe_options``) and return a ``TrainRun``; ``held_out``: a loader
+    scored with the last weights after training (outside the timing)."""
     set_random_seed(opt['manual_seed'])
     train_loader, sampler, val_loaders = build_loaders(opt)
     total_iter = iterations(opt, train_loader)
     val_freq = val_freq or opt['val']['val_freq']
-    run = TrainRun(feature_cache)
+    run = TrainRun(label)
     Path(opt['path']['models']).mkdir(parents=True, exist_ok=True)  # "best" checkpoints land there
     model = build_model(opt)
     start = time.perf_counter()
@@ -124,8 +138,33 @@ def run_training(opt, feature_cache, val_freq=None, progress=None):
                     break
             epoch += 1
     run.wall_s = time.perf_counter() - start
-    run.cache_summary = model.feature_cache.summary() if model.feature_cache.context is not None else ''
+    run.summaries = [cache.summary() for cache in (model.feature_cache, model.feature_reuse)
+                     if cache is not None and cache.context is not None]
+    if held_out is not None:
+        run.held_out = score_held_out(model, held_out)
     return run
+
+
+def score_held_out(model, loader):
+    predicted, target = [], []
+    for data in loader:
+        model.feed_data(data)
+        model.test()
+        predicted.append(model.output_score.float().flatten().cpu())
+        target.append(model.gt_mos.float().flatten().cpu())
+    predicted, target = torch.cat(predicted).numpy(), torch.cat(target).numpy()
+    return {name: float(calculate_metric([predicted, target], metric_opt))
+            for name, metric_opt in model.opt['val']['metrics'].items()}
+
+
+def held_out_loader(opt):
+    """A loader over the test part of the validation dataset's split, or None without one."""
+    dataset_opt = {**opt['datasets']['val'], 'phase': 'test'}
+    try:
+        dataset = build_dataset(dataset_opt)
+    except KeyError:  # pyiqa's split lookup: the split file has no 'test' part
+        return None
+    return build_dataloader(dataset, dataset_opt, num_gpu=0, dist=False, sampler=None, seed=opt['manual_seed'])
 
 
 def validate(model, val_loaders, current_iter, run):
@@ -146,17 +185,40 @@ def validate(model, val_loaders, current_iter, run):
     run.val_scores.append(torch.cat(scores))
 
 
-def official_val_freq(opt, total_iter, val_pass_images, ratio=OFFICIAL_VAL_RATIO):
-    """Iterations between validations so that validation crop forwards ~ ``ratio`` x training forwards."""
-    train_forwards = total_iter * opt['datasets']['train']['batch_size_per_gpu']
-    passes = max(1, round(ratio * train_forwards / val_pass_images))
-    return max(1, math.ceil(total_iter / passes))
+def official_validation(train_forwards, val_images, crops_per_image, ratio=OFFICIAL_VAL_RATIO,
+                        passes=OFFICIAL_VAL_PASSES):
+    """(validation images, passes) so that ``passes`` validations encode about ``ratio`` x
+    ``train_forwards`` crops, as the official recipe does; when even every validation image is too
+    few, all of them, validated as often as the ratio allows (at least once)."""
+    wanted = ratio * train_forwards / passes / crops_per_image
+    if wanted < val_images:
+        return max(1, round(wanted)), passes
+    return val_images, max(1, round(ratio * train_forwards / (val_images * crops_per_image)))
+
+
+def validation_subset(opt, dataset, count, workdir):
+    """Validate on ``count`` rows of the validation split, drawn with the recipe's seed: a split file
+    like the recipe's, written under ``workdir``, whose 'val' part holds only those rows."""
+    split_file, index = dataset.opt.get('split_file'), dataset.opt.get('split_index', 1)
+    if not split_file:
+        raise UserError(f'bench-train validates on part of {dataset.opt["name"]} and needs its split_file to '
+                        'choose that part; give the recipe one.')
+    split = load_plain_pickle(split_file)
+    rows = list(split[index]['val'])
+    chosen = sorted(random.Random(opt['manual_seed']).sample(rows, count))
+    path = Path(workdir) / 'bench_split.pkl'
+    write_file(path, pickle.dumps({**split, index: {**split[index], 'val': chosen}}))
+    opt['datasets']['val'] = {**opt['datasets']['val'], 'split_file': str(path), 'split_index': index}
 
 
 def tower_images_per_validation_pass(opt, val_loaders):
     """Images (crops) one validation pass sends through the frozen towers. The views of an image
     depend only on its size (the frozen-feature protocol), so one image of each size is encoded."""
     net = build_network(opt['network']).eval()
+    if not has_frozen_features(net):
+        raise UserError(f'{net.__class__.__name__} does not implement the frozen-feature protocol '
+                        '(pyiqa_uniqa/backbones/frozen.py): its validation features cannot be cached, so '
+                        'there is nothing to compare.')
     sizes, samples = Counter(), {}
     for loader in val_loaders:
         for data in loader:
@@ -173,20 +235,27 @@ def tower_images_per_validation_pass(opt, val_loaders):
     return total
 
 
-def benchmark_options(recipe, workdir, epochs=None, val_ratio=OFFICIAL_VAL_RATIO, model_name=None):
-    """(options, val_freq, a line saying what will run) for timing ``recipe`` under ``workdir``;
-    the dataset is built there first, outside any timing."""
-    opt = recipe_options(recipe, workdir / 'experiment', epochs)
+def benchmark_options(recipe, workdir, epochs=None, val_ratio=OFFICIAL_VAL_RATIO, val_passes=OFFICIAL_VAL_PASSES,
+                      overrides=None):
+    """(options, val_freq, a line saying what will run) for timing ``recipe`` under ``workdir``: its
+    ``val`` dataset cut to the images that ``val_passes`` passes at ``val_ratio`` take (see
+    ``official_validation``). The dataset is built first, outside any timing."""
+    opt = recipe_options(recipe, workdir / 'experiment', epochs, overrides)
+    opt['datasets'] = {phase: d for phase, d in opt['datasets'].items() if phase in ('train', 'val')}
     for dataset in opt['datasets'].values():
         dataset['dataroot_target'] = str(workdir / 'datasets' / Path(dataset['dataroot_target']).name)
-    if model_name:
-        opt['network']['model_name'] = model_name
-    train_loader, _, val_loaders = build_loaders(opt)
+    train_loader, _, (val_loader,) = build_loaders(opt)
     total_iter = iterations(opt, train_loader)
-    val_pass_images = tower_images_per_validation_pass(opt, val_loaders)
-    val_freq = official_val_freq(opt, total_iter, val_pass_images, val_ratio)
-    val_images = sum(len(loader.dataset) for loader in val_loaders)
-    plan = (f'{recipe}: {total_iter} iterations of {opt["datasets"]["train"]["batch_size_per_gpu"]} images; '
-            f'validation of {val_images} images ({val_pass_images} frozen-tower crops per pass) every {val_freq} '
-            f'iterations, ~{val_ratio:g} validation crop forwards per training forward')
+    train_forwards = total_iter * opt['datasets']['train']['batch_size_per_gpu']
+    all_images = len(val_loader.dataset)
+    crops_per_image = tower_images_per_validation_pass(opt, [val_loader]) / all_images
+    images, passes = official_validation(train_forwards, all_images, crops_per_image, val_ratio, val_passes)
+    if images < all_images:
+        validation_subset(opt, val_loader.dataset, images, workdir)
+    val_freq = math.ceil(total_iter / passes)
+    plan = (f'{recipe}: {total_iter} iterations of {opt["datasets"]["train"]["batch_size_per_gpu"]} images '
+            f'({train_forwards} training forwards); validation every {val_freq} iterations on {images} of the '
+            f'{all_images} validation images x {crops_per_image:.3g} frozen-tower crops '
+            f'(~{passes * images * crops_per_image / train_forwards:.2f} validation crop forwards per training '
+            'forward)')
     return opt, val_freq, plan

@@ -3,6 +3,7 @@ import logging
 import re
 
 import numpy as np
+import torch
 import yaml
 
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
@@ -10,13 +11,14 @@ from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
 
 def write_labels(image_folder, path):
     """Labels from image statistics the network can learn (brightness, colour spread, ...)."""
-    from pyiqa_uniqa.attiqa.image_sources import list_images, read_rgb
+    from pyiqa_uniqa.attiqa.image_sources import list_images
+    from pyiqa_uniqa.data.images import image_to_tensor
     _, paths = list_images(image_folder)
     lines = ['image_path,' + ','.join(ATTRIBUTES)]
     for name in paths:
         if 'truncated' in name:
             continue
-        image = read_rgb(image_folder / name).numpy()
+        image = image_to_tensor(image_folder / name).numpy()
         stats = [np.abs(np.diff(image, axis=2)).mean() * 4, image.mean(), image.std() * 2, image.std(axis=0).mean() * 4,
                  np.abs(np.diff(image, axis=1)).mean() * 4]
         lines.append(name + ',' + ','.join(f'{min(max(v, 0), 1):.4f}' for v in stats))
@@ -36,7 +38,7 @@ def test_pretraining_run_lowers_the_ranking_loss(image_folder, tmp_path, monkeyp
             'train': {**data, 'name': 'train', 'augment': {'random_crop': 32}, 'use_shuffle': True,
                       'batch_size_per_gpu': 9, 'dataset_enlarge_ratio': 5},
             'val': {**data, 'name': 'val', 'augment': {'center_crop': 32}, 'batch_size_per_gpu': 9}},
-        'network': {'type': 'ATTIQA', 'backbone': 'test_resnet', 'head_hidden': 16},
+        'network': {'type': 'ATTIQA', 'backbone': 'test_resnet', 'backbone_weights': 'random', 'head_hidden': 16},
         'path': {'pretrain_network': None, 'strict_load': True, 'resume_state': None},
         'train': {'optim': {'type': 'Adam', 'lr': 3e-3}, 'scheduler': {'type': 'MultiStepLR', 'milestones': [1000]},
                   'total_iter': 30, 'warmup_iter': -1,
@@ -69,3 +71,59 @@ def test_pretraining_run_lowers_the_ranking_loss(image_folder, tmp_path, monkeyp
     best = torch.load(tmp_path / 'experiments' / 'attiqa_pretrain_test' / 'models' / 'net_best.pth',
                       weights_only=True)['params']
     assert any(k.startswith('attribute_heads.sharpness.') for k in best) and any(k.startswith('backbone.') for k in best)
+
+
+def test_frozen_backbone_validation_is_equal_with_and_without_the_feature_cache(tmp_path):
+    # a linear probe (freeze_backbone): each validation image goes through the backbone once
+    from pyiqa_uniqa.testing.toy_datasets import write_toy_iqa_dataset
+    from pyiqa_uniqa.training.recipe_runner import recipe_options, run_training, with_options
+    write_toy_iqa_dataset(tmp_path / 'data')
+    dataset = {'type': 'GeneralNRDataset', 'dataroot_target': str(tmp_path / 'data'),
+               'meta_info_file': str(tmp_path / 'data' / 'meta.csv'),
+               'split_file': str(tmp_path / 'data' / 'split.pkl'), 'split_index': 1,
+               'batch_size_per_gpu': 4, 'num_worker_per_gpu': 0}
+    recipe = {
+        'name': 'attiqa_probe', 'model_type': 'FrozenBackboneIQAModel', 'num_gpu': 0, 'manual_seed': 0,
+        'datasets': {'train': {**dataset, 'name': 'toy_train', 'augment': {'hflip': True}, 'use_shuffle': True},
+                     'val': {**dataset, 'name': 'toy_val'}},
+        'network': {'type': 'ATTIQA', 'backbone': 'test_resnet', 'backbone_weights': 'random', 'head_hidden': 16,
+                    'freeze_backbone': True},
+        'path': {'pretrain_network': None},
+        'train': {'optim': {'type': 'Adam', 'lr': 1e-2}, 'scheduler': {'type': 'CosineAnnealingLR', 'T_max': 2},
+                  'total_iter': 8, 'mos_loss_opt': {'type': 'MSELoss', 'loss_weight': 1.0}},
+        'val': {'val_freq': 4, 'metrics': {'srcc': {'type': 'calculate_srcc'}}},
+        'logger': {'print_freq': 100, 'save_checkpoint_freq': 100, 'save_latest_freq': 100, 'use_tb_logger': False},
+    }
+    (tmp_path / 'probe.yml').write_text(yaml.safe_dump(recipe))
+    opt = recipe_options(tmp_path / 'probe.yml', tmp_path / 'runs')
+    uncached, cached = (run_training(with_options(opt, val={'feature_cache': cache}), f'cache {cache}') for cache in (False, True))
+    for without, with_cache in zip(uncached.val_scores, cached.val_scores):
+        assert torch.allclose(without, with_cache, rtol=0, atol=1e-6)
+    assert not torch.equal(cached.val_scores[0], cached.val_scores[-1])  # the heads trained
+    assert uncached.tower_images['val'] == 2 * 4 and cached.tower_images['val'] == 4
+
+
+def test_frozen_backbone_pretraining_validates_the_attributes_from_cached_features(image_folder, tmp_path):
+    from pyiqa_uniqa.training.recipe_runner import recipe_options, run_training, with_options
+    write_labels(image_folder, tmp_path / 'attrs.csv')
+    data = {'type': 'AttributeLabelDataset', 'dataroot_target': str(image_folder),
+            'meta_info_file': str(tmp_path / 'attrs.csv'), 'num_worker_per_gpu': 0, 'batch_size_per_gpu': 3}
+    options = {
+        'name': 'attiqa_frozen_pretrain', 'model_type': 'ATTIQAPretrainModel', 'num_gpu': 0, 'manual_seed': 0,
+        'datasets': {'train': {**data, 'name': 'train', 'augment': {'random_crop': 32}, 'use_shuffle': True},
+                     'val': {**data, 'name': 'val', 'augment': {'center_crop': 32}}},
+        'network': {'type': 'ATTIQA', 'backbone': 'test_resnet', 'backbone_weights': 'random', 'head_hidden': 16,
+                    'freeze_backbone': True},
+        'path': {'pretrain_network': None},
+        'train': {'optim': {'type': 'Adam', 'lr': 1e-2}, 'scheduler': {'type': 'MultiStepLR', 'milestones': [1000]},
+                  'total_iter': 6, 'mos_loss_opt': {'type': 'AttributeRankingLoss', 'margin': 0.1}},
+        'val': {'val_freq': 3, 'metrics': {'srcc': {'type': 'calculate_attribute_srcc'}}},
+        'logger': {'print_freq': 100, 'save_checkpoint_freq': 100, 'save_latest_freq': 100, 'use_tb_logger': False},
+    }
+    (tmp_path / 'pretrain.yml').write_text(yaml.safe_dump(options))
+    opt = recipe_options(tmp_path / 'pretrain.yml', tmp_path / 'runs')
+    uncached, cached = (run_training(with_options(opt, val={'feature_cache': cache}), f'cache {cache}') for cache in (False, True))
+    for without, with_cache in zip(uncached.val_scores, cached.val_scores):
+        assert with_cache.shape[1] == len(ATTRIBUTES) and torch.allclose(without, with_cache, rtol=0, atol=1e-6)
+    images = len(cached.val_scores[0])
+    assert uncached.tower_images['val'] == 2 * images and cached.tower_images['val'] == images

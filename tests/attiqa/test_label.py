@@ -80,7 +80,7 @@ def test_command_with_two_shards_merges_into_a_pyiqa_meta_info(image_folder, tmp
     from pyiqa_uniqa.cli import main
     out = tmp_path / 'attrs.csv'
     common = ['label', '--images', str(image_folder), '--out', str(out), '--model-name', 'tiny-clip-quickgelu',
-              '--clip-weights', 'none', '--batch-size', '4', '--num-workers', '0', '--no-progress']
+              '--backbone-weights', 'random', '--batch-size', '4', '--num-workers', '0', '--no-progress']
     main(common + ['--shard', '1/2'])
     assert not out.exists() and 'still running' in capsys.readouterr().out
     main(common + ['--shard', '0/2'])
@@ -90,8 +90,9 @@ def test_command_with_two_shards_merges_into_a_pyiqa_meta_info(image_folder, tmp
     assert table['image_path'].tolist() == [p for p in paths if p != 'zz_truncated.png']
     assert table[list(ATTRIBUTES)].to_numpy().min() >= 0 and table[list(ATTRIBUTES)].to_numpy().max() <= 1
     assert pd.read_csv(label.failed_path_for(out))['image_path'].tolist() == ['zz_truncated.png']
-    with pytest.raises(ValueError, match='different job'):
-        main(common + ['--shard', '0/3'])
+    capsys.readouterr()
+    assert main(common + ['--shard', '0/3']) == 2  # a user error: message, exit status 2
+    assert 'different job' in capsys.readouterr().err
 
 
 def test_pretraining_dataset_reads_the_labels(image_folder, tmp_path):
@@ -107,3 +108,69 @@ def test_pretraining_dataset_reads_the_labels(image_folder, tmp_path):
     meta.write_text('image_path,sharpness\n01_chelsea.png,0.1\n')
     with pytest.raises(ValueError, match='brightness'):
         AttributeLabelDataset({'dataroot_target': str(image_folder), 'meta_info_file': str(meta)})
+
+
+def _write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+# (what the user gives as --images, relative to tmp_path) -> (error type, what the message says)
+BAD_IMAGE_LISTS = {
+    'missing folder': (lambda tmp: tmp / 'nowhere', 'InputNotFoundError', '--images .*nowhere: no such folder'),
+    'empty folder': (lambda tmp: (tmp / 'empty').mkdir() or tmp / 'empty', 'InputError', 'holds no images'),
+    'header-only CSV': (lambda tmp: _write(tmp / 'list.csv', 'name\n'), 'InputError', 'lists no images'),
+    'CSV of missing images': (lambda tmp: _write(tmp / 'list.csv', 'name\na.png\nb.png\n'), 'InputError',
+                              'none of its 2 images exists.*--image-root'),
+    'CSV path climbing out': (lambda tmp: _write(tmp / 'in' / 'list.csv', 'name\n../secret.png\n'),
+                              'UnsafePathError', r"row 2.*'\.\./secret\.png'"),
+    'CSV absolute path': (lambda tmp: _write(tmp / 'list.csv', 'name\n/etc/passwd\n'), 'UnsafePathError',
+                          'absolute path'),
+}
+
+
+@pytest.mark.parametrize('case', BAD_IMAGE_LISTS)
+def test_bad_image_lists_are_named_before_clip_loads(case, tmp_path, monkeypatch, capsys):
+    import re
+
+    from pyiqa_uniqa.cli import main
+    from pyiqa_uniqa.errors import UserError
+    make, error, message = BAD_IMAGE_LISTS[case]
+    source = make(tmp_path)
+    monkeypatch.setattr(label, 'build_clip_from_args',
+                        lambda *a: pytest.fail('CLIP loaded before the inputs were checked'))
+    args = ['label', '--images', str(source), '--out', str(tmp_path / 'out' / 'attrs.csv'), '--no-progress']
+    assert main(args) == 2
+    assert re.search(message, capsys.readouterr().err)
+    with pytest.raises(UserError, match=message) as info:
+        main(['--debug', *args])
+    assert type(info.value).__name__ == error
+    assert not (tmp_path / 'out').exists()
+
+
+def test_a_job_that_labels_nothing_fails_and_leaves_nothing(tmp_path, capsys):
+    import re
+
+    from pyiqa_uniqa.cli import main
+    _write(tmp_path / 'img' / 'a.png', 'not an image')
+    _write(tmp_path / 'img' / 'b.png', 'not an image either')
+    listing = _write(tmp_path / 'list.csv', 'name\na.png\nb.png\n')
+    out = tmp_path / 'attrs.csv'
+    status = main(['label', '--images', str(listing), '--image-root', str(tmp_path / 'img'), '--out', str(out),
+                   '--model-name', 'tiny-clip-quickgelu', '--backbone-weights', 'random', '--num-workers', '0',
+                   '--no-progress'])
+    assert status == 2 and re.search('none of the 2 images could be read.*a.png', capsys.readouterr().err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['img', 'list.csv']  # no output, no parts to resume
+
+
+def test_half_precision_labels_stay_close_to_fp32(tiny_scorer):
+    import torch
+
+    from pyiqa_uniqa.attiqa.clip_scorer import CLIPAttributeScorer
+    from pyiqa_uniqa.attiqa.prompt_bank import DEFAULT_PAIRS
+    from pyiqa_uniqa.backbones import get_tokenizer
+    half = CLIPAttributeScorer(tiny_scorer.clip, get_tokenizer('tiny-clip-quickgelu'), DEFAULT_PAIRS, precision='bf16')
+    images = torch.rand(4, 3, 64, 80, generator=torch.Generator().manual_seed(0))
+    reference, labels = tiny_scorer(images), half(images)
+    assert not torch.equal(labels, reference) and (labels - reference).abs().max() < 0.02

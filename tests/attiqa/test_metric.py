@@ -1,17 +1,21 @@
 """The ``attiqa`` metrics: no weights -> how to train; user checkpoints; attributes; as_loss."""
+import time
+
 import pytest
 import torch
 
 from pyiqa_uniqa.attiqa.arch import ATTIQA
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
+from pyiqa_uniqa.backbones.frozen import has_frozen_features
 
 SMALL = {'backbone': 'test_resnet', 'head_hidden': 16}
+RANDOM_SMALL = {**SMALL, 'backbone_weights': 'random'}  # no checkpoint: nothing to take the backbone from
 
 
 @pytest.fixture(scope='module')
 def checkpoint(tmp_path_factory):
     torch.manual_seed(0)
-    net = ATTIQA(**SMALL)
+    net = ATTIQA(**RANDOM_SMALL)
     path = tmp_path_factory.mktemp('attiqa') / 'attiqa_koniq.pth'
     torch.save({'params': net.state_dict()}, path)
     return path, net
@@ -87,10 +91,38 @@ def test_bad_checkpoints_are_refused_clearly(checkpoint, tmp_path):
         ATTIQA(pretrained_model_path=str(truncated), **SMALL)
 
 
-def test_imagenet_weights_without_network_fail_clearly(monkeypatch, tmp_path):
-    import huggingface_hub.constants
-    monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_OFFLINE', True)  # fail fast, never retry
-    with pytest.raises(RuntimeError, match='pretrained: false'):
-        ATTIQA('test_resnet', pretrained=True)
+def test_imagenet_weights_without_network_fail_clearly_and_fast(tmp_path):
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match='test_resnet.*backbone_weights=<path>'):
+        ATTIQA('test_resnet')  # None: timm's ImageNet weights, not cached here, and no network
+    assert time.monotonic() - start < 5
     with pytest.raises(FileNotFoundError, match='backbone_weights'):
         ATTIQA('test_resnet', backbone_weights=str(tmp_path / 'missing.pth'))
+    with pytest.raises(ValueError, match="'no_such_tag' is not a pretrained tag"):
+        ATTIQA('test_resnet', backbone_weights='no_such_tag')
+
+
+def test_frozen_backbone_features_are_reused_exactly(checkpoint):
+    base_path, _ = checkpoint
+    net = ATTIQA(freeze_backbone=True, base_model_path=str(base_path), **SMALL).eval()
+    images = torch.rand(2, 3, 48, 56)
+    with torch.no_grad():
+        features = net.frozen_features(images)
+        assert features.shape == (2, 1, net.backbone.num_features)
+        torch.nn.init.constant_(net.quality_head[-1].bias, 2.0)  # the trained parts change ...
+        quality, attributes = net(images, return_attributes=True)
+        again, attributes_again = net.forward_from_features(features, return_attributes=True)
+    assert torch.equal(quality, again) and all(torch.equal(attributes[k], attributes_again[k]) for k in attributes)
+    assert has_frozen_features(net)
+    assert not has_frozen_features(ATTIQA(**RANDOM_SMALL))  # a trainable backbone: nothing may be cached
+
+
+@pytest.mark.parametrize('precision', ['fp16', 'bf16'])
+def test_half_precision_backbone_scores_close_to_fp32(checkpoint, precision):
+    path, net = checkpoint
+    half = ATTIQA(pretrained_model_path=str(path), precision=precision, **SMALL)
+    images = torch.rand(3, 3, 64, 64)
+    with torch.no_grad():
+        reference, scores = net.eval()(images), half(images)
+    assert scores.dtype == torch.float32 and not torch.equal(scores, reference)  # the backbone ran in half
+    assert (scores - reference).abs().max() < 0.02 * reference.abs().max() + 1e-3

@@ -35,8 +35,8 @@ def test_choice_is_the_highest_signed_srcc():
 def test_command_scores_every_candidate_and_writes_the_best(tmp_path, capsys):
     from pyiqa_uniqa.cli import main
     out = tmp_path / 'prompts.yml'
-    main(['select-prompts', '--model-name', 'tiny-clip-quickgelu', '--clip-weights', 'none', '--photos', 'astronaut',
-          '--out', str(out)])
+    assert main(['select-prompts', '--model-name', 'tiny-clip-quickgelu', '--backbone-weights', 'random',
+                 '--photos', 'astronaut', '--out', str(out)]) == 0
     printed = capsys.readouterr().out
     document = yaml.safe_load(out.read_text())
     for name in ATTRIBUTES:
@@ -63,3 +63,31 @@ def test_prompts_file_errors_are_clear(tmp_path):
         load_prompt_pairs(bad)
     with pytest.raises(FileNotFoundError, match='select-prompts'):
         load_prompt_pairs(tmp_path / 'none.yml')
+    marker = tmp_path / 'pwned'
+    bad.write_text(f'prompts: !!python/object/apply:os.mkdir [{str(marker)!r}]\n')
+    with pytest.raises(ValueError, match='p.yml'):
+        load_prompt_pairs(bad)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--probe', 'missing.csv'], '--probe missing.csv: no such folder or CSV file'),
+    (['--probe', 'probe.csv'], '--probe .*probe.csv: no attribute columns'),
+    (['--photos', 'astronaut', 'nebula'], '--photos nebula: unknown photo'),
+])
+def test_wrong_probes_are_named_before_clip_loads(args, message, tmp_path, monkeypatch, capsys):
+    import re
+
+    from pyiqa_uniqa.attiqa import select_prompts
+    from pyiqa_uniqa.cli import main
+    from pyiqa_uniqa.errors import UserError
+    (tmp_path / 'a.png').write_bytes(b'')
+    (tmp_path / 'probe.csv').write_text('image,quality\na.png,1\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(select_prompts, 'build_clip_from_args',
+                        lambda *a: pytest.fail('CLIP loaded before the probe was checked'))
+    assert main(['select-prompts', *args, '--out', 'p.yml']) == 2
+    assert re.search(message, capsys.readouterr().err)
+    with pytest.raises(UserError, match=message):
+        main(['--debug', 'select-prompts', *args, '--out', 'p.yml'])
+    assert not (tmp_path / 'p.yml').exists()

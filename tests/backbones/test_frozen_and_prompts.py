@@ -1,3 +1,6 @@
+import sys
+
+import pytest
 import torch
 import torch.nn as nn
 
@@ -65,3 +68,35 @@ def test_tiny_net_implements_the_frozen_feature_protocol():
     net(images).sum().backward()
     assert images.grad is not None and images.grad.abs().sum() > 0
     assert not has_frozen_features(Holder())
+
+
+@pytest.fixture
+def replicate_on_cpu_and_meta(monkeypatch):
+    """torch's own DataParallel ``replicate``, with its GPU broadcast swapped for copies to devices
+    0 -> cpu and 1 -> meta, so the replication logic runs without GPUs."""
+    module = sys.modules['torch.nn.parallel.replicate']
+    devices = {0: torch.device('cpu'), 1: torch.device('meta')}
+    monkeypatch.setattr(module, '_get_device_index', lambda device, optional=False: device)
+    monkeypatch.setattr(module, '_broadcast_coalesced_reshape', lambda tensors, targets, detach=False: [
+        [t.detach().to(devices[d]) if t.device != devices[d] else t for t in tensors] for d in targets])
+    return lambda net: module.replicate(net, [0, 1])
+
+
+def test_data_parallel_replicas_run_their_frozen_tower_on_their_own_device(replicate_on_cpu_and_meta):
+    from pyiqa_uniqa.testing.tiny_net import TinyIQANet
+
+    net = TinyIQANet().eval()
+    first, second = replicate_on_cpu_and_meta(net)
+    assert first.backbone is net.backbone  # already on the replica's device: no copy
+    copy = second.backbone
+    assert copy is not net.backbone and next(copy.parameters()).device.type == 'meta'
+    assert not any(p.requires_grad for p in copy.parameters())
+    assert second(torch.rand(2, 3, 32, 32, device='meta')).device.type == 'meta'
+    assert torch.equal(first(torch.ones(1, 3, 32, 32)), net(torch.ones(1, 3, 32, 32)))
+    # the next forward's replicas reuse the copy; new tower weights make a new one
+    assert replicate_on_cpu_and_meta(net)[1].backbone is copy
+    with torch.no_grad():
+        net.backbone[0].weight.mul_(2)
+    assert replicate_on_cpu_and_meta(net)[1].backbone is not copy
+    # the original is untouched: towers stay attributes, outside its state dict
+    assert 'backbone' in net.__dict__ and not any(k.startswith('backbone') for k in net.state_dict())

@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModel, AutoTokenizer
 
+from pyiqa_uniqa import weights
 from pyiqa_uniqa.backbones.sentence_embedder import SentenceEmbedder
 from pyiqa_uniqa.testing.tiny_sentence_model import write_tiny_sentence_model
-from pyiqa_uniqa import weights
 from pyiqa_uniqa.weights import WeightsNotFoundError
 
 

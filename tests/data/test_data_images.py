@@ -1,7 +1,4 @@
 """One image reader for the whole package: modes, bit depths, alpha, damage, size limits."""
-import struct
-import zlib
-
 import numpy as np
 import pytest
 import torch
@@ -14,6 +11,7 @@ from pyiqa_uniqa.data.images import (
     read_image,
     three_channels,
 )
+from pyiqa_uniqa.testing.bad_images import png_header_only, write_bad_images
 
 
 def test_read_image_handles_alpha_16_bit_grayscale_and_damage(tmp_path):
@@ -135,15 +133,6 @@ def test_folder_and_empty_file_name_the_input(tmp_path):
         read_image(tmp_path / 'empty.png')
 
 
-def png_header_only(width, height):
-    """A PNG that declares ``width`` x ``height`` RGB pixels and holds none: what a decompression
-    bomb looks like before decoding."""
-    def chunk(kind, data):
-        return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
-    header = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)
-    return b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) + chunk(b'IDAT', zlib.compress(b'')) + chunk(b'IEND', b'')
-
-
 def test_absurd_pixel_counts_are_refused_from_the_header(tmp_path):
     (tmp_path / 'bomb.png').write_bytes(png_header_only(40000, 40000))
     with pytest.raises(UnreadableImageError, match=r'bomb.png: 40000x40000 is 1,600,000,000 pixels.*max_pixels'):
@@ -171,3 +160,13 @@ def test_three_channels_for_tensors():
     for bad in (torch.rand(2, 2, 5, 6), torch.rand(3, 5, 6)):
         with pytest.raises(ValueError, match='1, 3 or 4 channels'):
             three_channels(bad)
+
+
+def test_every_awkward_file_of_the_test_kit_reads_or_fails_naming_itself(tmp_path):
+    paths = write_bad_images(tmp_path)
+    for kind in ('rgb', 'grayscale', 'rgba', 'sixteen_bit', 'cmyk', 'one_pixel', 'thin'):
+        image = read_image(paths[kind])
+        assert image.mode == 'RGB' and image.size == Image.open(paths[kind]).size, kind
+    for kind in ('truncated', 'empty', 'not_an_image', 'bomb'):
+        with pytest.raises(UnreadableImageError, match=f'Cannot read image .*{kind}'):
+            read_image(paths[kind])

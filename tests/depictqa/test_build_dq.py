@@ -61,7 +61,7 @@ def _combo(record_part):
 
 def test_labels_agree_with_the_applied_distortions(built_dq, small_options):
     from pyiqa_uniqa.data.distortions import apply_distortion
-    from pyiqa_uniqa.depictqa.build_dq import _stable_seed
+    from pyiqa_uniqa.data.rendering import distortion_seed  # the photo datasets' seeds: same pixels there
     root = built_dq['train'].parent
     records = load(built_dq['train']) + load(built_dq['test'])
     settings = {r['task_type'] for r in records}
@@ -95,7 +95,7 @@ def test_labels_agree_with_the_applied_distortions(built_dq, small_options):
     photo = record['id'].split('__')[0]
     expected = pristine
     for name, level in zip(record['distortion_names'], record['severities']):
-        expected = apply_distortion(expected, name, level, seed=_stable_seed(small_options.seed, photo, name, level))
+        expected = apply_distortion(expected, name, level, seed=distortion_seed(small_options.seed, photo, name, level))
     expected = (expected.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     assert np.array_equal(pixels(root / record['image_A']), expected)
     assert min(pixels(root / record['image_ref']).shape[:2]) == small_options.size
@@ -110,3 +110,38 @@ def test_cli_writes_train_and_test_files(photo_folder, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert 'train: 4 samples' in printed and 'test: 4 samples' in printed and 'broken' in printed
     assert all(r['task_type'].endswith('_noref') for r in load(out))
+
+
+def test_wrong_image_folders_are_one_line_errors_that_create_nothing(tmp_path, capsys):
+    from pyiqa_uniqa.cli import main
+    unusable = tmp_path / 'unusable'
+    unusable.mkdir()
+    (unusable / 'broken.jpg').write_bytes(b'\xff\xd8\xff\xe0 not a jpeg')
+    (tmp_path / 'a_file.png').write_bytes(b'')
+    for images, says in ((tmp_path / 'missing', 'does not exist'), (tmp_path / 'a_file.png', 'is a file'),
+                         (unusable, 'no usable image')):
+        out = tmp_path / 'new' / 'dq.json'
+        assert main(['build-dq', '--images', str(images), '--out', str(out), '--quiet']) == 2
+        err = capsys.readouterr().err
+        assert err.startswith('pyiqa-uniqa build-dq: error: --images') and says in err and 'Traceback' not in err
+        assert not (tmp_path / 'new').exists()  # no empty output folder left behind
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    assert main(['build-dq', '--images', str(empty), '--out', str(tmp_path / 'new' / 'dq.json')]) == 2
+    assert 'holds no images' in capsys.readouterr().err and not (tmp_path / 'new').exists()
+    assert main(['build-dq', '--images', 'skimage', '--out', str(tmp_path / 'x.json'), '--tasks', 'rank']) == 2
+    assert "unknown --settings / --tasks value(s) ['rank']" in capsys.readouterr().err
+
+
+def test_images_are_never_written_through_a_link_out_of_the_output_folder(photo_folder, tmp_path, capsys):
+    from pyiqa_uniqa.cli import main
+    outside = tmp_path / 'outside'
+    outside.mkdir()
+    images = tmp_path / 'out' / 'dq_images'
+    images.mkdir(parents=True)
+    for photo in ('chelsea', 'coffee'):
+        (images / photo).symlink_to(outside, target_is_directory=True)
+    assert main(['build-dq', '--images', str(photo_folder), '--out', str(tmp_path / 'out' / 'dq.json'), '--quiet']) == 2
+    err = capsys.readouterr().err
+    assert 'points outside the output folder' in err and 'Traceback' not in err
+    assert list(outside.iterdir()) == []

@@ -31,14 +31,14 @@ def test_describe_and_compare_return_in_bounded_time(tiny_net, kind):
 
 def test_time_cap_ends_a_runaway_generation(tiny_net):
     settings = tiny_net.config.generation
-    saved = settings.max_new_tokens_detail, settings.max_time_s
-    settings.max_new_tokens_detail, settings.max_time_s = 10 ** 6, 0.5
+    saved = settings.max_new_tokens, settings.max_time_s
+    settings.max_new_tokens, settings.max_time_s = 10 ** 6, 0.5
     try:
         start = time.monotonic()
         tiny_net.describe(torch.rand(3, 32, 32), detail=True)
         assert time.monotonic() - start < 15
     finally:
-        settings.max_new_tokens_detail, settings.max_time_s = saved
+        settings.max_new_tokens, settings.max_time_s = saved
 
 
 def test_batched_describe_matches_one_by_one(tiny_net):
@@ -48,11 +48,11 @@ def test_batched_describe_matches_one_by_one(tiny_net):
 
 
 def test_paths_and_unreadable_files(tiny_net, tmp_path):
-    from pyiqa_uniqa.depictqa.images import ImageInputError
+    from pyiqa_uniqa.data.images import UnreadableImageError
     Image.fromarray(np.zeros((20, 20), dtype=np.uint8)).save(tmp_path / 'gray.png')
     assert isinstance(tiny_net.describe(str(tmp_path / 'gray.png'))[0], str)
     (tmp_path / 'cut.png').write_bytes((tmp_path / 'gray.png').read_bytes()[:30])
-    with pytest.raises(ImageInputError, match='cut.png'):
+    with pytest.raises(UnreadableImageError, match='cut.png'):
         tiny_net.describe(str(tmp_path / 'cut.png'))
 
 
@@ -63,9 +63,8 @@ def test_level_score_is_the_expected_value_over_level_words(tiny_net):
         query = templates.with_single_word_tail(templates.RATE_LEVEL_QUESTIONS[0])
         requests = [{'task': 'quality_single_A_noref', 'turns': [(query, None)], 'images': {'A': image}}
                     for image in images]
-        sequences, _ = tiny_net._embed(requests)
         by_hand = []
-        for sequence in sequences:
+        for sequence, _, _ in tiny_net._embed(requests):
             logits = tiny_net.llm(inputs_embeds=sequence[None]).logits[0, -1]
             word_ids = [tiny_net.tokenizer(w, add_special_tokens=False).input_ids[0] for w, _ in templates.QUALITY_LEVELS]
             probs = torch.softmax(logits[word_ids], -1)
@@ -110,3 +109,37 @@ def test_save_pretrained_round_trip(tiny_net, tmp_path):
     with torch.no_grad():
         assert torch.allclose(reloaded(image), tiny_net(image), atol=1e-6)
     assert reloaded.describe(image[0]) == tiny_net.describe(image[0])
+
+
+@pytest.mark.parametrize('precision, tolerance', [('fp16', 0.005), ('bf16', 0.02)])
+def test_half_precision_stores_frozen_parts_in_half_and_scores_close_to_fp32(tiny_net, precision, tolerance):
+    from pyiqa_uniqa.backbones.precision import DTYPES
+    from pyiqa_uniqa.depictqa.arch import DepictQA
+    assert tiny_net.precision == 'fp32'  # the default without CUDA
+    half = DepictQA('tiny', precision=precision)
+    assert next(half.vision_encoder.parameters()).dtype == DTYPES[precision]
+    assert half.llm.get_input_embeddings().weight.dtype == DTYPES[precision]
+    trainable = [p for p in half.parameters() if p.requires_grad]
+    assert trainable and all(p.dtype == torch.float32 for p in trainable)  # what trains stays fp32
+    images = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        difference = (half(images) - tiny_net(images)).abs().max()
+    assert 0 < float(difference) < tolerance
+
+
+def test_unknown_precision_names_the_choices():
+    from pyiqa_uniqa.depictqa.arch import DepictQA
+    with pytest.raises(ValueError, match='fp32, fp16, bf16'):
+        DepictQA('tiny', precision='fp8')
+
+
+def test_one_query_per_image(tiny_net):
+    images = [torch.rand(3, 32, 48), torch.rand(3, 32, 48)]
+    queries = ['Which ONE distortion? Answer the question using a single word or phrase.',
+               'Name the distortion. Answer the question using a single word or phrase.']
+    together = tiny_net.describe(images, query=queries)
+    alone = [tiny_net.describe(image, query=query) for image, query in zip(images, queries)]
+    assert [a.text for a in together] == [a.text for a in alone]
+    assert [a.confidence for a in together] == pytest.approx([a.confidence for a in alone], abs=1e-6)
+    with pytest.raises(ValueError, match='1 queries for 2 images'):
+        tiny_net.compare(images, images, query=queries[:1])

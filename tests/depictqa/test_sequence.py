@@ -44,7 +44,8 @@ def test_images_spliced_between_tags_and_labels_only_on_answers(tiny_net):
     pieces = tiny_net.sequences.pieces('quality_compare', [('Which is better?', 'Image A')])
     dim = tiny_net.llm.get_input_embeddings().weight.shape[1]
     images = {'ref': torch.full((3, dim), 1.0), 'A': torch.full((5, dim), 2.0), 'B': torch.full((7, dim), 3.0)}
-    embeds, labels = embed_pieces(pieces, tiny_net.llm.get_input_embeddings(), images)
+    embeds, labels, visible = embed_pieces(pieces, tiny_net.llm.get_input_embeddings(), images)
+    assert bool((visible == 1).all())  # nothing hidden unless asked (inference)
     lengths = [len(p.token_ids) if isinstance(p, TextPiece) else images[p.source].shape[0] for p in pieces]
     assert embeds.shape[0] == sum(lengths) == labels.shape[0]
     starts = torch.tensor([0] + lengths).cumsum(0)
@@ -67,8 +68,9 @@ def test_answer_loss_is_cross_entropy_over_answer_tokens_only(tiny_net):
     tiny_net.eval()
     with torch.no_grad():
         loss, _ = tiny_net.answer_loss([request])
-        sequences, labels = tiny_net._embed([request])
-        logits = tiny_net.llm(inputs_embeds=sequences[0][None]).logits[0]
+        row, = tiny_net._embed([request], training=True)
+        logits = tiny_net.llm(inputs_embeds=row.embeds[None], attention_mask=row.visible[None]).logits[0]
+    labels = [row.labels]
     answer_positions = (labels[0] != IGNORE_INDEX).nonzero().flatten()
     log_probs = torch.log_softmax(logits.float(), -1)
     manual = -torch.stack([log_probs[p - 1, labels[0][p]] for p in answer_positions]).mean()
@@ -76,13 +78,22 @@ def test_answer_loss_is_cross_entropy_over_answer_tokens_only(tiny_net):
     assert torch.allclose(loss, manual, atol=1e-5)
     # the prompt text carries no loss: a different question leaves the answer targets unchanged
     other = dict(request, turns=[('Another question entirely?', 'Blur and noise')])
-    assert (tiny_net._embed([other])[1][0] != IGNORE_INDEX).sum() == len(answer_positions)
+    assert (tiny_net._embed([other])[0].labels != IGNORE_INDEX).sum() == len(answer_positions)
 
 
-def test_text_budget_cuts_answers_never_the_prompt(tiny_net):
-    from pyiqa_uniqa.depictqa.sequence import SequenceBuilder
-    builder = SequenceBuilder(tiny_net.tokenizer, max_text_tokens=120)
-    pieces = builder.pieces('quality_single_A_noref', [('Q?', 'noise ' * 200)])
-    prompt = sum(len(p.token_ids) for p in pieces if isinstance(p, TextPiece) and not p.is_answer)
-    answer = sum(len(p.token_ids) for p in pieces if isinstance(p, TextPiece) and p.is_answer)
-    assert prompt + answer == 120 or answer == 0
+def test_text_limit_counts_the_conversation_only_and_cuts_from_the_end(tiny_net):
+    """Official: the text after the images (first query included) is cut at the limit; BOS, system
+    text and tags do not count, and whatever lies beyond the limit goes, answer or question."""
+    tok = tiny_net.tokenizer
+    turns = [('Q?', 'noise ' * 200), ('And then?', 'blur')]
+    full = tiny_net.sequences.pieces('quality_single_A_noref', turns)
+    cut = tiny_net.sequences.pieces('quality_single_A_noref', turns, max_text_tokens=120)
+    assert full[:3] == cut[:3]  # BOS, system text, image: not counted, never cut
+    conversation = [p for p in cut[3:]]
+    assert sum(len(p.token_ids) for p in conversation) == 120
+    assert [p.is_answer for p in conversation] == [False, True]  # the second turn is gone
+    assert conversation[1].token_ids == full[4].token_ids[:120 - len(full[3].token_ids)]
+    question_only = tiny_net.sequences.pieces('quality_single_A_noref', turns, max_text_tokens=5)
+    assert [len(p.token_ids) for p in question_only[3:]] == [5]  # the query itself is cut too
+    later = tok.decode(list(full[5].token_ids))
+    assert later == 'USER: And then?\n   ASSISTANT: '  # no space after the previous "</s>"

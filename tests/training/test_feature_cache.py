@@ -5,8 +5,12 @@ import pytest
 import torch
 
 from pyiqa_uniqa.testing.tiny_net import TinyIQANet
-from pyiqa_uniqa.training.recipe_runner import recipe_options, run_training
 from pyiqa_uniqa.training.feature_cache import FrozenFeatureCache
+from pyiqa_uniqa.training.recipe_runner import (
+    recipe_options,
+    run_training,
+    with_options,
+)
 
 RECIPE = Path(__file__).with_name('tiny_train.yml')
 
@@ -58,6 +62,28 @@ def test_a_changed_image_crop_option_precision_or_backbone_is_encoded_again():
     assert net.encoded == encoded + 2
 
 
+class BatchNormNet(CountingNet):
+    """A frozen but registered BatchNorm in front of the tower: train mode moves its statistics."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.stem = torch.nn.BatchNorm2d(3).requires_grad_(False)
+
+    def frozen_features(self, images):
+        return super().frozen_features(self.stem(images))
+
+
+def test_statistics_a_training_step_moves_empty_the_cache():
+    net, cache = BatchNormNet(crop_size=24).eval(), FrozenFeatureCache()
+    images = torch.rand(2, 3, 40, 48)
+    before = cache.features(net, images)
+    net.train()
+    net(torch.rand(4, 3, 40, 48) * 3)  # a training forward: new running statistics
+    net.eval()
+    after = cache.features(net, images)
+    assert not torch.allclose(before, after) and torch.equal(after, net.frozen_features(images))
+
+
 def test_the_cache_is_bounded_and_says_so():
     net = CountingNet(crop_size=24).eval()
     one_image = 5 * 8 * 4  # five crops of eight fp32 features
@@ -77,7 +103,8 @@ def cached_and_uncached_runs(tmp_path_factory):
         dataset['dataroot_target'] = str(root / 'tiny_photos')
     opt['network']['crop_size'] = 32  # five 32-px crops per 64-px validation image
     opt['train']['total_iter'] = 24
-    return [run_training(opt, cache, val_freq=8) for cache in (False, True)]
+    return [run_training(with_options(opt, val={'feature_cache': cache}), f'cache {cache}', val_freq=8)
+            for cache in (False, True)]
 
 
 def test_validation_numbers_are_equal_with_and_without_the_cache(cached_and_uncached_runs):
@@ -97,4 +124,42 @@ def test_the_cache_encodes_each_validation_image_once(cached_and_uncached_runs):
     assert uncached.tower_images['train'] == cached.tower_images['train'] == 24 * 4
     images = len(cached.val_scores[0])
     assert uncached.tower_images['val'] == 3 * images * 5 and cached.tower_images['val'] == images * 5
-    assert f'{images} inputs in' in cached.cache_summary and uncached.cache_summary == ''
+    assert f'{images} inputs in' in cached.summaries[0] and uncached.summaries == []
+
+
+def test_training_reuse_encodes_k_views_per_image_then_draws_among_them():
+    from pyiqa_uniqa.training.feature_cache import TrainingFeatureReuse
+
+    net, reuse = CountingNet().train(), TrainingFeatureReuse(views=2, seed=0)
+    paths = ['a.png', 'b.png']
+    views = [torch.rand(2, 3, 32, 32) for _ in range(3)]  # three epochs of fresh augmentations
+    first = reuse.features(net, views[0], paths)
+    second = reuse.features(net, views[1], paths)
+    assert net.encoded == 4 and [len(reuse.entries[p]) for p in paths] == [2, 2]
+    drawn = reuse.features(net, views[2], paths)  # not encoded: one of the two stored views each
+    assert net.encoded == 4 and reuse.reused == 2
+    for i in range(2):
+        assert any(torch.equal(drawn[i], stored[i]) for stored in (first, second))
+    # a batch with an image that lacks views is encoded whole
+    reuse.features(net, torch.rand(2, 3, 32, 32), ['a.png', 'c.png'])
+    assert net.encoded == 6 and len(reuse.entries['a.png']) == 2 and len(reuse.entries['c.png']) == 1
+    # new frozen weights: the stored views are dropped
+    with torch.no_grad():
+        net.backbone[0].bias.add_(1)
+    reuse.features(net, views[0], paths)
+    assert net.encoded == 8 and set(reuse.entries) == set(paths)
+
+
+def test_training_reuse_is_an_option_for_networks_with_frozen_features(tmp_path, monkeypatch):
+    from pyiqa.models import build_model
+
+    opt = recipe_options(RECIPE, tmp_path / 'experiment')
+    opt['train']['feature_reuse_views'] = 2
+    assert build_model(opt).feature_reuse.views == 2
+    opt['train']['feature_reuse_views'] = -1
+    with pytest.raises(ValueError, match='feature_reuse_views must be a whole number >= 0'):
+        build_model(opt)
+    opt['train']['feature_reuse_views'] = 2
+    monkeypatch.setattr(TinyIQANet, 'frozen_features_key', lambda self: None)  # as if its backbone trained
+    with pytest.raises(ValueError, match='needs a network with frozen features .*TinyIQANet has none'):
+        build_model(opt)

@@ -1,0 +1,1 @@
+"""``pyiqa-uniqa eval``: metrics against MOS on pyiqa datasets (see ``command.py``)."""
