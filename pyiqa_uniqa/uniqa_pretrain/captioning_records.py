@@ -11,9 +11,15 @@ import json
 import os
 from pathlib import Path
 
+from pyiqa_uniqa.errors import UserError
 
-class CaptionFileError(ValueError):
-    """A caption file is missing or has a damaged line."""
+
+class CaptionFileError(UserError, ValueError):
+    """A caption, comment or data file the user gave (or a row or option in it) is missing or damaged."""
+
+
+class MissingImagesError(CaptionFileError, FileNotFoundError):
+    """Images named by a data or caption file are not where the file says."""
 
 
 def expand_caption_paths(paths):
@@ -25,7 +31,8 @@ def expand_caption_paths(paths):
         pattern = str(Path(pattern).expanduser())
         matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
         if not matches or not all(Path(m).is_file() for m in matches):
-            raise CaptionFileError(f'Caption file {pattern} does not exist.')
+            raise CaptionFileError(f'Caption file {pattern} does not exist'
+                                   f'{" (or matches a folder)" if glob.has_magic(pattern) else ""}.')
         files.extend(matches)
     return files
 
