@@ -161,6 +161,11 @@ class Row:
 TRAIN = command('train', '-opt', '{input}')
 INSTALL_HOOK = command('install-hook', '--site-dir', '{input}')
 UNIQA = metric('uniqa', backbone_weights='random', model_name='tiny-clip-quickgelu', num_crops=2)
+CAPTION = command('caption', '--data', '{input}', '--task', 'quality', '--model', 'template', '--out', 'caps.jsonl')
+PURIFY = command('purify', '--comments', '{input}', '--reference', '{input}', '--out', 'clean.jsonl',
+                 '--embedder', 'sentence')
+EXPORT_BACKBONE = command('export-backbone', '{input}', '--out', 'backbone.pt')
+DEMO_BACKBONE = command('demo', '--workdir', 'demo', '--backbone-weights', '{input}')
 
 ROWS = [
     Row(TRAIN, 'missing path', error('no such options file')),
@@ -184,6 +189,23 @@ ROWS = [
     # pyiqa itself asserts that tensors are in [0, 1] before any metric sees them
     Row(UNIQA, 'NaN tensor', error('normalized to [0, 1]', kind=AssertionError)),
     Row(UNIQA, 'randn tensor', error('normalized to [0, 1]', kind=AssertionError)),
+    # UniQA pre-training and demo commands: the data CSV, comment files, checkpoints
+    Row(CAPTION, 'missing path', error('does not exist')),
+    Row(CAPTION, 'folder', error('it is a folder')),
+    Row(CAPTION, 'empty file', error('is not a readable CSV table')),
+    Row(CAPTION, 'malformed CSV', error('is not a readable CSV table')),
+    Row(CAPTION, 'image as YAML', error('is not a readable CSV table')),
+    Row(CAPTION, 'non-image', error('has a header but no rows')),
+    Row(PURIFY, 'missing path', error('does not exist')),
+    Row(PURIFY, 'folder', error('is a folder, not a caption file')),
+    Row(PURIFY, 'empty file', error('no comment records')),
+    Row(PURIFY, 'malformed JSON', error('no comment records')),  # a torn last line (a killed writer) is skipped
+    Row(PURIFY, 'image as YAML', error('not a JSON object')),
+    Row(PURIFY, 'malformed YAML', error('not a JSON object')),
+    *[Row(entry, name, error(text)) for entry in (EXPORT_BACKBONE, DEMO_BACKBONE) for name, text in (
+        ('missing path', 'no such file'), ('folder', 'is a folder'), ('empty file', 'is empty'),
+        ('image as YAML', 'is not a PyTorch checkpoint'), ('malformed JSON', 'not a PyTorch checkpoint'),
+        ('hostile pickle', 'is not a PyTorch checkpoint'))],
 ]
 
 

@@ -30,9 +30,12 @@ def expand_caption_paths(paths):
     for pattern in paths:
         pattern = str(Path(pattern).expanduser())
         matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
-        if not matches or not all(Path(m).is_file() for m in matches):
-            raise CaptionFileError(f'Caption file {pattern} does not exist'
-                                   f'{" (or matches a folder)" if glob.has_magic(pattern) else ""}.')
+        if not matches:
+            raise CaptionFileError(f'Caption file {pattern} does not exist.')
+        folders = [m for m in matches if not Path(m).is_file()]
+        if folders:
+            raise CaptionFileError(f'{folders[0]} is a folder, not a caption file (JSON Lines).' if Path(folders[0]).is_dir()
+                                   else f'Caption file {folders[0]} does not exist.')
         files.extend(matches)
     return files
 

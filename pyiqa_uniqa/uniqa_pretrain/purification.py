@@ -141,7 +141,7 @@ def length_function(kind, embedder):
 
 
 def read_comments(paths):
-    """image -> list of comment strings, in input order."""
+    """image -> list of comment strings, in input order; files without a comment are an error."""
     comments = OrderedDict()
     for path in expand_caption_paths(paths):
         records, _ = read_records(path)
@@ -153,6 +153,9 @@ def read_comments(paths):
                 raise CaptionFileError(f'{path} record {number}: need "image" and "comment" (a string) or '
                                        f'"comments" (a list of strings); got keys {sorted(record)}.')
             comments.setdefault(record['image'], []).extend(texts)
+    if not comments:
+        raise CaptionFileError(f'{" ".join(map(str, paths if isinstance(paths, list) else [paths]))}: no comment '
+                               'records (JSON Lines with "image" and "comment" or "comments"); nothing to purify.')
     return comments
 
 
@@ -164,6 +167,9 @@ def read_references(paths, task='aesthetics'):
         for record in records:
             if record.get('task', task) == task and isinstance(record.get('caption'), str):
                 references.setdefault(record.get('image'), []).append(record)
+    if not references:
+        raise CaptionFileError(f'{" ".join(map(str, paths if isinstance(paths, list) else [paths]))}: no {task} '
+                               'captions to compare the comments with (pyiqa-uniqa caption --task aesthetics writes them).')
     return references
 
 

@@ -127,11 +127,13 @@ def png_named_pt(tmp_path):
     (['--backbone-weights', 'PNG'], 'UniQA_weight.pt is not a PyTorch checkpoint'),
     (['--backbone-weights', 'TINY'], 'does not fit the official UniQA backbone'),
     (['--quick', '--captioner', 'Qwen/Qwen2-VL-7B-Instruct'], '--captioner is for the full recipe'),
+    (['--captioner', 'nobody/no-such-captioner'], "'nobody/no-such-captioner' is not on this machine"),
 ])
-def test_demo_refuses_bad_arguments_before_any_work(tmp_path, png_named_pt, tiny_clip_checkpoint, capsys, argv,
-                                                    message):
+def test_demo_refuses_bad_arguments_before_any_work(tmp_path, png_named_pt, tiny_clip_checkpoint, capsys,
+                                                    monkeypatch, argv, message):
     from pyiqa_uniqa.cli import main
 
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
     files = {'PNG': str(png_named_pt), 'TINY': str(tiny_clip_checkpoint)}
     argv = [files.get(arg, arg) for arg in argv]
     assert main(['demo', '--workdir', str(tmp_path / 'demo'), *argv]) == 2
