@@ -35,9 +35,15 @@ def metric_config(name):
 
 
 def network_class(name):
-    """The arch class a metric name builds (pyiqa imports its module on demand)."""
+    """The arch class a metric name builds. pyiqa registers its own archs only when ``build_network``
+    first asks for them, so this imports the arch's module the way ``build_network`` does."""
+    from pyiqa.archs import _lazy_import_arch  # pyiqa 0.1.16 (the version the package pins)
     from pyiqa.utils.registry import ARCH_REGISTRY
-    return ARCH_REGISTRY.get(metric_config(name)['metric_opts']['type'])
+
+    arch = metric_config(name)['metric_opts']['type']
+    if arch not in ARCH_REGISTRY:
+        _lazy_import_arch(arch)
+    return ARCH_REGISTRY.get(arch)
 
 
 def takes_argument(function, argument):

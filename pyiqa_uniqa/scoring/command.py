@@ -34,7 +34,7 @@ def add_arguments(parser):
     parser.add_argument('--precision', default='fp32', choices=('fp32', 'fp16', 'bf16'),
                         help='precision of the frozen towers, for metrics that offer it (default fp32)')
     parser.add_argument('--batch-size', type=int, help='images per forward pass (default: 1 on CPU, 32 on GPU; 1 for language models)')
-    parser.add_argument('--num-workers', type=int, help='image-reading processes (default: half the cores, <= 8)')
+    parser.add_argument('--num-workers', type=int, help='image-reading processes (default: a quarter of the cores on CPU, half (<= 8) with a GPU)')
     parser.add_argument('--shard', metavar='i/n', help='score only shard i of n (0-based), for one of n machines')
     parser.add_argument('--merge', nargs='+', metavar='TABLE', help='merge shard tables into --out and exit')
     parser.add_argument('--describe', action='store_true',

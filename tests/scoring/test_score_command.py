@@ -1,5 +1,6 @@
 """`pyiqa-uniqa score`: every score equals create_metric(...)(path); bad images are listed; inputs."""
 import csv
+import json
 import math
 
 import pandas as pd
@@ -118,3 +119,26 @@ def test_user_mistakes_are_one_line_with_status_2_and_write_nothing(argv, messag
     err = capsys.readouterr().err
     assert err.startswith('pyiqa-uniqa score: error: ') and message in err and 'Traceback' not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_precision_goes_to_metrics_that_take_it_and_is_part_of_the_column(photo_pairs, tmp_path, monkeypatch):
+    from pyiqa.default_model_configs import DEFAULT_CONFIGS
+
+    from pyiqa_uniqa.parts import nr_metric
+
+    monkeypatch.setitem(DEFAULT_CONFIGS, 'tiny-iqa', nr_metric('TinyIQANet', crop_size=32))  # takes precision=
+    paths = [str(photo_pairs / 'dist' / f'im{i}.png') for i in range(3)]
+    out = tmp_path / 'bf16.csv'
+    base = ['-m', 'tiny-iqa', '--images', f'{photo_pairs}/dist/im[0-2].png', '--out', str(out), '--device', 'cpu',
+            '--num-workers', '0', '--no-progress']
+    torch.manual_seed(0)  # the tiny head is initialised from the global generator
+    assert main(['score', *base, '--precision', 'bf16']) == 0
+    torch.manual_seed(0)
+    metric = pyiqa.create_metric('tiny-iqa', device='cpu', precision='bf16')
+    with torch.no_grad():
+        expected = [float(metric(path)) for path in paths]
+    assert pd.read_csv(out)['tiny-iqa'].tolist() == pytest.approx(expected, rel=1e-5)
+    torch.manual_seed(0)
+    assert main(['score', *base]) == 0  # fp32: a column of its own in the same journal
+    journal = (tmp_path / 'bf16.csv.journal' / 'main.jsonl').read_text().splitlines()
+    assert len({json.loads(line)['column'] for line in journal}) == 2

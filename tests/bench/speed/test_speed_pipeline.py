@@ -21,3 +21,18 @@ def test_pipeline_bench_times_score_and_pyiqa_cli_on_the_same_images(tmp_path, t
     assert math.isnan(float(tiny['pyiqa_cli'])) and 'takes no metric options' in tiny['note']
     assert float(tiny['score']) > 0
     assert 'pyiqa-uniqa bench -m piqe' in (tmp_path / 'out' / 'bench_pipeline.md').read_text()
+
+
+def test_the_encoder_floor_times_frozen_features_on_the_images(tmp_path, monkeypatch):
+    from pyiqa.default_model_configs import DEFAULT_CONFIGS
+
+    from pyiqa_uniqa.bench.metric_specs import MetricSpec
+    from pyiqa_uniqa.bench.speed.pipeline import PipelineSettings, _floor, write_photo_folder
+    from pyiqa_uniqa.parts import nr_metric
+
+    monkeypatch.setitem(DEFAULT_CONFIGS, 'tiny-iqa', nr_metric('TinyIQANet', crop_size=32))
+    folder = write_photo_folder(tmp_path / 'photos', 3)
+    wall, cpu, note = _floor(MetricSpec('tiny-iqa', 'tiny-iqa'), folder, PipelineSettings(repeats=1))
+    assert wall > 0 and cpu > 0 and note == ''
+    wall, cpu, note = _floor(MetricSpec('piqe', 'piqe'), folder, PipelineSettings(repeats=1))
+    assert math.isnan(wall) and 'no frozen tower' in note
