@@ -80,7 +80,7 @@ def load_sentence_model(name_or_path, device='cpu', source=None):
     if not local:
         require_network(f"{source.what} {name!r}", source, cache=hf_cache_path(name))
     try:
-        return SentenceTransformer(name, device=device, local_files_only=local)
+        return SentenceTransformer(name, device=device, local_files_only=local, trust_remote_code=False)
     except OSError as err:
         raise WeightsNotFoundError(f"{source.what} {name!r} could not be loaded ({err.__class__.__name__}: "
                                    f"{str(err).splitlines()[0]}). {source.how_to_get()} Then "

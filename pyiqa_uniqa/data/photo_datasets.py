@@ -35,7 +35,7 @@ import torch
 from tqdm import tqdm
 
 from pyiqa_uniqa.data.distortions import DISTORTIONS, LEVELS
-from pyiqa_uniqa.data.photos import PHOTO_NAMES, load_photos
+from pyiqa_uniqa.data.photos import ALL_PHOTO_NAMES, PHOTO_NAMES, load_photos
 from pyiqa_uniqa.data.rendering import encode_png, render_distortions, resize_short_side
 from pyiqa_uniqa.files import write_file
 
@@ -97,9 +97,9 @@ def _normalise_options(kind, distortions, levels, photos, size, seed, split_rati
         raise ValueError(f'levels must be distinct values from {LEVELS}; got {list(levels)}')
 
     photos = tuple(PHOTO_NAMES if photos is None else _as_sequence('photos', photos))
-    unknown = [p for p in photos if p not in PHOTO_NAMES]
+    unknown = [p for p in photos if p not in ALL_PHOTO_NAMES]
     if unknown or not photos or len(set(photos)) != len(photos):
-        raise ValueError(f'photos must be distinct names from {", ".join(PHOTO_NAMES)}; got {list(photos)}')
+        raise ValueError(f'photos must be distinct names from {", ".join(ALL_PHOTO_NAMES)}; got {list(photos)}')
 
     if size is not None and not (_is_int(size) and size >= 1):
         raise ValueError(f'size must be a positive int (short side in pixels) or None (native size); got {size!r}')

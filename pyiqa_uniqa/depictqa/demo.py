@@ -11,13 +11,13 @@ from collections import Counter
 from pathlib import Path
 
 import torch
-import yaml
 
 from pyiqa_uniqa.cli import main as cli_main
 from pyiqa_uniqa.depictqa.arch import DepictQA
 from pyiqa_uniqa.depictqa.dataset import DQ495KDataset
 from pyiqa_uniqa.depictqa.evaluation import METRIC_FUNCTIONS, evaluate_network
 from pyiqa_uniqa.depictqa.records import record_kind, record_turns
+from pyiqa_uniqa.options import load_yaml
 
 DEFAULT_OPTIONS = Path(__file__).with_name('demo.yml')  # shipped in the package; options/depictqa/ links to it
 
@@ -46,7 +46,7 @@ def main(argv=None):
     parser.add_argument('--skip-train', action='store_true', help='evaluate the latest checkpoint of an earlier run')
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # a tiny model: extra threads only add synchronisation
-    options = yaml.safe_load(Path(args.opt).read_text())
+    options = load_yaml(args.opt)
     _, heldout = _datasets(options)
     network = {k: v for k, v in options['network'].items() if k != 'type'}
 

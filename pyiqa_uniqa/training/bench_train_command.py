@@ -3,9 +3,10 @@
 Runs a recipe (default: the UniQA demo, ``pyiqa_uniqa/uniqa/demo.yml``) twice in this process,
 with ``val.feature_cache`` off and on, the same seed, data order and iterations, and prints for
 each run the wall time, the images (crops included) that went through the frozen tower, and the
-validation metrics after every pass, side by side. Validation runs as often, relative to
-training, as in the official UniQA KonIQ recipe (``--val-ratio``: 1.25 validation crop forwards
-per training forward). Torch runs on one thread, so figures compare across machine loads.
+validation metrics after every pass, side by side. Validation has the shape of the official UniQA
+KonIQ recipe: 10 passes (``--val-passes``) encoding 1.25 crops per training forward
+(``--val-ratio``) in all, on as many of the recipe's validation images as that takes. Torch runs
+on one thread, so figures compare across machine loads.
 """
 import tempfile
 from pathlib import Path
@@ -21,7 +22,10 @@ def add_arguments(parser):
     parser.add_argument('--epochs', type=int, default=None, help="training epochs (default: the recipe's)")
     parser.add_argument('--val-ratio', type=float, default=1.25,
                         help='validation crop forwards per training forward (default 1.25, the official '
-                             'UniQA KonIQ recipe); sets how often validation runs')
+                             'UniQA KonIQ recipe)')
+    parser.add_argument('--val-passes', type=int, default=10,
+                        help='validation passes (default 10, as the official recipe); the validation set is '
+                             'cut to the images that this many passes at --val-ratio take')
     parser.add_argument('--force_yml', nargs='+', default=None, metavar='SECTION:KEY=VALUE',
                         help='override recipe options, as the train command does, e.g. '
                              'network:model_name=ViT-B-16-quickgelu (the real geometry, random weights)')
@@ -43,7 +47,7 @@ def run(args):
         plans.append((f'fp32, cache on, reuse {args.feature_reuse}', 'fp32', True, args.feature_reuse))
     with tempfile.TemporaryDirectory() as scratch:
         opt, val_freq, plan = benchmark_options(args.recipe, Path(args.workdir or scratch), args.epochs,
-                                                args.val_ratio, args.force_yml)
+                                                args.val_ratio, args.val_passes, args.force_yml)
         held_out = held_out_loader(opt)
         print(plan + '; torch threads: 1', flush=True)
         runs = []

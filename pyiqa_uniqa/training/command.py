@@ -44,7 +44,7 @@ def normalize_options(opt, args):
     import torch
 
     from pyiqa_uniqa.options import apply_overrides
-    apply_overrides(opt, args.force_yml)
+    apply_overrides(opt, args.force_yml, source=f'{args.opt} --force_yml')
     opt['auto_resume'] = args.auto_resume
     opt['is_train'] = True
     if args.debug and 'name' in opt and not str(opt['name']).startswith('debug'):

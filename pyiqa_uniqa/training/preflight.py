@@ -15,7 +15,11 @@ looks first and reports every problem at once, one line each:
 A dataset class may declare ``missing_inputs(dataset_options) -> [line, ...]`` to check inputs of
 its own (globs, lists of JSON files); otherwise the four pyiqa path keys are checked.
 """
+import difflib
+import functools
 import importlib
+import importlib.util
+import re
 from pathlib import Path
 
 from pyiqa_uniqa.data.dataset_files import PATH_KEYS, builds_itself, how_to_get, missing_paths
@@ -24,12 +28,13 @@ from pyiqa_uniqa.safe_pickle import load_plain_pickle
 from pyiqa_uniqa.weights import WeightsNotFoundError, find_weights, weight_kind
 
 REQUIRED_SECTIONS = ('name', 'model_type', 'num_gpu', 'datasets', 'network', 'path', 'train', 'logger')
-# kind -> (pyiqa package, its importer of a type's module, its registry)
+# kind -> (pyiqa package, its module files, its registry, the group our parts register in)
 _REGISTRIES = {
-    'model': ('pyiqa.models', '_lazy_import_model', 'MODEL_REGISTRY'),
-    'arch': ('pyiqa.archs', '_lazy_import_arch', 'ARCH_REGISTRY'),
-    'dataset': ('pyiqa.data', '_lazy_import_dataset', 'DATASET_REGISTRY'),
+    'model': ('pyiqa.models', '*_model.py', 'MODEL_REGISTRY', 'models'),
+    'arch': ('pyiqa.archs', '*_arch.py', 'ARCH_REGISTRY', 'archs'),
+    'dataset': ('pyiqa.data', '*_dataset.py', 'DATASET_REGISTRY', 'datasets'),
 }
+_CLASS = re.compile(r'^class\s+(\w+)\s*[(:]', re.MULTILINE)
 # network options that name weight files, for archs that declare no weight_sources
 WEIGHT_OPTIONS = ('backbone_weights', 'pretrained_model_path', 'base_model_path', 'clip_weights',
                   'vision_openai_weights')
@@ -40,17 +45,37 @@ class PreflightError(UserError):
 
 
 def registered(kind, name):
-    """The class pyiqa's registry holds for ``name``; a ``PreflightError`` (with close names) if none."""
+    """The class pyiqa's registry holds for ``name``; a ``PreflightError`` with close names if none.
+
+    pyiqa itself, for a name it has not imported yet, imports *every* module of the kind when its
+    guesses from the name fail, and some of those change process-wide state when imported (the AVA
+    dataset switches on PIL's LOAD_TRUNCATED_IMAGES, Q-Align patches transformers' Llama classes).
+    So the module that defines ``name`` is found by reading pyiqa's source files, and only that
+    one is imported; a name no file defines is reported without importing anything.
+    """
     from pyiqa.utils import registry
-    package, importer, table = _REGISTRIES[kind]
+
+    from pyiqa_uniqa.parts import declared_registry
+    package, pattern, table, group = _REGISTRIES[kind]
     table = getattr(registry, table)
-    if name not in table:
-        getattr(importlib.import_module(package), importer)(name)
-    try:
+    if name not in table:  # also registers every plugin's names (lazily)
+        defined = _pyiqa_classes(package, pattern)
+        if name in defined:
+            importlib.import_module(f'{package}.{defined[name]}')
+    if name in table:
         return table.get(name)
-    except KeyError as err:  # pyiqa's message ends with "Did you mean one of: ...?" when names are close
-        close = str(err.args[0]).partition('!')[2]
-        raise PreflightError(f'{kind} type {name!r} is not registered with pyiqa.{close}') from None
+    known = {*(n for n, _ in table), *declared_registry().get(group, {}), *_pyiqa_classes(package, pattern)}
+    close = difflib.get_close_matches(name, known, n=5)
+    hint = f' Did you mean one of: {", ".join(close)}?' if close else ''
+    raise PreflightError(f'{kind} type {name!r} is not registered with pyiqa.{hint}')
+
+
+@functools.lru_cache(maxsize=None)
+def _pyiqa_classes(package, pattern):
+    """{class name: module name} for the classes defined in ``package``'s ``pattern`` files (read, not imported)."""
+    folder = Path(importlib.util.find_spec(package).submodule_search_locations[0])
+    return {name: path.stem for path in sorted(folder.glob(pattern))
+            for name in _CLASS.findall(path.read_text(encoding='utf-8', errors='replace'))}
 
 
 def check_inputs(opt, source):

@@ -8,6 +8,8 @@ of the training step and the feature cache run recipes through it.
 """
 import contextlib
 import math
+import pickle
+import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,12 +25,15 @@ from pyiqa.utils import set_random_seed
 
 from pyiqa_uniqa.backbones.frozen import FrozenTowerModule, has_frozen_features
 from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.files import write_file
 from pyiqa_uniqa.options import apply_overrides, load_yaml
+from pyiqa_uniqa.safe_pickle import load_plain_pickle
 
-# validation crop forwards per training forward in the official UniQA KonIQ recipe: 8,058 training
-# images in batches of 8 for 20 epochs (~161k forwards), 2,015 validation images of 10 crops every
-# 2,000 iterations (~200k crop forwards)
+# the official UniQA KonIQ recipe: 8,058 training images in batches of 8 for 20 epochs (~20k
+# iterations, ~161k forwards), 2,015 validation images of 10 crops every 2,000 iterations: 10
+# passes, ~200k crop forwards, 1.25 per training forward
 OFFICIAL_VAL_RATIO = 1.25
+OFFICIAL_VAL_PASSES = 10
 
 
 @dataclass
@@ -180,11 +185,30 @@ def validate(model, val_loaders, current_iter, run):
     run.val_scores.append(torch.cat(scores))
 
 
-def official_val_freq(opt, total_iter, val_pass_images, ratio=OFFICIAL_VAL_RATIO):
-    """Iterations between validations so that validation crop forwards ~ ``ratio`` x training forwards."""
-    train_forwards = total_iter * opt['datasets']['train']['batch_size_per_gpu']
-    passes = max(1, round(ratio * train_forwards / val_pass_images))
-    return max(1, math.ceil(total_iter / passes))
+def official_validation(train_forwards, val_images, crops_per_image, ratio=OFFICIAL_VAL_RATIO,
+                        passes=OFFICIAL_VAL_PASSES):
+    """(validation images, passes) so that ``passes`` validations encode about ``ratio`` x
+    ``train_forwards`` crops, as the official recipe does; when even every validation image is too
+    few, all of them, validated as often as the ratio allows (at least once)."""
+    wanted = ratio * train_forwards / passes / crops_per_image
+    if wanted < val_images:
+        return max(1, round(wanted)), passes
+    return val_images, max(1, round(ratio * train_forwards / (val_images * crops_per_image)))
+
+
+def validation_subset(opt, dataset, count, workdir):
+    """Validate on ``count`` rows of the validation split, drawn with the recipe's seed: a split file
+    like the recipe's, written under ``workdir``, whose 'val' part holds only those rows."""
+    split_file, index = dataset.opt.get('split_file'), dataset.opt.get('split_index', 1)
+    if not split_file:
+        raise UserError(f'bench-train validates on part of {dataset.opt["name"]} and needs its split_file to '
+                        'choose that part; give the recipe one.')
+    split = load_plain_pickle(split_file)
+    rows = list(split[index]['val'])
+    chosen = sorted(random.Random(opt['manual_seed']).sample(rows, count))
+    path = Path(workdir) / 'bench_split.pkl'
+    write_file(path, pickle.dumps({**split, index: {**split[index], 'val': chosen}}))
+    opt['datasets']['val'] = {**opt['datasets']['val'], 'split_file': str(path), 'split_index': index}
 
 
 def tower_images_per_validation_pass(opt, val_loaders):
@@ -211,18 +235,27 @@ def tower_images_per_validation_pass(opt, val_loaders):
     return total
 
 
-def benchmark_options(recipe, workdir, epochs=None, val_ratio=OFFICIAL_VAL_RATIO, overrides=None):
-    """(options, val_freq, a line saying what will run) for timing ``recipe`` under ``workdir``;
-    the dataset is built there first, outside any timing."""
+def benchmark_options(recipe, workdir, epochs=None, val_ratio=OFFICIAL_VAL_RATIO, val_passes=OFFICIAL_VAL_PASSES,
+                      overrides=None):
+    """(options, val_freq, a line saying what will run) for timing ``recipe`` under ``workdir``: its
+    ``val`` dataset cut to the images that ``val_passes`` passes at ``val_ratio`` take (see
+    ``official_validation``). The dataset is built first, outside any timing."""
     opt = recipe_options(recipe, workdir / 'experiment', epochs, overrides)
+    opt['datasets'] = {phase: d for phase, d in opt['datasets'].items() if phase in ('train', 'val')}
     for dataset in opt['datasets'].values():
         dataset['dataroot_target'] = str(workdir / 'datasets' / Path(dataset['dataroot_target']).name)
-    train_loader, _, val_loaders = build_loaders(opt)
+    train_loader, _, (val_loader,) = build_loaders(opt)
     total_iter = iterations(opt, train_loader)
-    val_pass_images = tower_images_per_validation_pass(opt, val_loaders)
-    val_freq = official_val_freq(opt, total_iter, val_pass_images, val_ratio)
-    val_images = sum(len(loader.dataset) for loader in val_loaders)
-    plan = (f'{recipe}: {total_iter} iterations of {opt["datasets"]["train"]["batch_size_per_gpu"]} images; '
-            f'validation of {val_images} images ({val_pass_images} frozen-tower crops per pass) every {val_freq} '
-            f'iterations, ~{val_ratio:g} validation crop forwards per training forward')
+    train_forwards = total_iter * opt['datasets']['train']['batch_size_per_gpu']
+    all_images = len(val_loader.dataset)
+    crops_per_image = tower_images_per_validation_pass(opt, [val_loader]) / all_images
+    images, passes = official_validation(train_forwards, all_images, crops_per_image, val_ratio, val_passes)
+    if images < all_images:
+        validation_subset(opt, val_loader.dataset, images, workdir)
+    val_freq = math.ceil(total_iter / passes)
+    plan = (f'{recipe}: {total_iter} iterations of {opt["datasets"]["train"]["batch_size_per_gpu"]} images '
+            f'({train_forwards} training forwards); validation every {val_freq} iterations on {images} of the '
+            f'{all_images} validation images x {crops_per_image:.3g} frozen-tower crops '
+            f'(~{passes * images * crops_per_image / train_forwards:.2f} validation crop forwards per training '
+            'forward)')
     return opt, val_freq, plan

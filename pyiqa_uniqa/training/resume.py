@@ -1,16 +1,17 @@
-"""Resume that works on CPU and restores the network weights.
+"""Resume that works on CPU, restores the network weights and never unpickles objects.
 
-pyiqa 0.1.16's ``load_resume_state`` calls ``torch.cuda.current_device()`` (crashes without a GPU)
-and re-points weights only for option keys named ``network_*``, so a ``GeneralIQAModel`` (key
-``network``) resumes its optimizer but restarts from the initial weights. This replacement loads
-the state onto the training device and points ``path.pretrain_network`` at the checkpoint saved
-at the same iteration, which the model loads strictly in its constructor.
+pyiqa 0.1.16's ``load_resume_state`` calls ``torch.cuda.current_device()`` (crashes without a GPU),
+loads the state with a full unpickler, and re-points weights only for option keys named
+``network_*``, so a ``GeneralIQAModel`` (key ``network``) resumes its optimizer but restarts from
+the initial weights. This replacement loads the state safely (``weights.load_state_dict``:
+tensors and plain containers; the optimizer moves its state to its parameters' device itself)
+and points ``path.pretrain_network`` at the checkpoint saved at the same iteration, which the
+model loads strictly in its constructor.
 """
-import collections
 import logging
 from pathlib import Path
 
-import torch
+from pyiqa_uniqa.weights import CorruptWeightsError, WeightsNotFoundError, load_state_dict
 
 logger = logging.getLogger('pyiqa_uniqa')
 
@@ -28,15 +29,15 @@ def load_resume_state(opt):
     if not state_path:
         return None
     state_path = Path(state_path)
-    device = torch.device('cuda', torch.cuda.current_device()) if opt.get('num_gpu') else 'cpu'
-    # training states hold optimizer/scheduler dicts; MultiStepRestartLR keeps a Counter
-    with torch.serialization.safe_globals([collections.Counter]):
-        state = torch.load(state_path, map_location=device, weights_only=True)
+    state = load_state_dict(state_path)  # optimizer/scheduler dicts (MultiStepRestartLR's Counter is allowed)
+    if not isinstance(state, dict) or not {'iter', 'epoch', 'optimizers', 'schedulers'} <= set(state):
+        raise CorruptWeightsError(f'{state_path} is not a pyiqa training state (expected iter, epoch, optimizers '
+                                  'and schedulers).')
     opt['path']['resume_state'] = str(state_path)
 
     weights = state_path.parent.parent / 'models' / f'net_{state["iter"]}.pth'
     if not weights.is_file():
-        raise FileNotFoundError(
+        raise WeightsNotFoundError(
             f'Cannot resume from {state_path}: the network weights of iteration {state["iter"]} '
             f'({weights}) are missing.')
     opt['path']['pretrain_network'] = str(weights)

@@ -16,12 +16,18 @@ everywhere (the backbone was pre-trained with positional embeddings; pass False 
 classes exactly). In training mode one forward runs on the given crop; in eval mode the score is
 the mean over test-time crops (``crops.py``).
 
+The forward is split where the frozen part ends (``pyiqa_uniqa.backbones.frozen``):
+``frozen_features`` gives the CLIP image feature of every view [B, V, D] (V = 1 in training, the
+test crops in eval mode), ``forward_from_features`` the adapter, prompts and levels on each view
+and the mean over views, so a trainer can cache validation features exactly. ``precision``
+(fp32 | fp16 | bf16) runs the frozen tower under autocast; the adapter and the prompt logits stay
+in fp32.
+
 The CLIP model is held frozen outside ``state_dict()``, so a checkpoint holds exactly the official
 trainable keys: ``adapter.fc.0.weight``, ``adapter.fc.2.weight`` and ``score_level``.
 """
 import torch
 import torch.nn.functional as F
-from open_clip import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from torch import nn
 
 from pyiqa_uniqa.backbones import (
@@ -30,18 +36,19 @@ from pyiqa_uniqa.backbones import (
     encode_prompts,
     get_tokenizer,
 )
+from pyiqa_uniqa.backbones.clip_input import ClipInput
+from pyiqa_uniqa.backbones.precision import check_precision, frozen_autocast
 from pyiqa_uniqa.data.images import three_channels
 from pyiqa_uniqa.uniqa.adapter import ResidualAdapter
-from pyiqa_uniqa.uniqa.crops import (
-    CROP_MODES,
-    average_views,
-    crop_offsets,
-    crop_views,
-    fit_to_crop,
-)
+from pyiqa_uniqa.uniqa.crops import CROP_MODES, fit_to_crop, per_view, view_crops
 from pyiqa_uniqa.uniqa.image_encoder import encode_image
 from pyiqa_uniqa.uniqa.prompts import LEVELS_PER_GROUP, flat_prompts, prompt_groups
-from pyiqa_uniqa.weights import RANDOM, WeightsNotFoundError, WeightSource, load_checkpoint
+from pyiqa_uniqa.weights import (
+    RANDOM,
+    WeightsNotFoundError,
+    WeightSource,
+    load_checkpoint,
+)
 
 UNIQA_CLIP = 'ViT-B-16-quickgelu'
 UNIQA_WEIGHTS_FILE = 'UniQA_weight.pt'
@@ -79,6 +86,7 @@ class UniQA(FrozenTowerModule):
         test_crops: ``'random'`` (``num_crops`` seeded random crops) or ``'five'`` (centre + corners).
         num_crops, crop_seed: number of random test crops and the seed of their offsets.
         model_name: open_clip model geometry (``'tiny-clip-quickgelu'`` for tests).
+        precision: ``'fp32'`` (default), ``'fp16'`` or ``'bf16'`` for the frozen CLIP (autocast).
         adapter_recipe: set by the per-dataset metric configs: the recipe that trains the adapter
             they need; without ``pretrained_model_path`` such a metric refuses to run.
     """
@@ -87,8 +95,9 @@ class UniQA(FrozenTowerModule):
 
     def __init__(self, backbone_weights=None, pretrained_model_path=None, prompt_set='level',
                  use_adapter=True, pos_embedding=True, crop_size=224, test_crops='random',
-                 num_crops=10, crop_seed=0, model_name=UNIQA_CLIP, adapter_recipe=None):
+                 num_crops=10, crop_seed=0, model_name=UNIQA_CLIP, adapter_recipe=None, precision='fp32'):
         super().__init__()
+        self.precision = check_precision(precision, 'cpu')  # the vocabulary; the device is checked when it runs
         if adapter_recipe and not pretrained_model_path:
             raise WeightsNotFoundError(
                 f'This UniQA metric scores with an adapter trained on its dataset, and no official '
@@ -113,8 +122,7 @@ class UniQA(FrozenTowerModule):
         embed_dim = clip.visual.output_dim
         self.adapter = ResidualAdapter(embed_dim) if use_adapter else None
         self.score_level = nn.Parameter(torch.tensor(INITIAL_SCORE_LEVELS))
-        for name, value in (('pixel_mean', OPENAI_DATASET_MEAN), ('pixel_std', OPENAI_DATASET_STD)):
-            self.register_buffer(name, torch.tensor(value).view(1, 3, 1, 1), persistent=False)
+        self.clip_input = ClipInput.of(clip)
         if pretrained_model_path:
             self.load_adapter(pretrained_model_path)
 
@@ -126,34 +134,48 @@ class UniQA(FrozenTowerModule):
         """L2-normalised prompt features [groups * 5, D]; the text tower runs once per weights."""
         return F.normalize(encode_prompts(self.clip, self.tokenizer, self.prompts), dim=-1)
 
-    def score(self, images):
-        """One score per image [N, 1] for images already at the size to encode."""
-        pixels = (images - self.pixel_mean) / self.pixel_std
-        # the frozen tower builds a graph only when a caller wants gradients w.r.t. the image
-        # (as_loss); no_grad rather than inference_mode, whose tensors the adapter could not
-        # save for its backward pass
-        with torch.set_grad_enabled(torch.is_grad_enabled() and images.requires_grad):
-            features = encode_image(self.clip.visual, pixels, self.pos_embedding)
-        if self.adapter is not None:
-            features = self.adapter(features)
-        cosine = F.normalize(features, dim=-1) @ self.text_features().t()
-        logits = self.clip.logit_scale.exp() * cosine
-        probs = logits.reshape(len(logits), self.groups, LEVELS_PER_GROUP).softmax(dim=-1)
-        return (probs * self.score_level).sum(dim=-1).mean(dim=-1, keepdim=True)
+    def frozen_features(self, images):
+        """CLIP image features of every view [B, V, D] (float32), for images [B, 3, H, W] in [0, 1]."""
+        images = self._as_batch(images)
+        if self.training:
+            return self.encode(fit_to_crop(images, self.crop_size))[:, None]
+        crops, views = view_crops(images, self.crop_size, self.test_crops, self.num_crops, self.crop_seed)
+        return per_view(self.encode(crops), views, len(images))
+
+    def forward_from_features(self, features):
+        """Scores [B, 1]: adapter, prompts and levels on each of the V views, then their mean."""
+        return self.score_features(features.flatten(0, 1)).reshape(features.shape[:2]).mean(dim=1, keepdim=True)
+
+    def frozen_features_key(self):
+        return ('UniQA', self.training, self.crop_size, self.test_crops, self.num_crops, self.crop_seed,
+                self.pos_embedding, self.precision)
 
     def forward(self, images):
+        return self.forward_from_features(self.frozen_features(images))
+
+    def encode(self, crops):
+        """Features [N, D] of crops at the size to encode, through the frozen image tower."""
+        # a graph only when a caller wants gradients w.r.t. the image (as_loss); no_grad rather
+        # than inference_mode, whose tensors the adapter could not save for its backward pass
+        with torch.set_grad_enabled(torch.is_grad_enabled() and crops.requires_grad), \
+                frozen_autocast(self.precision, crops.device):
+            features = encode_image(self.clip.visual, self.clip_input.normalize(crops), self.pos_embedding)
+        return features.float()
+
+    def score_features(self, features):
+        """One score per feature [N] from CLIP image features [N, D]."""
+        if self.adapter is not None:
+            features = self.adapter(features)
+        cosine = F.normalize(features, dim=-1) @ self.text_features().t().float()
+        logits = self.clip.logit_scale.exp() * cosine
+        probs = logits.reshape(len(logits), self.groups, LEVELS_PER_GROUP).softmax(dim=-1)
+        return (probs * self.score_level).sum(dim=-1).mean(dim=-1)
+
+    @staticmethod
+    def _as_batch(images):
         if images.ndim == 3:
             images = images[None]
         try:
-            images = three_channels(images)
+            return three_channels(images)
         except ValueError as err:
             raise ValueError(f'UniQA expects images [B, 3, H, W] in [0, 1]: {err}.') from None
-        images = fit_to_crop(images, self.crop_size)
-        if self.training:
-            return self.score(images)
-        height, width = images.shape[-2:]
-        offsets = crop_offsets(height, width, self.crop_size, self.test_crops, self.num_crops,
-                               self.crop_seed)
-        crops, weights = crop_views(images, offsets, self.crop_size)
-        return average_views(self.score(crops), weights)
-

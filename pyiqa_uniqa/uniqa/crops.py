@@ -9,11 +9,10 @@ offsets, so every crop of every image goes through the encoder in a single batch
 
 Images smaller than the crop on either side are upscaled (bilinear, aspect ratio kept) until the
 short side equals the crop size, instead of failing as the official code does. Crops at the same
-offset (e.g. an image exactly the crop size) are scored once and weighted by their count, which
-leaves the mean unchanged.
+offset (e.g. an image exactly the crop size) are encoded once and stand for every view that drew
+them, which leaves the mean unchanged.
 """
 import zlib
-from collections import Counter
 
 import torch
 import torch.nn.functional as F
@@ -54,17 +53,21 @@ def crop_offsets(height, width, crop_size, mode='random', num_crops=10, seed=0):
     raise ValueError(f'Unknown test crop mode {mode!r}; choose one of {CROP_MODES}.')
 
 
-def crop_views(images, offsets, crop_size):
-    """Crops of ``images`` [B, ...] at each distinct offset, stacked offset-major, and each
-    distinct offset's weight (its share of ``offsets``)."""
-    counts = Counter(offsets)
-    crops = torch.cat([images[:, :, top:top + crop_size, left:left + crop_size]
-                       for top, left in counts])
-    weights = torch.tensor([n / len(offsets) for n in counts.values()])
-    return crops, weights
+def view_crops(images, crop_size, mode='random', num_crops=10, seed=0):
+    """The test-time views of ``images`` [B, 3, H, W] (upscaled first if smaller than the crop).
+
+    Returns ``(crops, views)``: the distinct crops, offset-major ([U*B, 3, crop, crop]: every image
+    at the first distinct offset, then at the next...), and ``views`` [V], the distinct crop of each
+    of the V views (V = ``num_crops`` for ``random``, 5 for ``five``, repeats included).
+    """
+    images = fit_to_crop(images, crop_size)
+    offsets = crop_offsets(*images.shape[-2:], crop_size, mode, num_crops, seed)
+    distinct = list(dict.fromkeys(offsets))
+    crops = torch.cat([images[:, :, top:top + crop_size, left:left + crop_size] for top, left in distinct])
+    return crops, torch.tensor([distinct.index(offset) for offset in offsets])
 
 
-def average_views(scores, weights):
-    """Per-image weighted mean of offset-major crop scores [V*B, 1] -> [B, 1]."""
-    per_view = scores.reshape(len(weights), -1)
-    return (per_view * weights.to(per_view)[:, None]).sum(dim=0)[:, None]
+def per_view(values, views, batch_size):
+    """Values of the distinct crops [U*B, ...] -> one row per view [B, V, ...] (repeats included), so
+    that a plain mean over views weighs a crop by how often it was drawn."""
+    return values.reshape(-1, batch_size, *values.shape[1:])[views.to(values.device)].transpose(0, 1)

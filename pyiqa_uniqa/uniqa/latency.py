@@ -17,6 +17,11 @@ import argparse
 import statistics
 import time
 
+import torch
+
+from pyiqa_uniqa.uniqa.arch import RANDOM_BACKBONE, UniQA
+from pyiqa_uniqa.uniqa.crops import view_crops
+
 
 def median_seconds(fn, repeats):
     fn()  # warm-up: allocator, kernels, the prompt cache
@@ -29,17 +34,11 @@ def median_seconds(fn, repeats):
 
 
 def measure(model_name='ViT-B-16-quickgelu', size=(384, 512), repeats=7):
-    import torch
-
-    from pyiqa_uniqa.uniqa.arch import RANDOM_BACKBONE, UniQA
-    from pyiqa_uniqa.uniqa.crops import crop_offsets, crop_views
-
     net = UniQA(backbone_weights=RANDOM_BACKBONE, model_name=model_name, prompt_set='ensemble',
                 use_adapter=False).eval()
     image = torch.rand(1, 3, *size)
-    crops, _ = crop_views(image, crop_offsets(*size, net.crop_size, net.test_crops, net.num_crops, net.crop_seed),
-                          net.crop_size)
-    pixels = (crops - net.pixel_mean) / net.pixel_std
+    crops, _ = view_crops(image, net.crop_size, net.test_crops, net.num_crops, net.crop_seed)
+    pixels = net.clip_input.normalize(crops)
     tokens = net.tokenizer(list(net.prompts))
 
     def official_style():
@@ -62,8 +61,6 @@ def main(argv=None):
     parser.add_argument('--repeats', type=int, default=7)
     parser.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch decides)')
     args = parser.parse_args(argv)
-    import torch
-
     if args.threads:
         torch.set_num_threads(args.threads)
     width, height = (int(v) for v in args.size.lower().split('x'))

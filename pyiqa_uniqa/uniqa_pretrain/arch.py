@@ -2,7 +2,12 @@
 
 forward(images, text_tokens) -> (image features, text features, logit_scale) for the contrastive
 loss; forward(images) alone -> a zero-shot quality score in [0, 1] (the expected level under a
-softmax over the five level prompts), which is what pyiqa's validation loop correlates with MOS.
+softmax over the five level prompts, averaged over the UniQA metric's test-time crops), which is
+what pyiqa's validation loop correlates with MOS.
+
+Template captions repeat (a handful of levels and distortions), so a batch holds the same caption
+many times: the text tower encodes each distinct caption once and the features are shared, which
+gives exactly the features and gradients of encoding every copy.
 
 The whole CLIP is a registered submodule (``self.clip``): unlike the downstream metric, the
 backbone is what is being trained, so it belongs in checkpoints. Options freeze either tower or
@@ -13,10 +18,12 @@ import math
 
 import torch
 import torch.nn.functional as F
-from open_clip import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
 from torch import nn
 
 from pyiqa_uniqa.backbones import create_clip, encode_prompts, get_tokenizer
+from pyiqa_uniqa.backbones.clip_input import ClipInput
+from pyiqa_uniqa.uniqa.crops import CROP_MODES, per_view, view_crops
+from pyiqa_uniqa.uniqa.prompts import flat_prompts
 from pyiqa_uniqa.weights import RANDOM
 
 # LoRA goes on the linear layers of every block's MLP. Not on attention: open_clip uses
@@ -27,24 +34,29 @@ DEFAULT_LORA = {'r': 16, 'alpha': 32, 'dropout': 0.0, 'target_modules': ['c_fc',
 UNSUPPORTED_LORA_TARGETS = ('attn', 'out_proj', 'in_proj')
 
 
-def default_zero_shot_prompts():
-    """The UniQA metric's five level prompts, so validation scores what the metric will use."""
-    from pyiqa_uniqa.uniqa.prompts import flat_prompts
-    return list(flat_prompts('level'))
-
-
 class UniQAPretrainCLIP(nn.Module):
+    """Args (beyond the towers, LoRA and temperature options):
+        weights: OpenAI-layout file, open_clip tag (``'openai'``), or ``'random'``/None: the seeded
+            random init that the ``uniqa`` metrics build for ``backbone_weights='random'``.
+        zero_shot_prompts: validation prompts, worst to best (default: the metric's level prompts).
+        test_crops, num_crops, crop_seed: the metric's test-time crops for zero-shot validation.
+    """
 
     def __init__(self, clip_model='ViT-B-16-quickgelu', weights=None, train_image_tower=True,
-                 train_text_tower=True, lora=None, zero_shot_prompts=None, max_logit_scale=100.0):
+                 train_text_tower=True, lora=None, zero_shot_prompts=None, max_logit_scale=100.0,
+                 test_crops='random', num_crops=10, crop_seed=0):
         super().__init__()
+        if test_crops not in CROP_MODES:
+            raise ValueError(f'test_crops must be one of {CROP_MODES}, got {test_crops!r}.')
         self.clip_model = clip_model
         self.clip = create_clip(clip_model, RANDOM if weights is None else weights)
-        # images arrive in [0, 1] (pyiqa's convention); not persistent, so checkpoints stay CLIP-only
-        self.register_buffer('pixel_mean', torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer('pixel_std', torch.tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1), persistent=False)
+        self.test_crops, self.num_crops, self.crop_seed = test_crops, num_crops, crop_seed
+        # images arrive in [0, 1] (pyiqa's convention); its buffers are not persistent, so
+        # checkpoints stay CLIP-only
+        self.clip_input = ClipInput.of(self.clip)
+        self.crop_size = self.clip_input.size
         self.tokenizer = get_tokenizer(clip_model)
-        self.zero_shot_prompts = list(zero_shot_prompts or default_zero_shot_prompts())
+        self.zero_shot_prompts = list(zero_shot_prompts or flat_prompts('level'))
         self.max_log_scale = math.log(max_logit_scale)
         if lora:
             self._add_lora({**DEFAULT_LORA, **(lora if isinstance(lora, dict) else {})})
@@ -57,7 +69,7 @@ class UniQAPretrainCLIP(nn.Module):
             raise ValueError('Both CLIP towers are frozen and LoRA is off: nothing but the temperature would train.')
 
     def _add_lora(self, options):
-        import peft
+        import peft  # only LoRA runs need it, and it imports transformers (seconds)
         unsupported = [t for t in options['target_modules'] if t.split('.')[-1] in UNSUPPORTED_LORA_TARGETS]
         if unsupported:
             raise ValueError(f'LoRA on {unsupported} is not supported (attention layers are nn.MultiheadAttention); '
@@ -76,16 +88,19 @@ class UniQAPretrainCLIP(nn.Module):
             self.clip.logit_scale.clamp_(0, self.max_log_scale)
 
     def encode_image(self, images):
-        return self.clip.encode_image((images - self.pixel_mean) / self.pixel_std)
+        return self.clip.encode_image(self.clip_input.normalize(images))
 
     def forward(self, images, text_tokens=None):
         """images: [B, 3, H, W] in [0, 1]; text_tokens: [B, context] or None for zero-shot scores."""
         if text_tokens is None:
-            return self.zero_shot_score(images)
-        return self.encode_image(images), self.clip.encode_text(text_tokens), self.clip.logit_scale.exp()
+            crops, views = view_crops(images, self.crop_size, self.test_crops, self.num_crops, self.crop_seed)
+            return per_view(self.zero_shot_score(crops), views, len(images)).mean(dim=1)
+        distinct, copies = torch.unique(text_tokens, dim=0, return_inverse=True)
+        return self.encode_image(images), self.clip.encode_text(distinct)[copies], self.clip.logit_scale.exp()
 
     def zero_shot_score(self, images):
-        """[B, 1] expected level (0 = first prompt, 1 = last) under softmax over the level prompts."""
+        """[B, 1] expected level (0 = first prompt, 1 = last) under softmax over the level prompts,
+        for images at the model's input size."""
         text = F.normalize(encode_prompts(self.clip, self.tokenizer, self.zero_shot_prompts), dim=-1)
         image = F.normalize(self.encode_image(images), dim=-1)
         probabilities = (self.clip.logit_scale.exp() * image @ text.T).softmax(dim=-1)

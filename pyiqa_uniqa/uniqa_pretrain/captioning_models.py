@@ -49,6 +49,11 @@ class VisionLanguageCaptioner:
         import transformers
         from transformers import AutoProcessor
 
+        from pyiqa_uniqa.weights import WeightSource, require_hf_model
+        # offline, fail in seconds naming --model (the hub would retry for minutes)
+        require_hf_model(model_id, WeightSource('config.json', keyword='model', flag='--model',
+                                                what='The captioning model'))
+
         self.name = str(model_id)
         self.prompts = prompts
         self.max_new_tokens = max_new_tokens
@@ -56,7 +61,7 @@ class VisionLanguageCaptioner:
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
         torch_dtype = _resolve_dtype(dtype, self.device)
         try:
-            self.processor = AutoProcessor.from_pretrained(model_id)
+            self.processor = AutoProcessor.from_pretrained(model_id, trust_remote_code=False)
         except (OSError, ValueError) as err:
             raise RuntimeError(
                 f'Could not load a processor for {model_id!r}: {err}. Pass a Hugging Face model id '
@@ -71,7 +76,7 @@ class VisionLanguageCaptioner:
         model_class = getattr(transformers, 'AutoModelForImageTextToText', None) or \
             transformers.AutoModelForVision2Seq
         dtype_key = 'dtype' if _transformers_at_least(transformers, 4, 56) else 'torch_dtype'
-        self.model = model_class.from_pretrained(model_id, **{dtype_key: torch_dtype})
+        self.model = model_class.from_pretrained(model_id, trust_remote_code=False, **{dtype_key: torch_dtype})
         self.model.to(self.device).eval()
 
     def instruction(self, request):

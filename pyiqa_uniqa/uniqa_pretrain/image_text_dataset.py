@@ -15,7 +15,9 @@ Options (pyiqa dataset style)::
     clip_model: ViT-B-16-quickgelu        # tokenizer and preprocessing
     tasks: [quality, aesthetics]          # keep records of these tasks (default: all)
     crop: center                          # center (official train_clip) | random (60-100% area crops)
+                                          # | native (a crop of the input size at the file's own scale)
     hflip: false
+    cache_images: false                   # keep decoded images in memory (small datasets read every epoch)
     missing_images: error                 # error | skip (checked once, at start)
     bad_lines: error                      # error | skip damaged JSONL lines (a torn last line is always skipped)
 """
@@ -27,7 +29,10 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 from pyiqa_uniqa.data.images import read_image
-from pyiqa_uniqa.uniqa_pretrain.captioning_records import expand_caption_paths, read_records
+from pyiqa_uniqa.uniqa_pretrain.captioning_records import (
+    expand_caption_paths,
+    read_records,
+)
 
 logger = logging.getLogger('pyiqa_uniqa')
 
@@ -39,6 +44,10 @@ def clip_preprocess(model_name, crop='center', hflip=False):
     network scores pyiqa's own datasets (validation) and these pairs (training) alike.
     ``crop='random'`` takes a random crop of 60-100% of the area instead (at most a 1.3x zoom,
     so blur and noise keep their scale), for small datasets that would otherwise be memorised.
+    ``crop='native'`` takes a random crop of the input size without any resizing, what the
+    downstream adapter sees (pyiqa's ``random_crop``): pixel-level distortions keep their exact
+    scale, and a model with a small input sees many different crops of each image (a smaller
+    image is first upscaled so its short side fits).
     """
     from torchvision import transforms
 
@@ -46,11 +55,23 @@ def clip_preprocess(model_name, crop='center', hflip=False):
     size = clip_model_config(model_name)['vision_cfg']['image_size']
     bicubic = transforms.InterpolationMode.BICUBIC
     steps = {'center': [transforms.Resize(size, interpolation=bicubic, antialias=True), transforms.CenterCrop(size)],
-             'random': [transforms.RandomResizedCrop(size, scale=(0.6, 1.0), interpolation=bicubic, antialias=True)]}
+             'random': [transforms.RandomResizedCrop(size, scale=(0.6, 1.0), interpolation=bicubic, antialias=True)],
+             'native': [_UpscaleShortSide(size, bicubic), transforms.RandomCrop(size)]}
     if crop not in steps:
-        raise ValueError(f'ImageTextDataset option crop must be center or random, not {crop!r}.')
+        raise ValueError(f'ImageTextDataset option crop must be center, random or native, not {crop!r}.')
     return transforms.Compose(steps[crop] + ([transforms.RandomHorizontalFlip()] if hflip else [])
                               + [transforms.ToTensor()])
+
+
+class _UpscaleShortSide:
+    """Upscale a PIL image whose short side is below ``size`` (larger ones pass unchanged)."""
+
+    def __init__(self, size, interpolation):
+        self.size, self.interpolation = size, interpolation
+
+    def __call__(self, image):
+        from torchvision.transforms import functional
+        return functional.resize(image, self.size, self.interpolation) if min(image.size) < self.size else image
 
 
 def group_captions(records, tasks=None, source=''):
@@ -67,7 +88,8 @@ def group_captions(records, tasks=None, source=''):
 
 
 class ImageTextDataset(Dataset):
-    option_keys = {'dataset': {'caption_files', 'clip_model', 'tasks', 'missing_images', 'bad_lines', 'crop', 'hflip'}}
+    option_keys = {'dataset': {'caption_files', 'clip_model', 'tasks', 'missing_images', 'bad_lines', 'crop', 'hflip',
+                               'cache_images'}}
 
     def __init__(self, opt):
         super().__init__()
@@ -90,6 +112,7 @@ class ImageTextDataset(Dataset):
         from pyiqa_uniqa.backbones import get_tokenizer
         self.tokenizer = get_tokenizer(self.clip_model)
         self.transform = clip_preprocess(self.clip_model, opt.get('crop', 'center'), opt.get('hflip', False))
+        self.cache = {} if opt.get('cache_images', False) else None
         logger.info(f'ImageTextDataset: {len(self.items)} images, '
                     f'{sum(len(c) for _, c in self.items)} captions from {len(files)} file(s).')
 
@@ -126,9 +149,17 @@ class ImageTextDataset(Dataset):
         path, captions = self.items[index]
         # python's random is seeded per worker by pyiqa's worker_init_fn (and by the run seed)
         record = captions[random.randrange(len(captions))]
-        tensor = self.transform(read_image(path))
+        tensor = self.transform(self._image(path))
         tokens = self.tokenizer([record['caption']])[0]
         return {'img': tensor, 'text_tokens': tokens, 'caption': record['caption'], 'img_path': path}
+
+
+    def _image(self, path):
+        if self.cache is None:
+            return read_image(path)
+        if path not in self.cache:
+            self.cache[path] = read_image(path)  # decoded once; the transforms return new images
+        return self.cache[path]
 
 
 def _resolve(root, image):

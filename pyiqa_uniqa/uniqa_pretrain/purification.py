@@ -117,9 +117,14 @@ class HuggingFaceTextEmbedder:
     def __init__(self, model_id, device=None, batch_size=256):
         import torch
         from transformers import AutoModel, AutoTokenizer
+
+        from pyiqa_uniqa.weights import WeightSource, require_hf_model
+        # offline, fail in seconds naming --embedder (the hub would retry for a minute)
+        require_hf_model(model_id, WeightSource('config.json', keyword='embedder', flag='--embedder hf:',
+                                                what='The text embedding model'))
         self.device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-        self.tokenizer = AutoTokenizer.from_pretrained(model_id)
-        self.model = AutoModel.from_pretrained(model_id).to(self.device).eval()
+        self.tokenizer = AutoTokenizer.from_pretrained(model_id, trust_remote_code=False)
+        self.model = AutoModel.from_pretrained(model_id, trust_remote_code=False).to(self.device).eval()
         self.batch_size = batch_size
 
     def embed(self, texts):

@@ -56,9 +56,10 @@ def test_a_half_precision_tower_moves_scores_a_little_on_real_photos():
     from pyiqa_uniqa.testing.tiny_net import TinyIQANet
 
     images = torch.stack([resize_center_crop(image_to_tensor(array)[None], 224)[0] for _, array in load_photos()])
+    torch.manual_seed(0)
     net = TinyIQANet(crop_size=96).eval()
     reference = net(images)
-    for precision, bound in (('bf16', 1e-3), ('fp16', 2e-4)):  # measured: 3.8e-4 and 8.3e-5
+    for precision, bound in (('bf16', 2e-3), ('fp16', 2e-4)):  # measured: 3.3e-4 and 5.7e-5
         net.precision = precision
         difference = (net(images) - reference).abs().max()
         assert 0 < difference < bound, precision

@@ -79,16 +79,26 @@ def test_missing_dataset_and_weights_one_line_each_and_nothing_created(workdir, 
 
 
 def test_unknown_types_missing_sections_and_files(workdir, capsys):
+    from PIL import ImageFile
     opt = toy_recipe()
     opt['network']['type'] = 'TinyIQANett'
     opt['datasets']['val']['type'] = 'NoSuchDataset'
     opt['path'] = {'pretrain_network': 'nowhere/net_best.pth', 'resume_state': str(workdir)}
+    modules, truncated = set(sys.modules), ImageFile.LOAD_TRUNCATED_IMAGES
     assert main(['train', '-opt', write(workdir / 'bad.yml', opt)]) == 2
     err = capsys.readouterr().err
     assert "network.type: arch type 'TinyIQANett' is not registered with pyiqa. Did you mean one of: TinyIQANet" in err
     assert "datasets.val.type: dataset type 'NoSuchDataset' is not registered" in err
     assert 'path.pretrain_network: nowhere/net_best.pth does not exist.' in err
     assert f'path.resume_state: {workdir} is a folder, not a file.' in err
+    # finding out that a name is unknown imports none of pyiqa's other modules (pyiqa's own lookup imports
+    # them all, and some change process-wide state: AVA's PIL flag, Q-Align's transformers patches)
+    imported = set(sys.modules) - modules
+    assert not [m for m in imported if m.startswith('pyiqa.archs.') and m.endswith('_arch')], imported
+    assert 'pyiqa.data.ava_dataset' not in imported and not [m for m in imported if 'q_align' in m]
+    assert ImageFile.LOAD_TRUNCATED_IMAGES == truncated
+    opt['network']['type'] = 'TinyIQANet'
+    opt['datasets']['val']['type'] = 'GeneralNRDataset'
     del opt['logger'], opt['num_gpu']
     assert main(['train', '-opt', write(workdir / 'bad.yml', opt)]) == 2
     assert 'the options have no num_gpu, logger' in capsys.readouterr().err

@@ -6,10 +6,10 @@ from PIL import Image
 
 from pyiqa_uniqa.uniqa.arch import UniQA
 from pyiqa_uniqa.uniqa.crops import (
-    crop_views,
     fit_to_crop,
     five_crop_offsets,
     random_crop_offsets,
+    view_crops,
 )
 
 
@@ -43,16 +43,16 @@ def test_scores_do_not_depend_on_run_or_batch(model):
 
 def test_crops_of_all_images_go_through_the_encoder_together(model, monkeypatch):
     calls = []
-    original = model.score
-    monkeypatch.setattr(model, 'score', lambda x: calls.append(x.shape) or original(x))
+    original = model.encode
+    monkeypatch.setattr(model, 'encode', lambda x: calls.append(x.shape) or original(x))
     with torch.no_grad():
         model(torch.rand(4, 3, 256, 320))
     assert calls == [(40, 3, 224, 224)]
 
 
 def test_identical_crops_are_scored_once():
-    crops, weights = crop_views(torch.rand(2, 3, 224, 224), random_crop_offsets(224, 224, 224, 10), 224)
-    assert crops.shape == (2, 3, 224, 224) and weights.tolist() == [1.0]
+    crops, views = view_crops(torch.rand(2, 3, 224, 224), 224, 'random', 10)
+    assert crops.shape == (2, 3, 224, 224) and views.tolist() == [0] * 10
 
 
 @pytest.mark.parametrize('shape', [(1, 3, 100, 80), (1, 3, 16, 1200), (1, 3, 1200, 30), (2, 3, 224, 224),
@@ -70,12 +70,21 @@ def test_small_images_are_upscaled_to_the_crop_keeping_aspect():
     assert fit_to_crop(big, 224) is big
 
 
-def test_training_mode_scores_the_given_crop_once(model):
+def test_training_mode_scores_the_given_crop_once(model, monkeypatch):
+    calls = []
+    original = model.encode
+    monkeypatch.setattr(model, 'encode', lambda x: calls.append(tuple(x.shape)) or original(x))
+    images = torch.rand(5, 3, 224, 224)
     model.train()
     try:
-        assert model(torch.rand(5, 3, 224, 224)).shape == (5, 1)
+        with torch.no_grad():
+            scores = model(images)
+            assert model.frozen_features(images).shape[:2] == (5, 1)  # one view per image: the one given
     finally:
         model.eval()
+    assert calls[0] == (5, 3, 224, 224)  # each image encoded once, as given, in one batch
+    with torch.no_grad():
+        assert torch.allclose(scores, model(images), atol=1e-6)  # at the crop size, eval's only view is the same
 
 
 def test_image_files_through_pyiqa(tiny_clip_checkpoint, tmp_path):

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from PIL import Image
 
 OPTIONS = Path(__file__).resolve().parents[2] / 'options' / 'uniqa'
 RECIPES = sorted(p for p in OPTIONS.glob('*.yml') if not p.name.startswith('pretrain'))
@@ -68,23 +69,77 @@ def test_every_adapter_metric_names_an_existing_recipe():
         assert (OPTIONS.parents[1] / recipe).is_file(), recipe
 
 
-def test_demo_options_move_paths_into_the_workdir(tmp_path):
-    from pyiqa_uniqa.uniqa.demo import DEMO_OPTIONS, demo_options
+def test_demo_recipes_are_the_packaged_ones_and_agree(tmp_path):
+    from pyiqa_uniqa.backbones import clip_model_config
+    from pyiqa_uniqa.data.photos import ALL_PHOTO_NAMES
+    from pyiqa_uniqa.uniqa.demo import ADAPTER_RECIPE, PRETRAIN_RECIPE
 
-    # the recipe in options/ is the one the (installed) demo reads
-    assert (OPTIONS / 'demo.yml').read_text() == DEMO_OPTIONS.read_text()
-    opt = demo_options(tmp_path, backbone_weights=str(tmp_path / 'UniQA_weight.pt'), epochs=3)
+    # the recipes in options/ are the ones the (installed) demo reads
+    assert (OPTIONS / 'demo.yml').read_text() == ADAPTER_RECIPE.read_text()
+    assert (OPTIONS / 'pretrain_demo.yml').read_text() == PRETRAIN_RECIPE.read_text()
+    adapter, pretrain = load(ADAPTER_RECIPE), load(PRETRAIN_RECIPE)
+    network = adapter['network']
+    # one backbone geometry and one crop protocol for pre-training, zero-shot and the adapter
+    assert pretrain['network']['clip_model'] == pretrain['datasets']['train']['clip_model'] == network['model_name']
+    crop = clip_model_config(network['model_name'])['vision_cfg']['image_size']
+    assert network['crop_size'] == adapter['datasets']['train']['augment']['random_crop'] == crop
+    assert pretrain['network']['num_crops'] == network['num_crops'] and network['test_crops'] == 'random'
+    assert pretrain['datasets']['train']['crop'] == 'native'  # crops at the photos' own scale, like random_crop
+    # one photo dataset: every known photo, the same build options everywhere
+    build_opts = [dict(d['build_opts']) for recipe in (adapter, pretrain) for d in recipe['datasets'].values()
+                  if 'build_opts' in d]
+    assert len(build_opts) == 3 and all(b == build_opts[0] for b in build_opts)
+    assert build_opts[0]['photos'] == list(ALL_PHOTO_NAMES)
+    # checkpoints are chosen on the val photos only
+    assert [d.get('phase', 'val') for d in (adapter['datasets']['val'], pretrain['datasets']['val'])] == ['val', 'val']
+    assert network['backbone_weights'] == pretrain['network']['weights'] == 'random'
+
+
+def test_demo_recipe_moves_paths_into_the_workdir(tmp_path):
+    from pyiqa_uniqa.uniqa.demo import ADAPTER_RECIPE, OFFICIAL_NETWORK, demo_recipe
+
+    build_opts = {'size': 224, 'photos': ['astronaut', 'chelsea', 'coffee']}
+    network = {**OFFICIAL_NETWORK, 'backbone_weights': str(tmp_path / 'UniQA_weight.pt')}
+    opt = demo_recipe(ADAPTER_RECIPE, tmp_path, 'x', build_opts, network=network, epochs=3)
     assert all(d['dataroot_target'].startswith(str(tmp_path)) for d in opt['datasets'].values())
+    assert all(d['build_opts'] == build_opts for d in opt['datasets'].values())
     assert opt['network']['model_name'] == 'ViT-B-16-quickgelu'
+    assert opt['network']['crop_size'] == opt['datasets']['train']['augment']['random_crop'] == 224
     assert opt['train']['total_epoch'] == opt['train']['scheduler']['T_max'] == 3
-    assert demo_options(tmp_path)['network']['backbone_weights'] == 'random'
+    assert demo_recipe(ADAPTER_RECIPE, tmp_path, 'x', build_opts)['network']['backbone_weights'] == 'random'
 
 
-@pytest.mark.parametrize('argv, message', [(['--epochs', '0'], '--epochs must be >= 1'),
-                                           (['--backbone-weights', 'missing.pt'], 'missing.pt: no such file')])
-def test_demo_refuses_bad_arguments_before_any_work(tmp_path, argv, message):
+@pytest.fixture
+def png_named_pt(tmp_path):
+    path = tmp_path / 'UniQA_weight.pt'
+    Image.new('RGB', (8, 8)).save(path, format='PNG')
+    return path
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--epochs', '0'], '--epochs must be >= 1'),
+    (['--pretrain-epochs', '-1'], '--pretrain-epochs must be >= 1'),
+    (['--backbone-weights', 'missing.pt'], 'missing.pt: no such file'),
+    (['--backbone-weights', 'PNG'], 'UniQA_weight.pt is not a PyTorch checkpoint'),
+    (['--backbone-weights', 'TINY'], 'does not fit the official UniQA backbone'),
+    (['--quick', '--captioner', 'Qwen/Qwen2-VL-7B-Instruct'], '--captioner is for the full recipe'),
+])
+def test_demo_refuses_bad_arguments_before_any_work(tmp_path, png_named_pt, tiny_clip_checkpoint, capsys, argv,
+                                                    message):
     from pyiqa_uniqa.cli import main
 
-    with pytest.raises(SystemExit, match=message):
-        main(['demo', '--workdir', str(tmp_path / 'demo'), *argv])
+    files = {'PNG': str(png_named_pt), 'TINY': str(tiny_clip_checkpoint)}
+    argv = [files.get(arg, arg) for arg in argv]
+    assert main(['demo', '--workdir', str(tmp_path / 'demo'), *argv]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith('pyiqa-uniqa demo: error: ') and message in error and 'Traceback' not in error
     assert not (tmp_path / 'demo').exists()
+
+
+def test_demo_takes_a_backbone_in_the_official_layout(vitb16_checkpoint):
+    import argparse
+
+    from pyiqa_uniqa.uniqa.demo import check_arguments
+
+    check_arguments(argparse.Namespace(epochs=None, pretrain_epochs=None, captioner='template', quick=False,
+                                       backbone_weights=str(vitb16_checkpoint)))  # no error: it fits

@@ -1,0 +1,54 @@
+"""Every network that implements the frozen-feature protocol honours it: its forward is
+forward_from_features(frozen_features(x)) in both modes, an image's views do not depend on its
+batch, and the validation cache gives its numbers back exactly."""
+import pytest
+import torch
+
+from pyiqa_uniqa.backbones.frozen import has_frozen_features
+from pyiqa_uniqa.training.feature_cache import FrozenFeatureCache
+
+
+def tiny_net():
+    from pyiqa_uniqa.testing.tiny_net import TinyIQANet
+    return TinyIQANet(crop_size=24)
+
+
+def clip_agiqa():
+    from pyiqa_uniqa.clip_agiqa.arch import CLIPAGIQA
+    return CLIPAGIQA(model_name='tiny-clip-quickgelu', backbone_weights='random')
+
+
+def attiqa_frozen_backbone():
+    from pyiqa_uniqa.attiqa.arch import ATTIQA
+    return ATTIQA(backbone='test_resnet', head_hidden=16, backbone_weights='random', freeze_backbone=True)
+
+
+NETWORKS = {'TinyIQANet': tiny_net, 'CLIPAGIQA': clip_agiqa, 'ATTIQA(freeze_backbone)': attiqa_frozen_backbone}
+
+
+@pytest.mark.parametrize('build', NETWORKS.values(), ids=NETWORKS)
+def test_the_protocol_holds(build):
+    torch.manual_seed(0)
+    net = build()
+    images = torch.rand(3, 3, 40, 56, generator=torch.Generator().manual_seed(1))
+    for mode in ('eval', 'train'):
+        getattr(net, mode)()
+        if mode == 'train':
+            net.apply(lambda m: m.eval() if isinstance(m, torch.nn.Dropout) else None)  # same numbers twice
+        assert has_frozen_features(net)
+        with torch.no_grad():
+            features = net.frozen_features(images)
+            assert features.ndim >= 3 and features.shape[0] == 3 and not features.requires_grad
+            assert torch.equal(net(images), net.forward_from_features(features)), mode
+            alone = net.frozen_features(images[1:2])
+        assert torch.allclose(alone[0], features[1], atol=1e-5), mode  # views do not depend on the batch
+        hash(net.frozen_features_key())
+    train_key = net.frozen_features_key()
+    net.eval()
+    assert net.frozen_features_key() != train_key
+
+    cache = FrozenFeatureCache()
+    with torch.no_grad():
+        first = net.forward_from_features(cache.features(net, images))
+        again = net.forward_from_features(cache.features(net, images))
+    assert torch.equal(first, again) and torch.equal(first, net(images)) and cache.hits == 3

@@ -1,0 +1,213 @@
+"""Every wrong input gets a clear answer: one table of entry point x bad input -> expected outcome.
+
+A row is ``Row(entry, bad_input, expect)``:
+
+- ``entry``: how the input is handed over:
+  ``command('train', '-opt', '{input}')`` runs ``pyiqa-uniqa`` in a scratch folder ('{input}' is
+  replaced by the bad input's path); ``metric('uniqa', **options)`` calls
+  ``pyiqa.create_metric(name, **options)(input)``, pyiqa's own loader path for a path, or the
+  tensor itself;
+- ``bad_input``: a name in ``BAD_INPUTS`` (each writes its file into the folder, or returns a tensor);
+- ``expect``: ``SCORE`` (a finite score), or ``error('text')``: a command exits with status 2 and one
+  ``pyiqa-uniqa <command>: error:`` message, a call raises a ``UserError`` (or ``kind=...``); either
+  way without a traceback, naming the input, and containing ``text``.
+
+A new command or metric family adds rows, not a new test file.
+"""
+import contextlib
+import io
+import os
+import pickle
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from pyiqa_uniqa.cli import main
+from pyiqa_uniqa.errors import UserError
+
+
+class Payload:
+    def __reduce__(self):
+        return (print, ('payload ran',))
+
+
+def _image(name, array, mode=None, **save):
+    def write(folder):
+        path = folder / name
+        Image.fromarray(array, mode=mode).save(path, **save) if mode else Image.fromarray(array).save(path, **save)
+        return path
+    return write
+
+
+def _bytes(name, data):
+    def write(folder):
+        (folder / name).write_bytes(data() if callable(data) else data)
+        return folder / name
+    return write
+
+
+def _truncated_jpeg():
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (96, 96, 3), dtype=np.uint8)).save(buffer, 'JPEG')
+    return buffer.getvalue()[: len(buffer.getvalue()) // 2]
+
+
+def _cmyk(folder):
+    path = folder / 'cmyk.jpg'
+    Image.new('CMYK', (40, 32), (0, 128, 255, 30)).save(path)
+    return path
+
+
+def _folder(folder):
+    (folder / 'a_folder').mkdir()
+    return folder / 'a_folder'
+
+
+def _png_bytes():
+    buffer = io.BytesIO()
+    Image.new('RGB', (8, 8)).save(buffer, 'PNG')
+    return buffer.getvalue()
+
+
+BAD_INPUTS = {
+    'missing path': lambda folder: folder / 'missing.file',
+    'folder': _folder,
+    'empty file': _bytes('empty.file', b''),
+    'truncated jpeg': _bytes('truncated.jpg', _truncated_jpeg),
+    'non-image': _bytes('text.jpg', b'this is not an image\n'),
+    '1x1 image': _image('one.png', np.full((1, 1, 3), 200, np.uint8)),
+    '20x3000 image': _image('strip.png', np.full((20, 3000, 3), 90, np.uint8)),
+    'RGBA image': _image('rgba.png', np.full((32, 40, 4), 120, np.uint8)),
+    '16-bit image': _image('sixteen.png', np.full((32, 40), 40000, np.uint16)),
+    'CMYK image': _cmyk,
+    'grayscale image': _image('gray.png', np.full((32, 40), 77, np.uint8)),
+    'NaN tensor': lambda folder: torch.full((1, 3, 32, 32), float('nan')),
+    'randn tensor': lambda folder: torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0)),
+    'hostile pickle': _bytes('hostile.pkl', lambda: pickle.dumps(Payload())),
+    'malformed YAML': _bytes('bad.yml', b'name: x\ndatasets: {train: [1, 2}\n'),
+    'image as YAML': _bytes('image.yml', _png_bytes),
+    'malformed JSON': _bytes('bad.json', b'{"name": "x", "datasets": [1, 2'),
+    'malformed CSV': _bytes('bad.csv', b'image,mos\n"unclosed,1\n'),
+}
+
+
+@dataclass
+class Expect:
+    text: str = ''
+    kind: type = UserError
+    score: bool = False
+
+
+SCORE = Expect(score=True)
+
+
+def error(text='', kind=UserError):
+    return Expect(text=text, kind=kind)
+
+
+@dataclass
+class Outcome:
+    value: object = None  # a score
+    error: BaseException = None  # what a call raised
+    status: int = None  # a command's exit status
+    stderr: str = ''
+
+
+def command(*argv):
+    def run(folder, bad):
+        err = io.StringIO()
+        cwd = os.getcwd()
+        os.chdir(folder)
+        try:
+            with contextlib.redirect_stderr(err):
+                status = main([a.replace('{input}', str(bad)) for a in argv])
+        finally:
+            os.chdir(cwd)
+        return Outcome(status=status, stderr=err.getvalue())
+    run.name = f'pyiqa-uniqa {argv[0]}'
+    return run
+
+
+_METRICS = {}
+
+
+def metric(name, **options):
+    def run(folder, bad):
+        import pyiqa
+        key = (name, tuple(sorted(options.items())))
+        if key not in _METRICS:
+            _METRICS[key] = pyiqa.create_metric(name, device='cpu', **options)
+        try:
+            with torch.no_grad():
+                return Outcome(value=_METRICS[key](str(bad) if not torch.is_tensor(bad) else bad))
+        except Exception as err:  # noqa: BLE001 - the row says which error is right
+            return Outcome(error=err)
+    run.name = f'create_metric({name!r})'
+    return run
+
+
+@dataclass
+class Row:
+    entry: Callable
+    bad_input: str
+    expect: Expect
+    marks: list = field(default_factory=list)
+
+
+TRAIN = command('train', '-opt', '{input}')
+INSTALL_HOOK = command('install-hook', '--site-dir', '{input}')
+UNIQA = metric('uniqa', backbone_weights='random', model_name='tiny-clip-quickgelu', num_crops=2)
+
+ROWS = [
+    Row(TRAIN, 'missing path', error('no such options file')),
+    Row(TRAIN, 'folder', error('is a folder, not an options file')),
+    Row(TRAIN, 'empty file', error('must be a YAML mapping')),
+    Row(TRAIN, 'malformed YAML', error('line 2: not valid YAML')),
+    Row(TRAIN, 'malformed JSON', error('not valid YAML')),
+    Row(TRAIN, 'image as YAML', error('is not a text file')),
+    Row(TRAIN, 'hostile pickle', error('is not a text file')),
+    Row(TRAIN, 'malformed CSV', error('must be a YAML mapping')),
+    Row(INSTALL_HOOK, 'missing path', error('no such folder')),
+    Row(INSTALL_HOOK, 'empty file', error('is not a folder')),
+    # pyiqa's own loader path: create_metric(...)(path or tensor)
+    *[Row(UNIQA, name, SCORE) for name in ('1x1 image', '20x3000 image', 'RGBA image', '16-bit image', 'CMYK image',
+                                           'grayscale image')],
+    Row(UNIQA, 'missing path', error('No such file', kind=FileNotFoundError)),
+    Row(UNIQA, 'truncated jpeg', error('Cannot read image')),
+    Row(UNIQA, 'non-image', error('Cannot read image')),
+    Row(UNIQA, 'empty file', error('Cannot read image')),
+    Row(UNIQA, 'folder', error('', kind=(IsADirectoryError, UserError))),
+    # pyiqa itself asserts that tensors are in [0, 1] before any metric sees them
+    Row(UNIQA, 'NaN tensor', error('normalized to [0, 1]', kind=AssertionError)),
+    Row(UNIQA, 'randn tensor', error('normalized to [0, 1]', kind=AssertionError)),
+]
+
+
+def _row_id(row):
+    return f'{row.entry.name} x {row.bad_input}'
+
+
+@pytest.mark.parametrize('row', [pytest.param(row, marks=row.marks, id=_row_id(row)) for row in ROWS])
+def test_bad_input(row, tmp_path, monkeypatch):
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    bad = BAD_INPUTS[row.bad_input](tmp_path)
+    outcome = row.entry(tmp_path, bad)
+    if row.expect.score:
+        assert outcome.error is None, outcome.error
+        assert torch.isfinite(torch.as_tensor(outcome.value)).all()
+        return
+    named = bad.name if not torch.is_tensor(bad) else ''
+    if outcome.status is not None:  # a command
+        assert outcome.status == 2, outcome.stderr
+        lines = outcome.stderr.splitlines()
+        assert lines and lines[0].startswith(f'{row.entry.name}: error: '), outcome.stderr
+        assert 'Traceback' not in outcome.stderr
+        message = outcome.stderr
+    else:
+        assert isinstance(outcome.error, row.expect.kind), repr(outcome.error)
+        message = str(outcome.error)
+    assert named in message and row.expect.text in message, message
