@@ -161,7 +161,7 @@ class Row:
 TRAIN = command('train', '-opt', '{input}')
 INSTALL_HOOK = command('install-hook', '--site-dir', '{input}')
 UNIQA = metric('uniqa', backbone_weights='random', model_name='tiny-clip-quickgelu', num_crops=2)
-SCORE = command('score', '-m', 'piqe', '--images', '{input}', '--out', 'scores.csv', '--no-progress')
+SCORE_IMAGES = command('score', '-m', 'piqe', '--images', '{input}', '--out', 'scores.csv', '--no-progress')
 SCORE_METRIC_OPT = command('score', '--metric-opt', '{input}', '--images', '.', '--out', 'scores.csv')
 SCORE_MERGE = command('score', '--merge', '{input}', '--out', 'all.csv')
 EVAL_DATA_OPT = command('eval', '-m', 'psnr', '--data-opt', '{input}', '--out', 'results')
@@ -180,11 +180,11 @@ ROWS = [
     Row(TRAIN, 'malformed CSV', error('must be a YAML mapping')),
     Row(INSTALL_HOOK, 'missing path', error('no such folder')),
     Row(INSTALL_HOOK, 'empty file', error('is not a folder')),
-    Row(SCORE, 'missing path', error('no such folder, file or glob match')),
-    Row(SCORE, 'folder', error('no images in folder')),
-    Row(SCORE, 'empty file', error('no images in list')),
-    Row(SCORE, 'image as YAML', error('not a text file of image paths')),
-    Row(SCORE, 'malformed CSV', error('not a readable CSV')),
+    Row(SCORE_IMAGES, 'missing path', error('no such folder, file or glob match')),
+    Row(SCORE_IMAGES, 'folder', error('no images in folder')),
+    Row(SCORE_IMAGES, 'empty file', error('no images in list')),
+    Row(SCORE_IMAGES, 'image as YAML', error('not a text file of image paths')),
+    Row(SCORE_IMAGES, 'malformed CSV', error('not a readable CSV')),
     Row(SCORE_METRIC_OPT, 'missing path', error('no such file')),
     Row(SCORE_METRIC_OPT, 'malformed YAML', error('not valid YAML')),
     Row(SCORE_METRIC_OPT, 'empty file', error('must be a YAML mapping')),
