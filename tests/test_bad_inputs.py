@@ -161,6 +161,13 @@ class Row:
 TRAIN = command('train', '-opt', '{input}')
 INSTALL_HOOK = command('install-hook', '--site-dir', '{input}')
 UNIQA = metric('uniqa', backbone_weights='random', model_name='tiny-clip-quickgelu', num_crops=2)
+SCORE_IMAGES = command('score', '-m', 'piqe', '--images', '{input}', '--out', 'scores.csv', '--no-progress')
+SCORE_METRIC_OPT = command('score', '--metric-opt', '{input}', '--images', '.', '--out', 'scores.csv')
+SCORE_MERGE = command('score', '--merge', '{input}', '--out', 'all.csv')
+EVAL_DATA_OPT = command('eval', '-m', 'psnr', '--data-opt', '{input}', '--out', 'results')
+BENCH = command('bench', '-m', 'psnr', '--images', '{input}')
+RANK = command('rank', '{input}', '{input}', '-m', 'psnr')
+COMPARE = command('compare', '{input}', '{input}', '-m', 'piqe')
 
 ROWS = [
     Row(TRAIN, 'missing path', error('no such options file')),
@@ -173,6 +180,25 @@ ROWS = [
     Row(TRAIN, 'malformed CSV', error('must be a YAML mapping')),
     Row(INSTALL_HOOK, 'missing path', error('no such folder')),
     Row(INSTALL_HOOK, 'empty file', error('is not a folder')),
+    Row(SCORE_IMAGES, 'missing path', error('no such folder, file or glob match')),
+    Row(SCORE_IMAGES, 'folder', error('no images in folder')),
+    Row(SCORE_IMAGES, 'empty file', error('no images in list')),
+    Row(SCORE_IMAGES, 'image as YAML', error('not a text file of image paths')),
+    Row(SCORE_IMAGES, 'malformed CSV', error('not a readable CSV')),
+    Row(SCORE_METRIC_OPT, 'missing path', error('no such file')),
+    Row(SCORE_METRIC_OPT, 'malformed YAML', error('not valid YAML')),
+    Row(SCORE_METRIC_OPT, 'empty file', error('must be a YAML mapping')),
+    Row(SCORE_MERGE, 'missing path', error('unknown table format')),
+    Row(SCORE_MERGE, 'malformed CSV', error('not a readable csv table')),
+    Row(SCORE_MERGE, 'hostile pickle', error('unknown table format')),
+    Row(EVAL_DATA_OPT, 'missing path', error('no such file')),
+    Row(EVAL_DATA_OPT, 'malformed YAML', error('not valid YAML')),
+    Row(EVAL_DATA_OPT, 'image as YAML', error('is not a text file')),
+    Row(BENCH, 'missing path', error('not a folder')),
+    Row(BENCH, 'empty file', error('not a folder')),
+    Row(RANK, 'missing path', error('no such file or folder')),
+    Row(COMPARE, 'missing path', error('is not a folder')),
+    Row(COMPARE, 'empty file', error('is not a folder')),
     # pyiqa's own loader path: create_metric(...)(path or tensor)
     *[Row(UNIQA, name, SCORE) for name in ('1x1 image', '20x3000 image', 'RGBA image', '16-bit image', 'CMYK image',
                                            'grayscale image')],

@@ -69,6 +69,16 @@ def torch_saved(name, wrap):
     return pickled(name, wrap, dump=torch.save)
 
 
+def escaping_list(name):
+    """A CSV of image names that climb out of its folder (``../``) or are the marker's own path, relative."""
+    def write(folder, marker):
+        path = folder / 'lists' / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f'path\n../{marker.name}\n../../etc/passwd\n')
+        return path
+    return write
+
+
 # --- entry points ----------------------------------------------------------------------------------
 
 def command(*argv):
@@ -209,6 +219,10 @@ ROWS = [
         command('eval', '-m', 'psnr', '--data-opt', '{file}', '-d', 'mine', '--out', 'res', '--no-plots')),
     Row('bench --metric-opt: YAML python tag', python_tag('metrics.yml', lambda p: {'psnr': {'test_y_channel': p}}),
         command('bench', '--metric-opt', '{file}')),
+    Row('score --metric-opt: YAML python tag', python_tag('metrics.yml', lambda p: {'psnr': {'test_y_channel': p}}),
+        command('score', '--metric-opt', '{file}', '--images', '.', '--out', 'scores.csv')),
+    Row('score --images: a list whose names climb out of its folder', escaping_list('images.csv'),
+        command('score', '-m', 'piqe', '--images', '{file}', '--out', 'scores.csv', '--no-progress')),
 ]
 
 
