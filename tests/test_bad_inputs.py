@@ -28,6 +28,7 @@ from PIL import Image
 
 from pyiqa_uniqa.cli import main
 from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.testing.bad_images import png_header_only
 
 
 class Payload:
@@ -92,6 +93,7 @@ BAD_INPUTS = {
     'image as YAML': _bytes('image.yml', _png_bytes),
     'malformed JSON': _bytes('bad.json', b'{"name": "x", "datasets": [1, 2'),
     'malformed CSV': _bytes('bad.csv', b'image,mos\n"unclosed,1\n'),
+    'decompression bomb': _bytes('bomb.png', lambda: png_header_only(40000, 40000)),  # 1.6 G pixels declared
 }
 
 
@@ -168,6 +170,8 @@ EVAL_DATA_OPT = command('eval', '-m', 'psnr', '--data-opt', '{input}', '--out', 
 BENCH = command('bench', '-m', 'psnr', '--images', '{input}')
 RANK = command('rank', '{input}', '{input}', '-m', 'psnr')
 COMPARE = command('compare', '{input}', '{input}', '-m', 'piqe')
+BENCH_TRAIN = command('bench-train', '-opt', '{input}')
+PIQE = metric('piqe')  # one of pyiqa's own metrics (no weights): its loader path gets the same checks
 
 ROWS = [
     Row(TRAIN, 'missing path', error('no such options file')),
@@ -207,6 +211,17 @@ ROWS = [
     Row(UNIQA, 'non-image', error('Cannot read image')),
     Row(UNIQA, 'empty file', error('Cannot read image')),
     Row(UNIQA, 'folder', error('', kind=(IsADirectoryError, UserError))),
+    Row(UNIQA, 'decompression bomb', error('40000x40000 is 1,600,000,000 pixels')),
+    Row(PIQE, 'truncated jpeg', error('Cannot read image')),
+    Row(PIQE, 'non-image', error('Cannot read image')),
+    Row(PIQE, 'empty file', error('Cannot read image')),
+    Row(PIQE, 'decompression bomb', error('40000x40000 is 1,600,000,000 pixels')),
+    Row(PIQE, 'RGBA image', SCORE),
+    Row(PIQE, '16-bit image', SCORE),
+    Row(BENCH_TRAIN, 'missing path', error('no such options file')),
+    Row(BENCH_TRAIN, 'folder', error('is a folder, not an options file')),
+    Row(BENCH_TRAIN, 'malformed YAML', error('line 2: not valid YAML')),
+    Row(BENCH_TRAIN, 'image as YAML', error('is not a text file')),
     # pyiqa itself asserts that tensors are in [0, 1] before any metric sees them
     Row(UNIQA, 'NaN tensor', error('normalized to [0, 1]', kind=AssertionError)),
     Row(UNIQA, 'randn tensor', error('normalized to [0, 1]', kind=AssertionError)),
