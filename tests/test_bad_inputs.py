@@ -161,6 +161,13 @@ class Row:
 TRAIN = command('train', '-opt', '{input}')
 INSTALL_HOOK = command('install-hook', '--site-dir', '{input}')
 UNIQA = metric('uniqa', backbone_weights='random', model_name='tiny-clip-quickgelu', num_crops=2)
+TINY_CLIP = ('--model-name', 'tiny-clip-quickgelu', '--backbone-weights', 'random')
+LABEL = command('label', '--images', '{input}', '--out', 'attrs.csv', *TINY_CLIP, '--num-workers', '0', '--no-progress')
+SELECT_PROMPTS = command('select-prompts', '--probe', '{input}', '--out', 'prompts.yml', *TINY_CLIP)
+AGIQA_META_INFO = command('agiqa-meta-info', 'agiqa3k', '--source', '{input}', '--out', 'meta.csv')
+CLIP_AGIQA = metric('clip-agiqa', backbone_weights='random', model_name='tiny-clip-quickgelu', weights_file=None)
+ATTIQA = metric('attiqa', backbone='test_resnet', backbone_weights='random', head_hidden=16, weights_file=None)
+IMAGES = ('1x1 image', '20x3000 image', 'RGBA image', '16-bit image', 'CMYK image', 'grayscale image')
 
 ROWS = [
     Row(TRAIN, 'missing path', error('no such options file')),
@@ -184,6 +191,26 @@ ROWS = [
     # pyiqa itself asserts that tensors are in [0, 1] before any metric sees them
     Row(UNIQA, 'NaN tensor', error('normalized to [0, 1]', kind=AssertionError)),
     Row(UNIQA, 'randn tensor', error('normalized to [0, 1]', kind=AssertionError)),
+    # ATTIQA and CLIP-AGIQA: their commands check every input before CLIP loads
+    Row(LABEL, 'missing path', error('no such folder or CSV file')),
+    Row(LABEL, 'folder', error('the folder holds no images')),
+    Row(LABEL, 'empty file', error('is not a readable CSV')),
+    Row(LABEL, 'malformed CSV', error('is not a readable CSV')),
+    Row(LABEL, 'non-image', error('lists no images')),
+    Row(LABEL, 'hostile pickle', error('is not a readable CSV')),
+    Row(LABEL, 'RGBA image', error('is not a readable CSV')),  # an image where a folder or list goes
+    Row(SELECT_PROMPTS, 'missing path', error('--probe')),
+    Row(SELECT_PROMPTS, 'malformed CSV', error('is not a readable CSV')),
+    Row(SELECT_PROMPTS, 'folder', error('the folder holds no images')),
+    Row(AGIQA_META_INFO, 'missing path', error('no such file')),
+    Row(AGIQA_META_INFO, 'empty file', error('is not a readable CSV')),
+    Row(AGIQA_META_INFO, 'malformed CSV', error('is not a readable CSV')),
+    Row(AGIQA_META_INFO, 'hostile pickle', error('is not a readable CSV')),
+    *[Row(family, name, SCORE) for family in (CLIP_AGIQA, ATTIQA) for name in IMAGES],
+    *[Row(family, name, error('Cannot read image')) for family in (CLIP_AGIQA, ATTIQA)
+      for name in ('truncated jpeg', 'non-image', 'empty file')],
+    *[Row(family, 'missing path', error('No such file', kind=FileNotFoundError)) for family in (CLIP_AGIQA, ATTIQA)],
+    *[Row(family, 'randn tensor', error('normalized to [0, 1]', kind=AssertionError)) for family in (CLIP_AGIQA, ATTIQA)],
 ]
 
 
