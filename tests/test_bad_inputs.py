@@ -210,7 +210,8 @@ ROWS = [
     *[Row(family, name, error('Cannot read image')) for family in (CLIP_AGIQA, ATTIQA)
       for name in ('truncated jpeg', 'non-image', 'empty file')],
     *[Row(family, 'missing path', error('No such file', kind=FileNotFoundError)) for family in (CLIP_AGIQA, ATTIQA)],
-    *[Row(family, 'randn tensor', error('normalized to [0, 1]', kind=AssertionError)) for family in (CLIP_AGIQA, ATTIQA)],
+    *[Row(family, 'randn tensor', error('normalized to [0, 1]', kind=AssertionError))
+      for family in (CLIP_AGIQA, ATTIQA)],
 ]
 
 

@@ -200,8 +200,9 @@ def official_clip_agiqa_run(folder, marker):
     """A run folder of the official CLIP-AGIQA trainer whose prompt learner holds a payload where ``ctx`` goes."""
     from pyiqa_uniqa.testing.dassl_checkpoints import write_dassl_checkpoint
     write_dassl_checkpoint(folder / 'run', 'regression', torch.nn.Linear(4, 1))
-    return torch_saved('run/prompt_learner/model-best.pth.tar',
-                       lambda p: {'state_dict': {'ctx': p}, 'epoch': 1, 'optimizer': None, 'scheduler': p})(folder, marker)
+    dassl_file = torch_saved('run/prompt_learner/model-best.pth.tar',
+                             lambda p: {'state_dict': {'ctx': p}, 'epoch': 1, 'optimizer': None, 'scheduler': p})
+    return dassl_file(folder, marker)
 
 
 def create_metric(name, **kwargs):
