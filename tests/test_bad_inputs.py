@@ -167,6 +167,7 @@ SELECT_PROMPTS = command('select-prompts', '--probe', '{input}', '--out', 'promp
 AGIQA_META_INFO = command('agiqa-meta-info', 'agiqa3k', '--source', '{input}', '--out', 'meta.csv')
 CLIP_AGIQA = metric('clip-agiqa', backbone_weights='random', model_name='tiny-clip-quickgelu', weights_file=None)
 ATTIQA = metric('attiqa', backbone='test_resnet', backbone_weights='random', head_hidden=16, weights_file=None)
+METRICS = (UNIQA, CLIP_AGIQA, ATTIQA)
 IMAGES = ('1x1 image', '20x3000 image', 'RGBA image', '16-bit image', 'CMYK image', 'grayscale image')
 
 ROWS = [
@@ -180,17 +181,15 @@ ROWS = [
     Row(TRAIN, 'malformed CSV', error('must be a YAML mapping')),
     Row(INSTALL_HOOK, 'missing path', error('no such folder')),
     Row(INSTALL_HOOK, 'empty file', error('is not a folder')),
-    # pyiqa's own loader path: create_metric(...)(path or tensor)
-    *[Row(UNIQA, name, SCORE) for name in ('1x1 image', '20x3000 image', 'RGBA image', '16-bit image', 'CMYK image',
-                                           'grayscale image')],
-    Row(UNIQA, 'missing path', error('No such file', kind=FileNotFoundError)),
-    Row(UNIQA, 'truncated jpeg', error('Cannot read image')),
-    Row(UNIQA, 'non-image', error('Cannot read image')),
-    Row(UNIQA, 'empty file', error('Cannot read image')),
+    # pyiqa's own loader path: create_metric(...)(path or tensor), every family
+    *[Row(family, name, SCORE) for family in METRICS for name in IMAGES],
+    *[Row(family, 'missing path', error('No such file', kind=FileNotFoundError)) for family in METRICS],
+    *[Row(family, name, error('Cannot read image')) for family in METRICS
+      for name in ('truncated jpeg', 'non-image', 'empty file')],
     Row(UNIQA, 'folder', error('', kind=(IsADirectoryError, UserError))),
     # pyiqa itself asserts that tensors are in [0, 1] before any metric sees them
     Row(UNIQA, 'NaN tensor', error('normalized to [0, 1]', kind=AssertionError)),
-    Row(UNIQA, 'randn tensor', error('normalized to [0, 1]', kind=AssertionError)),
+    *[Row(family, 'randn tensor', error('normalized to [0, 1]', kind=AssertionError)) for family in METRICS],
     # ATTIQA and CLIP-AGIQA: their commands check every input before CLIP loads
     Row(LABEL, 'missing path', error('no such folder or CSV file')),
     Row(LABEL, 'folder', error('the folder holds no images')),
@@ -206,12 +205,6 @@ ROWS = [
     Row(AGIQA_META_INFO, 'empty file', error('is not a readable CSV')),
     Row(AGIQA_META_INFO, 'malformed CSV', error('is not a readable CSV')),
     Row(AGIQA_META_INFO, 'hostile pickle', error('is not a readable CSV')),
-    *[Row(family, name, SCORE) for family in (CLIP_AGIQA, ATTIQA) for name in IMAGES],
-    *[Row(family, name, error('Cannot read image')) for family in (CLIP_AGIQA, ATTIQA)
-      for name in ('truncated jpeg', 'non-image', 'empty file')],
-    *[Row(family, 'missing path', error('No such file', kind=FileNotFoundError)) for family in (CLIP_AGIQA, ATTIQA)],
-    *[Row(family, 'randn tensor', error('normalized to [0, 1]', kind=AssertionError))
-      for family in (CLIP_AGIQA, ATTIQA)],
 ]
 
 
