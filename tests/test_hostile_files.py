@@ -54,24 +54,20 @@ def python_tag(name, make_options=lambda payload: {'name': payload}):
     return write
 
 
-def pickled(name, wrap):
-    """A plain pickle of ``wrap(payload)``."""
+def pickled(name, wrap, dump=pickle.dump):
+    """A file holding ``wrap(payload)``, written by ``dump(obj, file)``: a plain pickle by default."""
     def write(folder, marker):
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pickle.dumps(wrap(Payload(marker))))
+        with open(path, 'wb') as f:
+            dump(wrap(Payload(marker)), f)
         return path
     return write
 
 
 def torch_saved(name, wrap):
     """A ``torch.save`` file of ``wrap(payload)``."""
-    def write(folder, marker):
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(wrap(Payload(marker)), path)
-        return path
-    return write
+    return pickled(name, wrap, dump=torch.save)
 
 
 # --- entry points ----------------------------------------------------------------------------------
