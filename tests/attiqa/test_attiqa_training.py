@@ -127,3 +127,28 @@ def test_frozen_backbone_pretraining_validates_the_attributes_from_cached_featur
         assert with_cache.shape[1] == len(ATTRIBUTES) and torch.allclose(without, with_cache, rtol=0, atol=1e-6)
     images = len(cached.val_scores[0])
     assert uncached.tower_images['val'] == 2 * images and cached.tower_images['val'] == images
+
+
+def test_a_missing_backbone_file_is_one_preflight_line_and_nothing_is_created(image_folder, tmp_path, capsys,
+                                                                              monkeypatch):
+    from pyiqa_uniqa.cli import main
+    write_labels(image_folder, tmp_path / 'attrs.csv')
+    data = {'type': 'AttributeLabelDataset', 'dataroot_target': str(image_folder),
+            'meta_info_file': str(tmp_path / 'attrs.csv'), 'num_worker_per_gpu': 0, 'batch_size_per_gpu': 3}
+    options = {
+        'name': 'attiqa_preflight', 'model_type': 'ATTIQAPretrainModel', 'num_gpu': 0, 'manual_seed': 0,
+        'datasets': {'train': {**data, 'name': 'train'}, 'val': {**data, 'name': 'val'}},
+        'network': {'type': 'ATTIQA', 'backbone': 'test_resnet', 'backbone_weights': 'imagenet_resnet.pth'},
+        'path': {'pretrain_network': None},
+        'train': {'optim': {'type': 'Adam', 'lr': 1e-3}, 'scheduler': {'type': 'MultiStepLR', 'milestones': [9]},
+                  'total_iter': 1, 'mos_loss_opt': {'type': 'AttributeRankingLoss'}},
+        'val': {'val_freq': 1, 'metrics': {'srcc': {'type': 'calculate_attribute_srcc'}}},
+        'logger': {'print_freq': 1, 'save_checkpoint_freq': 9, 'save_latest_freq': 9, 'use_tb_logger': False},
+    }
+    (tmp_path / 'pretrain.yml').write_text(yaml.safe_dump(options))
+    monkeypatch.chdir(tmp_path)
+    assert main(['train', '-opt', 'pretrain.yml']) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and lines[1].startswith(
+        "  - network.backbone_weights: The given backbone_weights 'imagenet_resnet.pth' does not exist")
+    assert not (tmp_path / 'experiments').exists() and not (tmp_path / 'tb_logger').exists()
