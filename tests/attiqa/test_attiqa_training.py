@@ -70,7 +70,8 @@ def test_pretraining_run_lowers_the_ranking_loss(image_folder, tmp_path, monkeyp
     assert np.mean(losses[-8:]) < 0.7 * np.mean(losses[:8])
     best = torch.load(tmp_path / 'experiments' / 'attiqa_pretrain_test' / 'models' / 'net_best.pth',
                       weights_only=True)['params']
-    assert any(k.startswith('attribute_heads.sharpness.') for k in best) and any(k.startswith('backbone.') for k in best)
+    assert any(k.startswith('attribute_heads.sharpness.') for k in best)
+    assert any(k.startswith('backbone.') for k in best)
 
 
 def test_frozen_backbone_validation_is_equal_with_and_without_the_feature_cache(tmp_path):
@@ -96,7 +97,8 @@ def test_frozen_backbone_validation_is_equal_with_and_without_the_feature_cache(
     }
     (tmp_path / 'probe.yml').write_text(yaml.safe_dump(recipe))
     opt = recipe_options(tmp_path / 'probe.yml', tmp_path / 'runs')
-    uncached, cached = (run_training(with_options(opt, val={'feature_cache': cache}), f'cache {cache}') for cache in (False, True))
+    uncached, cached = (run_training(with_options(opt, val={'feature_cache': cache}), f'cache {cache}')
+                        for cache in (False, True))
     for without, with_cache in zip(uncached.val_scores, cached.val_scores):
         assert torch.allclose(without, with_cache, rtol=0, atol=1e-6)
     assert not torch.equal(cached.val_scores[0], cached.val_scores[-1])  # the heads trained
@@ -122,7 +124,8 @@ def test_frozen_backbone_pretraining_validates_the_attributes_from_cached_featur
     }
     (tmp_path / 'pretrain.yml').write_text(yaml.safe_dump(options))
     opt = recipe_options(tmp_path / 'pretrain.yml', tmp_path / 'runs')
-    uncached, cached = (run_training(with_options(opt, val={'feature_cache': cache}), f'cache {cache}') for cache in (False, True))
+    uncached, cached = (run_training(with_options(opt, val={'feature_cache': cache}), f'cache {cache}')
+                        for cache in (False, True))
     for without, with_cache in zip(uncached.val_scores, cached.val_scores):
         assert with_cache.shape[1] == len(ATTRIBUTES) and torch.allclose(without, with_cache, rtol=0, atol=1e-6)
     images = len(cached.val_scores[0])
