@@ -172,6 +172,14 @@ RANK = command('rank', '{input}', '{input}', '-m', 'psnr')
 COMPARE = command('compare', '{input}', '{input}', '-m', 'piqe')
 BENCH_TRAIN = command('bench-train', '-opt', '{input}')
 PIQE = metric('piqe')  # one of pyiqa's own metrics (no weights): its loader path gets the same checks
+TINY_CLIP = ('--model-name', 'tiny-clip-quickgelu', '--backbone-weights', 'random')
+LABEL = command('label', '--images', '{input}', '--out', 'attrs.csv', *TINY_CLIP, '--num-workers', '0', '--no-progress')
+SELECT_PROMPTS = command('select-prompts', '--probe', '{input}', '--out', 'prompts.yml', *TINY_CLIP)
+AGIQA_META_INFO = command('agiqa-meta-info', 'agiqa3k', '--source', '{input}', '--out', 'meta.csv')
+CLIP_AGIQA = metric('clip-agiqa', backbone_weights='random', model_name='tiny-clip-quickgelu', weights_file=None)
+ATTIQA = metric('attiqa', backbone='test_resnet', backbone_weights='random', head_hidden=16, weights_file=None)
+METRICS = (UNIQA, CLIP_AGIQA, ATTIQA)
+IMAGES = ('1x1 image', '20x3000 image', 'RGBA image', '16-bit image', 'CMYK image', 'grayscale image')
 
 ROWS = [
     Row(TRAIN, 'missing path', error('no such options file')),
@@ -203,13 +211,11 @@ ROWS = [
     Row(RANK, 'missing path', error('no such file or folder')),
     Row(COMPARE, 'missing path', error('is not a folder')),
     Row(COMPARE, 'empty file', error('is not a folder')),
-    # pyiqa's own loader path: create_metric(...)(path or tensor)
-    *[Row(UNIQA, name, SCORE) for name in ('1x1 image', '20x3000 image', 'RGBA image', '16-bit image', 'CMYK image',
-                                           'grayscale image')],
-    Row(UNIQA, 'missing path', error('No such file', kind=FileNotFoundError)),
-    Row(UNIQA, 'truncated jpeg', error('Cannot read image')),
-    Row(UNIQA, 'non-image', error('Cannot read image')),
-    Row(UNIQA, 'empty file', error('Cannot read image')),
+    # pyiqa's own loader path: create_metric(...)(path or tensor), every family
+    *[Row(family, name, SCORE) for family in METRICS for name in IMAGES],
+    *[Row(family, 'missing path', error('No such file', kind=FileNotFoundError)) for family in METRICS],
+    *[Row(family, name, error('Cannot read image')) for family in METRICS
+      for name in ('truncated jpeg', 'non-image', 'empty file')],
     Row(UNIQA, 'folder', error('', kind=(IsADirectoryError, UserError))),
     Row(UNIQA, 'decompression bomb', error('40000x40000 is 1,600,000,000 pixels')),
     Row(PIQE, 'truncated jpeg', error('Cannot read image')),
@@ -224,7 +230,22 @@ ROWS = [
     Row(BENCH_TRAIN, 'image as YAML', error('is not a text file')),
     # pyiqa itself asserts that tensors are in [0, 1] before any metric sees them
     Row(UNIQA, 'NaN tensor', error('normalized to [0, 1]', kind=AssertionError)),
-    Row(UNIQA, 'randn tensor', error('normalized to [0, 1]', kind=AssertionError)),
+    *[Row(family, 'randn tensor', error('normalized to [0, 1]', kind=AssertionError)) for family in METRICS],
+    # ATTIQA and CLIP-AGIQA: their commands check every input before CLIP loads
+    Row(LABEL, 'missing path', error('no such folder or CSV file')),
+    Row(LABEL, 'folder', error('the folder holds no images')),
+    Row(LABEL, 'empty file', error('is not a readable CSV')),
+    Row(LABEL, 'malformed CSV', error('is not a readable CSV')),
+    Row(LABEL, 'non-image', error('lists no images')),
+    Row(LABEL, 'hostile pickle', error('is not a readable CSV')),
+    Row(LABEL, 'RGBA image', error('is not a readable CSV')),  # an image where a folder or list goes
+    Row(SELECT_PROMPTS, 'missing path', error('--probe')),
+    Row(SELECT_PROMPTS, 'malformed CSV', error('is not a readable CSV')),
+    Row(SELECT_PROMPTS, 'folder', error('the folder holds no images')),
+    Row(AGIQA_META_INFO, 'missing path', error('no such file')),
+    Row(AGIQA_META_INFO, 'empty file', error('is not a readable CSV')),
+    Row(AGIQA_META_INFO, 'malformed CSV', error('is not a readable CSV')),
+    Row(AGIQA_META_INFO, 'hostile pickle', error('is not a readable CSV')),
 ]
 
 
