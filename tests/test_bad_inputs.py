@@ -180,6 +180,11 @@ CLIP_AGIQA = metric('clip-agiqa', backbone_weights='random', model_name='tiny-cl
 ATTIQA = metric('attiqa', backbone='test_resnet', backbone_weights='random', head_hidden=16, weights_file=None)
 METRICS = (UNIQA, CLIP_AGIQA, ATTIQA)
 IMAGES = ('1x1 image', '20x3000 image', 'RGBA image', '16-bit image', 'CMYK image', 'grayscale image')
+CAPTION = command('caption', '--data', '{input}', '--task', 'quality', '--model', 'template', '--out', 'caps.jsonl')
+PURIFY = command('purify', '--comments', '{input}', '--reference', '{input}', '--out', 'clean.jsonl',
+                 '--embedder', 'sentence')
+EXPORT_BACKBONE = command('export-backbone', '{input}', '--out', 'backbone.pt')
+DEMO_BACKBONE = command('demo', '--workdir', 'demo', '--backbone-weights', '{input}')
 
 ROWS = [
     Row(TRAIN, 'missing path', error('no such options file')),
@@ -246,6 +251,23 @@ ROWS = [
     Row(AGIQA_META_INFO, 'empty file', error('is not a readable CSV')),
     Row(AGIQA_META_INFO, 'malformed CSV', error('is not a readable CSV')),
     Row(AGIQA_META_INFO, 'hostile pickle', error('is not a readable CSV')),
+    # UniQA pre-training and demo commands: the data CSV, comment files, checkpoints
+    Row(CAPTION, 'missing path', error('does not exist')),
+    Row(CAPTION, 'folder', error('it is a folder')),
+    Row(CAPTION, 'empty file', error('is not a readable CSV table')),
+    Row(CAPTION, 'malformed CSV', error('is not a readable CSV table')),
+    Row(CAPTION, 'image as YAML', error('is not a readable CSV table')),
+    Row(CAPTION, 'non-image', error('has a header but no rows')),
+    Row(PURIFY, 'missing path', error('does not exist')),
+    Row(PURIFY, 'folder', error('is a folder, not a caption file')),
+    Row(PURIFY, 'empty file', error('no comment records')),
+    Row(PURIFY, 'malformed JSON', error('no comment records')),  # a torn last line (a killed writer) is skipped
+    Row(PURIFY, 'image as YAML', error('not a JSON object')),
+    Row(PURIFY, 'malformed YAML', error('not a JSON object')),
+    *[Row(entry, name, error(text)) for entry in (EXPORT_BACKBONE, DEMO_BACKBONE) for name, text in (
+        ('missing path', 'no such file'), ('folder', 'is a folder'), ('empty file', 'is empty'),
+        ('image as YAML', 'is not a PyTorch checkpoint'), ('malformed JSON', 'not a PyTorch checkpoint'),
+        ('hostile pickle', 'is not a PyTorch checkpoint'))],
 ]
 
 

@@ -173,6 +173,16 @@ def resume_state_in_experiment(folder, marker):
         'epoch': 0, 'iter': 2, 'optimizers': [payload], 'schedulers': []})(folder, marker)
 
 
+def pretraining_experiment_with_hostile_options(folder, marker):
+    """A real pre-training checkpoint whose experiment folder holds an options YAML with a python tag
+    (export-backbone reads ``network.clip_model`` from it)."""
+    from pyiqa_uniqa.uniqa_pretrain.arch import UniQAPretrainCLIP
+    models = folder / 'experiments' / 'pre' / 'models'
+    models.mkdir(parents=True)
+    torch.save({'params': UniQAPretrainCLIP('tiny-clip-quickgelu').state_dict()}, models / 'net_latest.pth')
+    return python_tag('experiments/pre/pre.yml', lambda p: {'network': {'clip_model': p}})(folder, marker)
+
+
 def uniqa(**kwargs):
     def call(folder, path):
         import pyiqa
@@ -251,6 +261,14 @@ ROWS = [
         raises(uniqa(backbone_weights='{file}'))),
     Row('export-backbone: checkpoint with a payload', torch_saved('ckpt.pth', lambda p: {'params': {'clip.x': p}}),
         command('export-backbone', '{file}', '--out', 'out.pt')),
+    Row('export-backbone: experiment options YAML with a python tag', pretraining_experiment_with_hostile_options,
+        command('export-backbone', 'experiments/pre/models/net_latest.pth', '--out', 'out.pt')),
+    Row('caption --prompts: YAML python tag', python_tag('prompts.yml', lambda p: {'levels': p}),
+        command('caption', '--data', 'meta.csv', '--task', 'quality', '--model', 'template', '--prompts', '{file}',
+                '--out', 'caps.jsonl')),
+    Row('demo --backbone-weights: checkpoint with a payload',
+        torch_saved('UniQA_weight.pt', lambda p: {'visual.proj': p}),
+        command('demo', '--workdir', 'demo', '--backbone-weights', '{file}')),
     Row('eval --split-file: split pickle with a payload', pickled('split.pkl', lambda p: {1: {'test': [p]}}),
         command('eval', '-m', 'psnr', '-d', 'photos-fr', '--split-file', '{file}', '--out', 'res', '--no-plots')),
     Row('eval --data-opt: YAML python tag', python_tag('data.yml', lambda p: {'mine': {'type': p}}),
