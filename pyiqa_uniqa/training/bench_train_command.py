@@ -6,7 +6,8 @@ each run the wall time, the images (crops included) that went through the frozen
 validation metrics after every pass, side by side. Validation has the shape of the official UniQA
 KonIQ recipe: 10 passes (``--val-passes``) encoding 1.25 crops per training forward
 (``--val-ratio``) in all, on as many of the recipe's validation images as that takes. Torch runs
-on one thread, so figures compare across machine loads.
+on one thread, so its CPU time is the run's compute whatever else the machine runs; wall time is
+printed too.
 """
 import tempfile
 from pathlib import Path
@@ -56,7 +57,7 @@ def run(args):
             options = with_options(opt, train={'precision': precision, 'feature_reuse_views': reuse},
                                    val={'feature_cache': cache})
             runs.append(run_training(options, label, val_freq, progress=print_last_validation, held_out=held_out))
-            print(f'  {runs[-1].wall_s:.1f} s', flush=True)
+            print(f'  {runs[-1].wall_s:.1f} s ({runs[-1].cpu_s:.1f} s of CPU)', flush=True)
     print(report(runs))
     return 0
 
@@ -76,7 +77,9 @@ def report(runs):
     first, reference = runs[0], runs[1]
     lines = ['', row('', [run.label for run in runs]),
              row('wall time (s)', [f'{run.wall_s:.1f}' for run in runs]),
-             row('  relative to the first run', [f'{run.wall_s / first.wall_s:.2f}' for run in runs])]
+             row('  relative to the first run', [f'{run.wall_s / first.wall_s:.2f}' for run in runs]),
+             row('CPU time (s)', [f'{run.cpu_s:.1f}' for run in runs]),
+             row('  relative to the first run', [f'{run.cpu_s / first.cpu_s:.2f}' for run in runs])]
     for phase in ('train', 'val'):
         lines.append(row(f'frozen-tower images, {phase}', [run.tower_images[phase] for run in runs]))
     metrics = list(first.validations[-1][1])

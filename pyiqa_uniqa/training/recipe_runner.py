@@ -40,6 +40,7 @@ OFFICIAL_VAL_PASSES = 10
 class TrainRun:
     label: str
     wall_s: float = 0.0
+    cpu_s: float = 0.0  # this process's CPU time: with torch on one thread, the compute, whatever the load
     tower_images: dict = field(default_factory=lambda: {'train': 0, 'val': 0})
     validations: list = field(default_factory=list)  # [(iteration, {metric: value})]
     val_scores: list = field(default_factory=list)  # one tensor of predicted scores per validation
@@ -55,7 +56,7 @@ def with_options(opt, **sections):
 def recipe_options(path, workdir, total_epoch=None, overrides=None):
     """A recipe as pyiqa's option parser leaves it for a one-process CPU run, files under ``workdir``;
     ``overrides``: ``section:key=value`` entries, as ``--force_yml`` takes them."""
-    opt = apply_overrides(load_yaml(path, 'recipe'), overrides)
+    opt = apply_overrides(load_yaml(path), overrides)
     workdir = Path(workdir)
     opt.update(is_train=True, dist=False, rank=0, world_size=1, num_gpu=0, auto_resume=False, root_path=str(workdir))
     opt['path'] = {**(opt.get('path') or {}), 'experiments_root': str(workdir),
@@ -118,7 +119,7 @@ def run_training(opt, label, val_freq=None, progress=None, held_out=None):
     run = TrainRun(label)
     Path(opt['path']['models']).mkdir(parents=True, exist_ok=True)  # "best" checkpoints land there
     model = build_model(opt)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     with TowerImageCounter(run.tower_images).attached(model.get_bare_model(model.net)) as counter:
         current_iter, epoch = 0, 0
         while current_iter < total_iter:
@@ -137,7 +138,7 @@ def run_training(opt, label, val_freq=None, progress=None, held_out=None):
                 if current_iter >= total_iter:
                     break
             epoch += 1
-    run.wall_s = time.perf_counter() - start
+    run.wall_s, run.cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
     run.summaries = [cache.summary() for cache in (model.feature_cache, model.feature_reuse)
                      if cache is not None and cache.context is not None]
     if held_out is not None:

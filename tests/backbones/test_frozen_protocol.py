@@ -23,7 +23,13 @@ def attiqa_frozen_backbone():
     return ATTIQA(backbone='test_resnet', head_hidden=16, backbone_weights='random', freeze_backbone=True)
 
 
-NETWORKS = {'TinyIQANet': tiny_net, 'CLIPAGIQA': clip_agiqa, 'ATTIQA(freeze_backbone)': attiqa_frozen_backbone}
+def uniqa():
+    from pyiqa_uniqa.uniqa.arch import UniQA
+    return UniQA(model_name='tiny-clip-32px-quickgelu', backbone_weights='random', crop_size=32, num_crops=6)
+
+
+NETWORKS = {'TinyIQANet': tiny_net, 'CLIPAGIQA': clip_agiqa, 'ATTIQA(freeze_backbone)': attiqa_frozen_backbone,
+            'UniQA': uniqa}
 
 
 @pytest.mark.parametrize('build', NETWORKS.values(), ids=NETWORKS)

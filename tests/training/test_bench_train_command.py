@@ -30,6 +30,7 @@ def test_bench_train_prints_the_runs_side_by_side_with_equal_validation(tmp_path
             'validation images x 5 frozen-tower crops (~4.92 validation crop forwards per training forward)') in out
     columns = r'\s+'.join(['fp32, cache off', 'fp32, cache on', 'bf16, cache on', 'fp32, cache on, reuse 1'])
     assert re.search(columns, out)
+    assert re.search(r'CPU time \(s\)(\s+\d+\.\d){4}\n  relative to the first run\s+1\.00', out)
     # 13 iterations make an epoch of the 55 training images: the reuse run encodes them once
     assert re.search(r'frozen-tower images, train\s+64\s+64\s+64\s+52\s', out)
     assert re.search(r'frozen-tower images, val\s+315\s+105\s+105\s+105\s', out)  # the first pass only

@@ -13,6 +13,7 @@ from pyiqa_uniqa.training.recipe_runner import (
 )
 
 RECIPE = Path(__file__).with_name('tiny_train.yml')
+DEMO_RECIPE = Path(__file__).parents[2] / 'pyiqa_uniqa' / 'uniqa' / 'demo.yml'
 
 
 class CountingNet(TinyIQANet):
@@ -163,3 +164,24 @@ def test_training_reuse_is_an_option_for_networks_with_frozen_features(tmp_path,
     monkeypatch.setattr(TinyIQANet, 'frozen_features_key', lambda self: None)  # as if its backbone trained
     with pytest.raises(ValueError, match='needs a network with frozen features .*TinyIQANet has none'):
         build_model(opt)
+
+
+def test_uniqa_validation_numbers_are_equal_with_and_without_the_cache(tmp_path_factory):
+    root = tmp_path_factory.getbasetemp()
+    opt = recipe_options(DEMO_RECIPE, root / 'uniqa-cache-experiment')
+    small = {'size': 64, 'split_ratios': [0.5, 0.25, 0.25], 'photos': ['astronaut', 'chelsea', 'coffee', 'rocket'],
+             'distortions': ['blur', 'noise'], 'levels': [1, 3]}
+    for dataset in opt['datasets'].values():
+        dataset['dataroot_target'] = str(root / 'uniqa_cache_photos')
+        dataset['build_opts'] = small
+    opt['network']['num_crops'] = 6
+    opt['train']['total_epoch'] = opt['train']['scheduler']['T_max'] = 3
+    uncached, cached = [run_training(with_options(opt, val={'feature_cache': cache}), f'cache {cache}', val_freq=1)
+                        for cache in (False, True)]
+    assert len(cached.validations) == 3
+    for without, with_cache in zip(uncached.val_scores, cached.val_scores):
+        assert torch.allclose(without, with_cache, rtol=0, atol=1e-6)
+    assert [m for _, m in uncached.validations] == [m for _, m in cached.validations]
+    assert not torch.equal(cached.val_scores[0], cached.val_scores[-1])  # the adapter trained
+    images = len(cached.val_scores[0])
+    assert uncached.tower_images['val'] == 3 * images * 6 and cached.tower_images['val'] == images * 6
