@@ -116,7 +116,7 @@ class Demo:
     def __init__(self, workdir, args):
         self.workdir, self.args = workdir, args
         self.started = time.perf_counter()
-        self.timings, self.results = [], []
+        self.timings, self.results, self.jobs = [], [], []
         recipe = load_yaml(ADAPTER_RECIPE, what='demo recipe')
         self.tiny = {key: value for key, value in recipe['network'].items() if key != 'type'}
         # the recipes list every photo the package knows; this run uses those installed here
@@ -154,7 +154,8 @@ class Demo:
         options_file = self.workdir / f'{name}.yml'
         opt = demo_recipe(template, self.workdir, name, self.build_opts, network, train_dataset, epochs)
         options_file.write_text(yaml.safe_dump(opt, sort_keys=False))
-        return TrainingJob(label, options_file, self.workdir)
+        self.jobs.append(TrainingJob(label, options_file, self.workdir))
+        return self.jobs[-1]
 
     def train_adapter(self, backbone_kind, network):
         name = f'uniqa_demo_adapter_{backbone_kind.replace("-", "")}'
@@ -221,12 +222,16 @@ def run(args):
     workdir.mkdir(parents=True, exist_ok=True)
     say(f'UniQA demo in {workdir}')
     demo = Demo(workdir, args)
-    if args.quick:
-        network, checkpoint, title = quick_run(demo)
-    elif args.backbone_weights:
-        network, checkpoint, title = official_run(demo, args.backbone_weights)
-    else:
-        network, checkpoint, title = full_recipe(demo, captioner)
+    try:
+        if args.quick:
+            network, checkpoint, title = quick_run(demo)
+        elif args.backbone_weights:
+            network, checkpoint, title = official_run(demo, args.backbone_weights)
+        else:
+            network, checkpoint, title = full_recipe(demo, captioner)
+    finally:
+        for job in demo.jobs:  # a failed stage (or Ctrl-C) leaves no training running behind it
+            job.stop()
     report(demo, network, checkpoint, title)
     return 0
 

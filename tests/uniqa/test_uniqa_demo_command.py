@@ -163,3 +163,14 @@ def test_held_out_scores_correlate_as_reported():
     assert np.allclose(result.scores, expected, atol=1e-6)
     assert result.srcc == pytest.approx(stats.spearmanr(expected, held_out.mos)[0])
     assert result.plcc == pytest.approx(stats.pearsonr(result.scores, held_out.mos)[0])
+
+
+def test_a_failed_training_stage_reports_the_end_of_its_output(tmp_path):
+    from pyiqa_uniqa.uniqa.demo_training import DemoStageError, TrainingJob
+
+    job = TrainingJob('c  pre-training', tmp_path / 'missing.yml', tmp_path)
+    with pytest.raises(DemoStageError, match=r'(?s)c  pre-training failed \(exit status 2\).*missing.yml: no such'):
+        job.wait()
+    running = TrainingJob('e  adapter', tmp_path / 'missing.yml', tmp_path)
+    running.stop()  # what the demo does to every job when a stage fails
+    assert running.process.poll() is not None
