@@ -77,7 +77,7 @@ class WeightSource:
     env_var: an environment variable that may hold its path.
     url: where it downloads from automatically, if anywhere.
     get: where a user downloads it by hand, completing "Download it from ..."
-    train: the command that trains one, completing "Train one with `...`"
+    train: how to train one, completing "Train one with ..." (commands in backticks)
     default_tag: what ``None`` means when it is not a file search (e.g. open_clip's 'openai').
     what: what the file is, a capitalised noun phrase ("The UniQA CLIP backbone"; default "The weight file").
     """

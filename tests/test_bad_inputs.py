@@ -163,8 +163,28 @@ class Row:
 TRAIN = command('train', '-opt', '{input}')
 INSTALL_HOOK = command('install-hook', '--site-dir', '{input}')
 UNIQA = metric('uniqa', backbone_weights='random', model_name='tiny-clip-quickgelu', num_crops=2)
+SCORE_IMAGES = command('score', '-m', 'piqe', '--images', '{input}', '--out', 'scores.csv', '--no-progress')
+SCORE_METRIC_OPT = command('score', '--metric-opt', '{input}', '--images', '.', '--out', 'scores.csv')
+SCORE_MERGE = command('score', '--merge', '{input}', '--out', 'all.csv')
+EVAL_DATA_OPT = command('eval', '-m', 'psnr', '--data-opt', '{input}', '--out', 'results')
+BENCH = command('bench', '-m', 'psnr', '--images', '{input}')
+RANK = command('rank', '{input}', '{input}', '-m', 'psnr')
+COMPARE = command('compare', '{input}', '{input}', '-m', 'piqe')
 BENCH_TRAIN = command('bench-train', '-opt', '{input}')
 PIQE = metric('piqe')  # one of pyiqa's own metrics (no weights): its loader path gets the same checks
+TINY_CLIP = ('--model-name', 'tiny-clip-quickgelu', '--backbone-weights', 'random')
+LABEL = command('label', '--images', '{input}', '--out', 'attrs.csv', *TINY_CLIP, '--num-workers', '0', '--no-progress')
+SELECT_PROMPTS = command('select-prompts', '--probe', '{input}', '--out', 'prompts.yml', *TINY_CLIP)
+AGIQA_META_INFO = command('agiqa-meta-info', 'agiqa3k', '--source', '{input}', '--out', 'meta.csv')
+CLIP_AGIQA = metric('clip-agiqa', backbone_weights='random', model_name='tiny-clip-quickgelu', weights_file=None)
+ATTIQA = metric('attiqa', backbone='test_resnet', backbone_weights='random', head_hidden=16, weights_file=None)
+METRICS = (UNIQA, CLIP_AGIQA, ATTIQA)
+IMAGES = ('1x1 image', '20x3000 image', 'RGBA image', '16-bit image', 'CMYK image', 'grayscale image')
+CAPTION = command('caption', '--data', '{input}', '--task', 'quality', '--model', 'template', '--out', 'caps.jsonl')
+PURIFY = command('purify', '--comments', '{input}', '--reference', '{input}', '--out', 'clean.jsonl',
+                 '--embedder', 'sentence')
+EXPORT_BACKBONE = command('export-backbone', '{input}', '--out', 'backbone.pt')
+DEMO_BACKBONE = command('demo', '--workdir', 'demo', '--backbone-weights', '{input}')
 
 ROWS = [
     Row(TRAIN, 'missing path', error('no such options file')),
@@ -177,13 +197,30 @@ ROWS = [
     Row(TRAIN, 'malformed CSV', error('must be a YAML mapping')),
     Row(INSTALL_HOOK, 'missing path', error('no such folder')),
     Row(INSTALL_HOOK, 'empty file', error('is not a folder')),
-    # pyiqa's own loader path: create_metric(...)(path or tensor)
-    *[Row(UNIQA, name, SCORE) for name in ('1x1 image', '20x3000 image', 'RGBA image', '16-bit image', 'CMYK image',
-                                           'grayscale image')],
-    Row(UNIQA, 'missing path', error('No such file', kind=FileNotFoundError)),
-    Row(UNIQA, 'truncated jpeg', error('Cannot read image')),
-    Row(UNIQA, 'non-image', error('Cannot read image')),
-    Row(UNIQA, 'empty file', error('Cannot read image')),
+    Row(SCORE_IMAGES, 'missing path', error('no such folder, file or glob match')),
+    Row(SCORE_IMAGES, 'folder', error('no images in folder')),
+    Row(SCORE_IMAGES, 'empty file', error('no images in list')),
+    Row(SCORE_IMAGES, 'image as YAML', error('not a text file of image paths')),
+    Row(SCORE_IMAGES, 'malformed CSV', error('not a readable CSV')),
+    Row(SCORE_METRIC_OPT, 'missing path', error('no such file')),
+    Row(SCORE_METRIC_OPT, 'malformed YAML', error('not valid YAML')),
+    Row(SCORE_METRIC_OPT, 'empty file', error('must be a YAML mapping')),
+    Row(SCORE_MERGE, 'missing path', error('unknown table format')),
+    Row(SCORE_MERGE, 'malformed CSV', error('not a readable csv table')),
+    Row(SCORE_MERGE, 'hostile pickle', error('unknown table format')),
+    Row(EVAL_DATA_OPT, 'missing path', error('no such file')),
+    Row(EVAL_DATA_OPT, 'malformed YAML', error('not valid YAML')),
+    Row(EVAL_DATA_OPT, 'image as YAML', error('is not a text file')),
+    Row(BENCH, 'missing path', error('not a folder')),
+    Row(BENCH, 'empty file', error('not a folder')),
+    Row(RANK, 'missing path', error('no such file or folder')),
+    Row(COMPARE, 'missing path', error('is not a folder')),
+    Row(COMPARE, 'empty file', error('is not a folder')),
+    # pyiqa's own loader path: create_metric(...)(path or tensor), every family
+    *[Row(family, name, SCORE) for family in METRICS for name in IMAGES],
+    *[Row(family, 'missing path', error('No such file', kind=FileNotFoundError)) for family in METRICS],
+    *[Row(family, name, error('Cannot read image')) for family in METRICS
+      for name in ('truncated jpeg', 'non-image', 'empty file')],
     Row(UNIQA, 'folder', error('', kind=(IsADirectoryError, UserError))),
     Row(UNIQA, 'decompression bomb', error('40000x40000 is 1,600,000,000 pixels')),
     Row(PIQE, 'truncated jpeg', error('Cannot read image')),
@@ -198,7 +235,39 @@ ROWS = [
     Row(BENCH_TRAIN, 'image as YAML', error('is not a text file')),
     # pyiqa itself asserts that tensors are in [0, 1] before any metric sees them
     Row(UNIQA, 'NaN tensor', error('normalized to [0, 1]', kind=AssertionError)),
-    Row(UNIQA, 'randn tensor', error('normalized to [0, 1]', kind=AssertionError)),
+    *[Row(family, 'randn tensor', error('normalized to [0, 1]', kind=AssertionError)) for family in METRICS],
+    # ATTIQA and CLIP-AGIQA: their commands check every input before CLIP loads
+    Row(LABEL, 'missing path', error('no such folder or CSV file')),
+    Row(LABEL, 'folder', error('the folder holds no images')),
+    Row(LABEL, 'empty file', error('is not a readable CSV')),
+    Row(LABEL, 'malformed CSV', error('is not a readable CSV')),
+    Row(LABEL, 'non-image', error('lists no images')),
+    Row(LABEL, 'hostile pickle', error('is not a readable CSV')),
+    Row(LABEL, 'RGBA image', error('is not a readable CSV')),  # an image where a folder or list goes
+    Row(SELECT_PROMPTS, 'missing path', error('--probe')),
+    Row(SELECT_PROMPTS, 'malformed CSV', error('is not a readable CSV')),
+    Row(SELECT_PROMPTS, 'folder', error('the folder holds no images')),
+    Row(AGIQA_META_INFO, 'missing path', error('no such file')),
+    Row(AGIQA_META_INFO, 'empty file', error('is not a readable CSV')),
+    Row(AGIQA_META_INFO, 'malformed CSV', error('is not a readable CSV')),
+    Row(AGIQA_META_INFO, 'hostile pickle', error('is not a readable CSV')),
+    # UniQA pre-training and demo commands: the data CSV, comment files, checkpoints
+    Row(CAPTION, 'missing path', error('does not exist')),
+    Row(CAPTION, 'folder', error('it is a folder')),
+    Row(CAPTION, 'empty file', error('is not a readable CSV table')),
+    Row(CAPTION, 'malformed CSV', error('is not a readable CSV table')),
+    Row(CAPTION, 'image as YAML', error('is not a readable CSV table')),
+    Row(CAPTION, 'non-image', error('has a header but no rows')),
+    Row(PURIFY, 'missing path', error('does not exist')),
+    Row(PURIFY, 'folder', error('is a folder, not a caption file')),
+    Row(PURIFY, 'empty file', error('no comment records')),
+    Row(PURIFY, 'malformed JSON', error('no comment records')),  # a torn last line (a killed writer) is skipped
+    Row(PURIFY, 'image as YAML', error('not a JSON object')),
+    Row(PURIFY, 'malformed YAML', error('not a JSON object')),
+    *[Row(entry, name, error(text)) for entry in (EXPORT_BACKBONE, DEMO_BACKBONE) for name, text in (
+        ('missing path', 'no such file'), ('folder', 'is a folder'), ('empty file', 'is empty'),
+        ('image as YAML', 'is not a PyTorch checkpoint'), ('malformed JSON', 'not a PyTorch checkpoint'),
+        ('hostile pickle', 'is not a PyTorch checkpoint'))],
 ]
 
 

@@ -25,6 +25,7 @@ from typing import Callable
 import pytest
 import torch
 import yaml
+from PIL import Image
 
 from pyiqa_uniqa.cli import main
 from pyiqa_uniqa.errors import UserError
@@ -53,22 +54,28 @@ def python_tag(name, make_options=lambda payload: {'name': payload}):
     return write
 
 
-def pickled(name, wrap):
-    """A plain pickle of ``wrap(payload)``."""
+def pickled(name, wrap, dump=pickle.dump):
+    """A file holding ``wrap(payload)``, written by ``dump(obj, file)``: a plain pickle by default."""
     def write(folder, marker):
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(pickle.dumps(wrap(Payload(marker))))
+        with open(path, 'wb') as f:
+            dump(wrap(Payload(marker)), f)
         return path
     return write
 
 
 def torch_saved(name, wrap):
     """A ``torch.save`` file of ``wrap(payload)``."""
+    return pickled(name, wrap, dump=torch.save)
+
+
+def escaping_list(name):
+    """A CSV of image names that climb out of its folder (``../``) or are the marker's own path, relative."""
     def write(folder, marker):
-        path = folder / name
+        path = folder / 'lists' / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(wrap(Payload(marker)), path)
+        path.write_text(f'path\n../{marker.name}\n../../etc/passwd\n')
         return path
     return write
 
@@ -166,11 +173,58 @@ def resume_state_in_experiment(folder, marker):
         'epoch': 0, 'iter': 2, 'optimizers': [payload], 'schedulers': []})(folder, marker)
 
 
+def pretraining_experiment_with_hostile_options(folder, marker):
+    """A real pre-training checkpoint whose experiment folder holds an options YAML with a python tag
+    (export-backbone reads ``network.clip_model`` from it)."""
+    from pyiqa_uniqa.uniqa_pretrain.arch import UniQAPretrainCLIP
+    models = folder / 'experiments' / 'pre' / 'models'
+    models.mkdir(parents=True)
+    torch.save({'params': UniQAPretrainCLIP('tiny-clip-quickgelu').state_dict()}, models / 'net_latest.pth')
+    return python_tag('experiments/pre/pre.yml', lambda p: {'network': {'clip_model': p}})(folder, marker)
+
+
 def uniqa(**kwargs):
     def call(folder, path):
         import pyiqa
         pyiqa.create_metric('uniqa', device='cpu', model_name='tiny-clip-quickgelu',
                             **{k: (str(path) if v == '{file}' else v) for k, v in kwargs.items()})
+    return call
+
+
+def escaping_csv(name, absolute=False):
+    """An image list (or probe) in ``lists/`` naming a real image outside that folder: ``../outside.png``,
+    or its absolute path. Without the check the command would read it."""
+    def write(folder, marker):
+        Image.new('RGB', (40, 32), (90, 120, 150)).save(folder / 'outside.png')
+        path = folder / 'lists' / name
+        path.parent.mkdir()
+        path.write_text(f'image,sharpness\n{folder / "outside.png" if absolute else "../outside.png"},1\n')
+        return path
+    return write
+
+
+def with_an_image(write_hostile):
+    """``write_hostile``'s file beside ``images/a.png``, for commands that list images before reading it."""
+    def write(folder, marker):
+        (folder / 'images').mkdir()
+        Image.new('RGB', (40, 32), (90, 120, 150)).save(folder / 'images' / 'a.png')
+        return write_hostile(folder, marker)
+    return write
+
+
+def official_clip_agiqa_run(folder, marker):
+    """A run folder of the official CLIP-AGIQA trainer whose prompt learner holds a payload where ``ctx`` goes."""
+    from pyiqa_uniqa.testing.dassl_checkpoints import write_dassl_checkpoint
+    write_dassl_checkpoint(folder / 'run', 'regression', torch.nn.Linear(4, 1))
+    dassl_file = torch_saved('run/prompt_learner/model-best.pth.tar',
+                             lambda p: {'state_dict': {'ctx': p}, 'epoch': 1, 'optimizer': None, 'scheduler': p})
+    return dassl_file(folder, marker)
+
+
+def create_metric(name, **kwargs):
+    def call(folder, path):
+        import pyiqa
+        pyiqa.create_metric(name, device='cpu', **{k: (v(path) if callable(v) else v) for k, v in kwargs.items()})
     return call
 
 
@@ -207,12 +261,40 @@ ROWS = [
         raises(uniqa(backbone_weights='{file}'))),
     Row('export-backbone: checkpoint with a payload', torch_saved('ckpt.pth', lambda p: {'params': {'clip.x': p}}),
         command('export-backbone', '{file}', '--out', 'out.pt')),
+    Row('export-backbone: experiment options YAML with a python tag', pretraining_experiment_with_hostile_options,
+        command('export-backbone', 'experiments/pre/models/net_latest.pth', '--out', 'out.pt')),
+    Row('caption --prompts: YAML python tag', python_tag('prompts.yml', lambda p: {'levels': p}),
+        command('caption', '--data', 'meta.csv', '--task', 'quality', '--model', 'template', '--prompts', '{file}',
+                '--out', 'caps.jsonl')),
+    Row('demo --backbone-weights: checkpoint with a payload',
+        torch_saved('UniQA_weight.pt', lambda p: {'visual.proj': p}),
+        command('demo', '--workdir', 'demo', '--backbone-weights', '{file}')),
     Row('eval --split-file: split pickle with a payload', pickled('split.pkl', lambda p: {1: {'test': [p]}}),
         command('eval', '-m', 'psnr', '-d', 'photos-fr', '--split-file', '{file}', '--out', 'res', '--no-plots')),
     Row('eval --data-opt: YAML python tag', python_tag('data.yml', lambda p: {'mine': {'type': p}}),
         command('eval', '-m', 'psnr', '--data-opt', '{file}', '-d', 'mine', '--out', 'res', '--no-plots')),
     Row('bench --metric-opt: YAML python tag', python_tag('metrics.yml', lambda p: {'psnr': {'test_y_channel': p}}),
         command('bench', '--metric-opt', '{file}')),
+    Row('score --metric-opt: YAML python tag', python_tag('metrics.yml', lambda p: {'psnr': {'test_y_channel': p}}),
+        command('score', '--metric-opt', '{file}', '--images', '.', '--out', 'scores.csv')),
+    Row('score --images: a list whose names climb out of its folder', escaping_list('images.csv'),
+        command('score', '-m', 'piqe', '--images', '{file}', '--out', 'scores.csv', '--no-progress')),
+    Row('create_metric clip-agiqa: official_checkpoint whose state dict holds a payload', official_clip_agiqa_run,
+        raises(create_metric('clip-agiqa', model_name='tiny-clip-quickgelu', backbone_weights='random',
+                             official_checkpoint=lambda path: path.parents[1]))),
+    Row('create_metric clip-agiqa: pretrained_model_path with a payload',
+        torch_saved('clip_agiqa.pth', lambda p: {'params': {'prompt_learner.ctx': p}}),
+        raises(create_metric('clip-agiqa', model_name='tiny-clip-quickgelu', backbone_weights='random',
+                             pretrained_model_path=str))),
+    Row('create_metric attiqa: pretrained_model_path with a payload',
+        torch_saved('attiqa.pth', lambda p: {'params': {'quality_head.0.weight': p}}),
+        raises(create_metric('attiqa', backbone='test_resnet', pretrained_model_path=str))),
+    Row('label --prompts: YAML python tag', with_an_image(python_tag('prompts.yml', lambda p: {'prompts': p})),
+        command('label', '--images', 'images', '--prompts', '{file}', '--out', 'attrs.csv')),
+    Row('label --images: CSV naming an image outside --image-root', escaping_csv('list.csv'),
+        command('label', '--images', '{file}', '--out', 'attrs.csv')),
+    Row('select-prompts --probe: CSV naming an absolute path', escaping_csv('probe.csv', absolute=True),
+        command('select-prompts', '--probe', '{file}', '--out', 'prompts.yml')),
 ]
 
 

@@ -113,6 +113,7 @@ class ATTIQA(FrozenTowerModule):
         precision: 'fp32' (default), 'fp16' or 'bf16' for the backbone when it is frozen or scoring
             (a backbone being fine-tuned runs at the training step's precision); the heads stay fp32.
     """
+    weight_sources = {'backbone_weights': IMAGENET_BACKBONE}  # what the train command checks before starting
 
     def __init__(self, backbone='resnet50', backbone_weights=None, head_hidden=512, head_dropout=0.0,
                  freeze_backbone=False, pretrained_model_path=None, base_model_path=None, weights_file=None,

@@ -158,7 +158,8 @@ def merge_parts(parts_dir, count, paths, out, val_fraction):
         raise InputError(f'none of the {len(paths)} images could be read, so nothing was labelled ({examples}).')
     out = Path(out)
     for target_path, header, rows in (
-            (out, [*LABEL_COLUMNS, 'split'], [[*labelled[p], split_of(p, val_fraction)] for p in paths if p in labelled]),
+            (out, [*LABEL_COLUMNS, 'split'],
+             [[*labelled[p], split_of(p, val_fraction)] for p in paths if p in labelled]),
             (failed_path_for(out), FAILED_COLUMNS, [failed[p] for p in paths if p in failed])):
         # concurrent mergers write identical files; each replace is atomic
         with atomic_write(target_path, newline='', encoding='utf-8') as handle:

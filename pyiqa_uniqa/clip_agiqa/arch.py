@@ -73,6 +73,7 @@ class CLIPAGIQA(FrozenTowerModule):
     A checkpoint (ours or official) fixes the context: its length and kind come from the file,
     whatever ``context_init``/``n_ctx``/``class_specific_context`` say.
     """
+    weight_sources = {'backbone_weights': OPENAI_CLIP}  # what the train command checks before starting
 
     def __init__(self, model_name='ViT-B-16-quickgelu', backbone_weights=None, context_init='', n_ctx=16,
                  class_specific_context=False, class_names=QUALITY_LEVELS, head_hidden=512, dropout=0.5,

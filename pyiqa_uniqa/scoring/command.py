@@ -143,5 +143,7 @@ def run(args):
                                                       if unreadable else ''), file=sys.stderr)
     scored = any(row.get(c.header()[0]) is not None for row in table for c in columns)
     if not scored:
-        print('score: no image could be scored (the error column says why)', file=sys.stderr)
+        first = next(row for row in table if row['error'])
+        print(f'score: no image could be scored; {first["path"]}: {first["error"]} (every row: the error column '
+              f'of {args.out})', file=sys.stderr)
     return 0 if scored else 1

@@ -16,17 +16,18 @@ FORMATS = {'.csv': 'csv', '.jsonl': 'jsonl', '.ndjson': 'jsonl', '.parquet': 'pa
 TEXT_COLUMNS = ('path', 'ref', 'error')
 
 
-def table_format(path):
+def table_format(path, flag='--out'):
+    """'csv', 'jsonl' or 'parquet' from the file name; ``flag`` names where the name came from."""
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise UserError(f'--out {path}: unknown table format {suffix or "(no extension)"!r}; '
+        raise UserError(f'{flag} {path}: unknown table format {suffix or "(no extension)"!r}; '
                         f'name it {", ".join("*" + s for s in FORMATS)}.')
     if FORMATS[suffix] == 'parquet':
         try:
             import pyarrow  # noqa: F401 - pandas' Parquet engine
         except ImportError:
-            raise UserError(f'--out {path}: writing Parquet needs pyarrow (pip install pyarrow), '
-                            'or name the output .csv or .jsonl.') from None
+            raise UserError(f'{flag} {path}: Parquet needs pyarrow (pip install pyarrow); '
+                            'or use .csv or .jsonl.') from None
     return FORMATS[suffix]
 
 
@@ -109,7 +110,7 @@ def write_table(records, path):
 def read_table(path):
     import pandas as pd
 
-    kind = table_format(path)
+    kind = table_format(path, '--merge')
     try:
         if kind == 'csv':
             table = pd.read_csv(path, dtype={name: str for name in TEXT_COLUMNS}, keep_default_na=False,

@@ -51,6 +51,7 @@ Family models subclass this and override ``compute_loss``, ``feed_data`` or
 """
 import contextlib
 from collections import OrderedDict
+from pathlib import Path
 
 import torch
 from pyiqa.losses import build_loss
@@ -60,6 +61,7 @@ from pyiqa.utils import get_root_logger
 
 from pyiqa_uniqa.backbones.frozen import has_frozen_features
 from pyiqa_uniqa.backbones.precision import DTYPES, training_precision
+from pyiqa_uniqa.files import atomic_write
 from pyiqa_uniqa.training.feature_cache import FrozenFeatureCache, TrainingFeatureReuse
 from pyiqa_uniqa.training.option_check import OptionError
 from pyiqa_uniqa.weights import (
@@ -81,16 +83,6 @@ class TrainableSnapshot:
 
     def load_state_dict(self, state_dict):
         self.tensors = {k: v.detach().to('cpu', copy=True) for k, v in state_dict.items()}
-
-    def state_dict(self):
-        return dict(self.tensors)
-
-
-class _StateDictView:
-    """What pyiqa's ``save_network`` needs from a network: a ``state_dict()``."""
-
-    def __init__(self, state_dict):
-        self.tensors = state_dict
 
     def state_dict(self):
         return dict(self.tensors)
@@ -261,7 +253,24 @@ class FrozenBackboneIQAModel(GeneralIQAModel):
         else:
             bare = self.get_bare_model(net)
             state_dict = bare.state_dict() if self.save_frozen_parameters else trainable_state_dict(bare)
-        super().save_network(_StateDictView(state_dict), net_label, current_iter, param_key)
+        # pyiqa's layout (models/<label>_<iter>.pth holding {param_key: state dict}), written
+        # atomically: a run killed while saving leaves the previous checkpoints, never a torn one
+        name = f'{net_label}_{"latest" if current_iter == -1 else current_iter}' if current_iter is not None \
+            else net_label
+        state_dict = {k.removeprefix('module.'): v.detach().cpu() for k, v in state_dict.items()}
+        with atomic_write(Path(self.opt['path']['models']) / f'{name}.pth', 'wb') as f:
+            torch.save({param_key: state_dict}, f)
+
+    def save_training_state(self, epoch, current_iter):
+        """pyiqa's training state (``training_states/<iter>.state``), written atomically, so that
+        ``--auto_resume`` never meets a state torn by a kill."""
+        if current_iter == -1:
+            return
+        state = {'epoch': epoch, 'iter': current_iter,
+                 'optimizers': [optimizer.state_dict() for optimizer in self.optimizers],
+                 'schedulers': [scheduler.state_dict() for scheduler in self.schedulers]}
+        with atomic_write(Path(self.opt['path']['training_states']) / f'{current_iter}.state', 'wb') as f:
+            torch.save(state, f)
 
     def load_network(self, net, load_path, strict=True, param_key='params'):
         """Load a trainable-only checkpoint (safely). strict: every trainable tensor must be in the file

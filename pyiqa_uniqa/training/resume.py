@@ -17,9 +17,32 @@ logger = logging.getLogger('pyiqa_uniqa')
 
 
 def latest_state_file(opt):
+    """The newest training state that is whole and has its network weights beside it.
+
+    A run killed while pyiqa's own ``GeneralIQAModel`` was saving (its saves are not atomic; ours
+    are) can leave a torn newest state: that one is skipped with a warning, and the run resumes
+    from the one before.
+    """
     states_dir = Path(opt['root_path']) / 'experiments' / opt['name'] / 'training_states'
     states = sorted(states_dir.glob('*.state'), key=lambda p: int(p.stem)) if states_dir.is_dir() else []
-    return states[-1] if states else None
+    for state_path in reversed(states):
+        problem = _state_problem(state_path)
+        if not problem:
+            return state_path
+        logger.warning(f'Not resuming from {state_path}: {problem} Trying the one before.')
+    return None
+
+
+def _state_problem(state_path):
+    try:
+        state = load_state_dict(state_path)
+    except (CorruptWeightsError, WeightsNotFoundError) as err:
+        return str(err)
+    if not isinstance(state, dict) or 'iter' not in state:
+        return 'it is not a pyiqa training state.'
+    if not (state_path.parent.parent / 'models' / f'net_{state["iter"]}.pth').is_file():
+        return f'the network weights of iteration {state["iter"]} are missing.'
+    return ''
 
 
 def load_resume_state(opt):

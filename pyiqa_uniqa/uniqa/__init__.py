@@ -6,10 +6,12 @@ This file only declares names (torch-free); modules import torch, open_clip and 
 from pyiqa_uniqa.parts import nr_metric
 
 
-def _adapter_metric(recipe, prompt_set='level'):
-    # no official adapters exist: the user trains one with ``recipe``; the arch finds it under
-    # pyiqa's cache dir or takes pretrained_model_path=..., and otherwise says exactly that
-    return nr_metric('UniQA', prompt_set=prompt_set, use_adapter=True, adapter_recipe=f'options/uniqa/{recipe}.yml')
+def _adapter_metric(dataset, prompt_set='level'):
+    # no official adapters exist: the user trains one with the dataset's recipe; the arch takes it as
+    # pretrained_model_path=... or finds it in pyiqa's cache dir as uniqa_<dataset>_adapter.pth, and
+    # otherwise names the file, the recipe and where to put it
+    return nr_metric('UniQA', prompt_set=prompt_set, use_adapter=True, weights_file=f'uniqa_{dataset}_adapter.pth',
+                     adapter_recipe=f'options/uniqa/{dataset}.yml')
 
 
 METRICS = {

@@ -26,6 +26,8 @@ in fp32.
 The CLIP model is held frozen outside ``state_dict()``, so a checkpoint holds exactly the official
 trainable keys: ``adapter.fc.0.weight``, ``adapter.fc.2.weight`` and ``score_level``.
 """
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -43,12 +45,7 @@ from pyiqa_uniqa.uniqa.adapter import ResidualAdapter
 from pyiqa_uniqa.uniqa.crops import CROP_MODES, fit_to_crop, per_view, view_crops
 from pyiqa_uniqa.uniqa.image_encoder import encode_image
 from pyiqa_uniqa.uniqa.prompts import LEVELS_PER_GROUP, flat_prompts, prompt_groups
-from pyiqa_uniqa.weights import (
-    RANDOM,
-    WeightsNotFoundError,
-    WeightSource,
-    load_checkpoint,
-)
+from pyiqa_uniqa.weights import RANDOM, WeightSource, find_weights, load_checkpoint
 
 UNIQA_CLIP = 'ViT-B-16-quickgelu'
 UNIQA_WEIGHTS_FILE = 'UniQA_weight.pt'
@@ -70,6 +67,14 @@ def load_uniqa_clip(model_name=UNIQA_CLIP, backbone_weights=None):
     return create_clip(model_name, backbone_weights, source=UNIQA_BACKBONE)
 
 
+def adapter_source(weights_file=None, recipe=None, path=None):
+    """Where a UniQA adapter comes from, for finding it and for the message when it is missing."""
+    train = (f'`pyiqa-uniqa train -opt {recipe}` (a recipe of the pyiqa-uniqa repository; the adapter is '
+             'experiments/<name>/models/net_best.pth)') if recipe else ''
+    return WeightSource(weights_file or Path(str(path)).name, keyword='pretrained_model_path', train=train,
+                        what='The UniQA adapter (no official adapters exist)')
+
+
 class UniQA(FrozenTowerModule):
     """UniQA scorer for pyiqa; every argument is reachable as ``create_metric(name, **kwargs)``.
 
@@ -87,24 +92,20 @@ class UniQA(FrozenTowerModule):
         num_crops, crop_seed: number of random test crops and the seed of their offsets.
         model_name: open_clip model geometry (``'tiny-clip-quickgelu'`` for tests).
         precision: ``'fp32'`` (default), ``'fp16'`` or ``'bf16'`` for the frozen CLIP (autocast).
-        adapter_recipe: set by the per-dataset metric configs: the recipe that trains the adapter
-            they need; without ``pretrained_model_path`` such a metric refuses to run.
+        weights_file, adapter_recipe: set by the per-dataset metric configs (``uniqa-koniq``...): the
+            name under which their adapter is looked up in pyiqa's cache dir
+            (``$TORCH_HOME/hub/pyiqa/uniqa_koniq_adapter.pth``) when ``pretrained_model_path`` is not
+            given, and the recipe that trains it (no official adapters exist).
     """
 
     weight_sources = {'backbone_weights': UNIQA_BACKBONE}  # what the train command checks before starting
 
     def __init__(self, backbone_weights=None, pretrained_model_path=None, prompt_set='level',
                  use_adapter=True, pos_embedding=True, crop_size=224, test_crops='random',
-                 num_crops=10, crop_seed=0, model_name=UNIQA_CLIP, adapter_recipe=None, precision='fp32'):
+                 num_crops=10, crop_seed=0, model_name=UNIQA_CLIP, weights_file=None, adapter_recipe=None,
+                 precision='fp32'):
         super().__init__()
         self.precision = check_precision(precision, 'cpu')  # the vocabulary; the device is checked when it runs
-        if adapter_recipe and not pretrained_model_path:
-            raise WeightsNotFoundError(
-                f'This UniQA metric scores with an adapter trained on its dataset, and no official '
-                f'adapters exist. Train one with `pyiqa-uniqa train -opt {adapter_recipe}` (a recipe of the '
-                f'pyiqa-uniqa repository; it saves '
-                f'experiments/<name>/models/net_best.pth), then pass '
-                f'pretrained_model_path=<that file> to pyiqa.create_metric.')
         if test_crops not in CROP_MODES:
             raise ValueError(f'test_crops must be one of {CROP_MODES}, got {test_crops!r}.')
         if num_crops < 1 or crop_size < 1:
@@ -123,8 +124,9 @@ class UniQA(FrozenTowerModule):
         self.adapter = ResidualAdapter(embed_dim) if use_adapter else None
         self.score_level = nn.Parameter(torch.tensor(INITIAL_SCORE_LEVELS))
         self.clip_input = ClipInput.of(clip)
-        if pretrained_model_path:
-            self.load_adapter(pretrained_model_path)
+        if pretrained_model_path or weights_file:
+            self.load_adapter(find_weights(adapter_source(weights_file, adapter_recipe, pretrained_model_path),
+                                           pretrained_model_path))
 
     def load_adapter(self, path):
         """Load trainable weights saved by pyiqa (``{'params': ...}``) or the official repo."""

@@ -31,6 +31,7 @@ from pyiqa_uniqa.backbones import clip_reference_state_dict
 from pyiqa_uniqa.data.photo_datasets import build_nr_dataset
 from pyiqa_uniqa.data.photos import available_photos
 from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.options import load_yaml
 from pyiqa_uniqa.uniqa.arch import UNIQA_CLIP, UniQA
 from pyiqa_uniqa.uniqa.demo_report import (
     HeldOut,
@@ -92,7 +93,7 @@ def check_arguments(args):
 
 def demo_recipe(template, workdir, name, build_opts, network=None, train_dataset=None, epochs=None):
     """A demo recipe with its datasets in ``workdir`` and the given network, train data and epochs."""
-    opt = yaml.safe_load(Path(template).read_text())
+    opt = load_yaml(template, what='demo recipe')
     opt['name'] = name
     for dataset in opt['datasets'].values():
         dataset['dataroot_target'] = str(Path(workdir) / DATASET)
@@ -115,8 +116,8 @@ class Demo:
     def __init__(self, workdir, args):
         self.workdir, self.args = workdir, args
         self.started = time.perf_counter()
-        self.timings, self.results = [], []
-        recipe = yaml.safe_load(ADAPTER_RECIPE.read_text())
+        self.timings, self.results, self.jobs = [], [], []
+        recipe = load_yaml(ADAPTER_RECIPE, what='demo recipe')
         self.tiny = {key: value for key, value in recipe['network'].items() if key != 'type'}
         # the recipes list every photo the package knows; this run uses those installed here
         self.build_opts = {**recipe['datasets']['train']['build_opts'], 'photos': list(available_photos())}
@@ -153,7 +154,8 @@ class Demo:
         options_file = self.workdir / f'{name}.yml'
         opt = demo_recipe(template, self.workdir, name, self.build_opts, network, train_dataset, epochs)
         options_file.write_text(yaml.safe_dump(opt, sort_keys=False))
-        return TrainingJob(label, options_file, self.workdir)
+        self.jobs.append(TrainingJob(label, options_file, self.workdir))
+        return self.jobs[-1]
 
     def train_adapter(self, backbone_kind, network):
         name = f'uniqa_demo_adapter_{backbone_kind.replace("-", "")}'
@@ -214,18 +216,22 @@ def official_run(demo, backbone):
 def run(args):
     check_arguments(args)
     torch.set_num_threads(1)  # scoring here; each training runs in its own one-thread process
+    full = not (args.quick or args.backbone_weights)
+    captioner = build_captioner(args.captioner, CaptionPrompts.load(), flag='--captioner') if full else None
     workdir = Path(args.workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    captioner = build_captioner(args.captioner, CaptionPrompts.load()) if not (args.quick or args.backbone_weights) \
-        else None
     say(f'UniQA demo in {workdir}')
     demo = Demo(workdir, args)
-    if args.quick:
-        network, checkpoint, title = quick_run(demo)
-    elif args.backbone_weights:
-        network, checkpoint, title = official_run(demo, args.backbone_weights)
-    else:
-        network, checkpoint, title = full_recipe(demo, captioner)
+    try:
+        if args.quick:
+            network, checkpoint, title = quick_run(demo)
+        elif args.backbone_weights:
+            network, checkpoint, title = official_run(demo, args.backbone_weights)
+        else:
+            network, checkpoint, title = full_recipe(demo, captioner)
+    finally:
+        for job in demo.jobs:  # a failed stage (or Ctrl-C) leaves no training running behind it
+            job.stop()
     report(demo, network, checkpoint, title)
     return 0
 

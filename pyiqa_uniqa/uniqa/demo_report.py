@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
+from matplotlib.figure import Figure
 from scipy import stats
 from tqdm import tqdm
 
@@ -96,11 +97,8 @@ def timing_table(timings):
 
 def save_figure(path, results, held_out, title):
     """One scatter of MOS against score per stage, and the held-out SRCC by stage."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(results) + 1, figsize=(3.3 * (len(results) + 1), 3.6))
+    fig = Figure(figsize=(3.3 * (len(results) + 1), 3.6))  # no pyplot: no GUI backend, no global state
+    axes = fig.subplots(1, len(results) + 1)
     for ax, result in zip(axes, results):
         ax.scatter(result.scores, held_out.mos, s=8, alpha=0.6)
         ax.set_title(f'{result.label}\nSRCC {result.srcc:.3f}  PLCC {result.plcc:.3f}', fontsize=9)
@@ -115,7 +113,6 @@ def save_figure(path, results, held_out, title):
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def reuse_lines(metric_options):

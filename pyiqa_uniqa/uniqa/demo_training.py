@@ -75,6 +75,12 @@ class TrainingJob:
                 say(shown)
         self.seconds = time.perf_counter() - self.started  # the child's own run time, whenever it is waited for
 
+    def stop(self):
+        """End the training if it still runs (the demo stopped for another reason)."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait()
+
     def wait(self):
         """Seconds the training took; a failed training raises with the end of its output."""
         code = self.process.wait()

@@ -1,14 +1,17 @@
 """MOS levels and the caption prompt table (``caption_prompts.yml``).
 
-UniQA splits images into five levels by equal-width bins over the dataset's MOS range (an image in
-the top fifth of the range is *perfect*; research/uniqa.md §1.3), and the level word guides the
-captioner. The bins are computed once over the whole dataset, before sharding, so every shard of a
+UniQA splits images into five levels (bad, poor, fair, good, perfect) by equal-width bins over the
+dataset's MOS range (an image in the top fifth of the range is *perfect*, as the paper's reviewers
+describe its MOS-based text guidance), and the level word guides the captioner. The bins are computed once over the whole dataset, before sharding, so every shard of a
 captioning job agrees on them.
 """
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from pyiqa_uniqa.options import load_yaml
+from pyiqa_uniqa.uniqa_pretrain.captioning_records import CaptionFileError
 
 DEFAULT_PROMPTS = Path(__file__).with_name('caption_prompts.yml')
 TASKS = ('quality', 'aesthetics')
@@ -44,10 +47,8 @@ class CaptionPrompts:
 
     @classmethod
     def load(cls, path=None):
-        import yaml
         path = Path(path or DEFAULT_PROMPTS)
-        with open(path, encoding='utf-8') as f:
-            table = yaml.safe_load(f)
+        table = load_yaml(path, what='caption prompt table')
         try:
             prompts = cls(
                 levels=tuple(table['levels']), tasks=dict(table['tasks']),
@@ -55,15 +56,15 @@ class CaptionPrompts:
                 distortion_phrases=dict(table['distortion_phrases']),
                 unknown_distortion=table['unknown_distortion'], pristine=table['pristine'])
         except (KeyError, TypeError) as err:
-            raise ValueError(f'{path}: the prompt table lacks the field {err}; see {DEFAULT_PROMPTS}.') from None
+            raise CaptionFileError(f'{path}: the prompt table lacks the field {err}; see {DEFAULT_PROMPTS}.') from None
         for task, entry in prompts.tasks.items():
             if not {'prompt', 'template'} <= set(entry):
-                raise ValueError(f'{path}: task {task!r} needs both "prompt" and "template".')
+                raise CaptionFileError(f'{path}: task {task!r} needs both "prompt" and "template".')
         return prompts
 
     def task(self, task):
         if task not in self.tasks:
-            raise ValueError(f'Unknown captioning task {task!r}; the prompt table has {sorted(self.tasks)}.')
+            raise CaptionFileError(f'Unknown captioning task {task!r}; the prompt table has {sorted(self.tasks)}.')
         return self.tasks[task]
 
     def prompt(self, task, level):

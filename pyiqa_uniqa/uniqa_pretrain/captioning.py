@@ -15,10 +15,24 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+from tqdm import tqdm
+
+from pyiqa_uniqa.data.images import UnreadableImageError
+from pyiqa_uniqa.errors import UserError
 from pyiqa_uniqa.sharding import parse_shard, shard_of
 from pyiqa_uniqa.uniqa_pretrain.caption_prompts import TASKS, CaptionPrompts, mos_levels
-from pyiqa_uniqa.uniqa_pretrain.captioning_models import CaptionRequest
-from pyiqa_uniqa.uniqa_pretrain.captioning_records import RecordAppender, read_records
+from pyiqa_uniqa.uniqa_pretrain.captioning_models import (
+    TEMPLATE_MODEL,
+    CaptionRequest,
+    build_captioner,
+)
+from pyiqa_uniqa.uniqa_pretrain.captioning_records import (
+    CaptionFileError,
+    MissingImagesError,
+    RecordAppender,
+    read_records,
+)
 
 logger = logging.getLogger('pyiqa_uniqa')
 
@@ -37,39 +51,55 @@ def shard_output_path(out, index, count):
     return out if count == 1 else out.with_name(f'{out.stem}.shard{index}of{count}{out.suffix}')
 
 
-def _column(table, name, fallback_position, what):
+def _column(table, name, fallback_position, what, csv_path):
     if name is None:
         if table.shape[1] <= fallback_position:
-            raise ValueError(f'The CSV has {table.shape[1]} column(s); expected the {what} in column '
-                             f'{fallback_position + 1}. Name it with --{what}-column.')
+            raise CaptionFileError(f'{csv_path} has {table.shape[1]} column(s); expected the {what} in column '
+                                   f'{fallback_position + 1}. Name it with --{what}-column.')
         return table.columns[fallback_position]
     if name not in table.columns:
-        raise ValueError(f'No column {name!r} in the CSV (columns: {", ".join(map(str, table.columns))}).')
+        raise CaptionFileError(f'{csv_path} has no column {name!r} (columns: {", ".join(map(str, table.columns))}); '
+                               f'name the right one with --{what}-column.')
     return name
+
+
+def read_csv(csv_path):
+    """A meta-info CSV as a table; a missing, empty, binary or malformed file is a ``CaptionFileError``."""
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise CaptionFileError(f'Data CSV {csv_path} does not exist' + (' (it is a folder).' if csv_path.is_dir()
+                                                                        else '.'))
+    try:
+        table = pd.read_csv(csv_path)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise CaptionFileError(f'{csv_path} is not a readable CSV table ({err.__class__.__name__}: '
+                               f'{str(err).splitlines()[0] if str(err) else "no data"}). --data takes a pyiqa '
+                               'meta-info CSV: a header, then one row per image (path, MOS, ...).') from None
+    if table.empty:
+        raise CaptionFileError(f'{csv_path} has a header but no rows: nothing to caption.')
+    return table
 
 
 def read_image_table(csv_path, image_root=None, image_column=None, mos_column=None, mos_range=None,
                      lower_better=False, distortion_column=None, severity_column=None, split=None,
                      split_column='split'):
     """Rows of a pyiqa meta-info CSV, with levels computed over all rows (before any sharding or split)."""
-    import pandas as pd
     csv_path = Path(csv_path)
-    if not csv_path.is_file():
-        raise FileNotFoundError(f'Data CSV {csv_path} does not exist.')
-    table = pd.read_csv(csv_path)
-    image_column = _column(table, image_column, 0, 'image')
-    mos_column = _column(table, mos_column, 1, 'mos')
+    table = read_csv(csv_path)
+    image_column = _column(table, image_column, 0, 'image', csv_path)
+    mos_column = _column(table, mos_column, 1, 'mos', csv_path)
     mos = pd.to_numeric(table[mos_column], errors='coerce')
-    if mos.isna().any():
-        bad = table.index[mos.isna()][:5].tolist()
-        raise ValueError(f'{csv_path}: column {mos_column!r} has missing or non-numeric MOS values '
-                         f'(rows {bad}). Is the MOS column right? (--mos-column)')
+    unusable = mos.isna() | mos.abs().eq(float('inf'))
+    if unusable.any():
+        bad = table.index[unusable][:5].tolist()
+        raise CaptionFileError(f'{csv_path}: column {mos_column!r} has missing, infinite or non-numeric MOS values '
+                               f'(rows {bad}). Is the MOS column right? (--mos-column)')
     levels = mos_levels(mos.to_numpy(), mos_range=mos_range, lower_better=lower_better)
     distortion_column = distortion_column or _guess(table, ('distortion', 'dist_type', 'distortion_type'))
     severity_column = severity_column or _guess(table, ('severity', 'level', 'dist_level', 'distortion_level'))
     root = Path(image_root).expanduser() if image_root else csv_path.parent
     if split is not None:
-        split_column = _column(table, split_column, 0, 'split')
+        split_column = _column(table, split_column, 0, 'split', csv_path)
     rows, seen = [], set()
     for position, image in enumerate(table[image_column].astype(str)):
         if split is not None and str(table[split_column].iloc[position]) != split:
@@ -100,15 +130,13 @@ def _severity(value):
 
 def caption_images(rows, captioner, task, out_path, batch_size=8, progress=True, skip_missing=False):
     """Caption ``rows`` not yet in ``out_path``; returns a summary dict."""
-    from tqdm import tqdm
-
     out_path = Path(out_path)
     done, problems = set(), []
     if out_path.exists():
         records, problems = read_records(out_path)  # a damaged line mid-file raises, naming it
         for record in records:
             if record.get('task') != task or record.get('model') != captioner.name:
-                raise ValueError(
+                raise CaptionFileError(
                     f'{out_path} already holds captions from task {record.get("task")!r} with model '
                     f'{record.get("model")!r}; this run is task {task!r} with {captioner.name!r}. '
                     'Use another --out, or the same task and model to resume.')
@@ -120,7 +148,7 @@ def caption_images(rows, captioner, task, out_path, batch_size=8, progress=True,
         message = (f'{len(missing)} image file(s) do not exist (first: {missing[0].path}). '
                    'Set --image-root to the dataset folder')
         if not skip_missing:
-            raise FileNotFoundError(message + ', or pass --skip-missing.')
+            raise MissingImagesError(message + ', or pass --skip-missing.')
         logger.warning(message + '; skipping them.')
         todo = [row for row in todo if row.path.is_file()]
     failed = []
@@ -139,7 +167,6 @@ def caption_images(rows, captioner, task, out_path, batch_size=8, progress=True,
 
 def _caption_batch(captioner, task, batch, failed):
     """Captions for a batch; a file that fails to decode gets None (and is retried on resume)."""
-    from pyiqa_uniqa.data.images import UnreadableImageError
     requests = [CaptionRequest(str(row.path), task, row.level, row.distortions) for row in batch]
     try:
         return captioner.caption(requests)
@@ -194,9 +221,8 @@ def add_arguments(parser):
 
 
 def run(args):
-    from pyiqa_uniqa.uniqa_pretrain.captioning_models import build_captioner
     if args.batch_size < 1:
-        raise SystemExit('--batch-size must be at least 1.')
+        raise UserError(f'--batch-size must be at least 1, got {args.batch_size}.')
     index, count = parse_shard(args.shard)
     prompts = CaptionPrompts.load(args.prompts)
     prompts.task(args.task)
@@ -204,7 +230,7 @@ def run(args):
                             args.lower_better, args.distortion_column, args.severity_column, args.split,
                             args.split_column)
     rows = shard_of(rows, index, count)
-    captioner = build_captioner(args.model, prompts, **({} if args.model == 'template' else dict(
+    captioner = build_captioner(args.model, prompts, **({} if args.model == TEMPLATE_MODEL else dict(
         device=args.device, dtype=args.dtype, max_new_tokens=args.max_new_tokens,
         max_image_side=args.max_image_side)))
     out = shard_output_path(args.out, index, count)

@@ -8,6 +8,12 @@ same captions.
 """
 from dataclasses import dataclass, field
 
+import torch
+
+from pyiqa_uniqa.data.images import read_image
+from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.weights import WeightSource, require_hf_model
+
 TEMPLATE_MODEL = 'template'
 
 
@@ -44,14 +50,12 @@ class VisionLanguageCaptioner:
     """Batched greedy captioning with a Hugging Face image-text-to-text model."""
 
     def __init__(self, model_id, prompts, device=None, dtype='auto', max_new_tokens=128,
-                 max_image_side=1024):
-        import torch
+                 max_image_side=1024, flag='--model'):
+        # transformers costs seconds to import; the template captioner (and the demo) never need it
         import transformers
-        from transformers import AutoProcessor
 
-        from pyiqa_uniqa.weights import WeightSource, require_hf_model
-        # offline, fail in seconds naming --model (the hub would retry for minutes)
-        require_hf_model(model_id, WeightSource('config.json', keyword='model', flag='--model',
+        # offline, fail in seconds naming the flag that took the model (the hub would retry for minutes)
+        require_hf_model(model_id, WeightSource('config.json', keyword=flag.lstrip('-'), flag=flag,
                                                 what='The captioning model'))
 
         self.name = str(model_id)
@@ -61,15 +65,15 @@ class VisionLanguageCaptioner:
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
         torch_dtype = _resolve_dtype(dtype, self.device)
         try:
-            self.processor = AutoProcessor.from_pretrained(model_id, trust_remote_code=False)
+            self.processor = transformers.AutoProcessor.from_pretrained(model_id, trust_remote_code=False)
         except (OSError, ValueError) as err:
-            raise RuntimeError(
-                f'Could not load a processor for {model_id!r}: {err}. Pass a Hugging Face model id '
-                '(downloaded once into the HF cache) or a local folder written by save_pretrained.') from err
+            raise UserError(
+                f'{flag} {model_id}: could not load a processor ({err}). Pass a Hugging Face model id '
+                '(downloaded once into the HF cache) or a local folder written by save_pretrained.') from None
         tokenizer = getattr(self.processor, 'tokenizer', None)
         if tokenizer is None or getattr(self.processor, 'chat_template', None) is None:
-            raise RuntimeError(
-                f'{model_id!r} has no tokenizer or chat template in its processor, so it cannot be '
+            raise UserError(
+                f'{flag} {model_id}: its processor has no tokenizer or chat template, so it cannot be '
                 'prompted as a chat model. Use an instruction-tuned vision-language model '
                 '(e.g. llava-hf/llava-1.5-7b-hf or Qwen/Qwen2-VL-7B-Instruct).')
         tokenizer.padding_side = 'left'  # decoder-only generation continues from the right end
@@ -87,9 +91,6 @@ class VisionLanguageCaptioner:
         return self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
 
     def caption(self, requests):
-        import torch
-
-        from pyiqa_uniqa.data.images import read_image
         images = [read_image(r.image_path, draft_size=self.max_image_side, max_side=self.max_image_side) for r in requests]
         texts = [self._chat_text(self.instruction(r)) for r in requests]
         inputs = self.processor(text=texts, images=images, padding=True, return_tensors='pt')
@@ -103,7 +104,6 @@ class VisionLanguageCaptioner:
 
 
 def _resolve_dtype(dtype, device):
-    import torch
     if dtype == 'auto':
         if device.type != 'cuda':
             return torch.float32
@@ -111,7 +111,7 @@ def _resolve_dtype(dtype, device):
     try:
         return {'float32': torch.float32, 'float16': torch.float16, 'bfloat16': torch.bfloat16}[dtype]
     except KeyError:
-        raise ValueError(f'dtype must be auto, float32, float16 or bfloat16, not {dtype!r}.') from None
+        raise UserError(f'--dtype must be auto, float32, float16 or bfloat16, not {dtype!r}.') from None
 
 
 def _transformers_at_least(transformers, major, minor):

@@ -11,9 +11,15 @@ import json
 import os
 from pathlib import Path
 
+from pyiqa_uniqa.errors import UserError
 
-class CaptionFileError(ValueError):
-    """A caption file is missing or has a damaged line."""
+
+class CaptionFileError(UserError, ValueError):
+    """A caption, comment or data file the user gave (or a row or option in it) is missing or damaged."""
+
+
+class MissingImagesError(CaptionFileError, FileNotFoundError):
+    """Images named by a data or caption file are not where the file says."""
 
 
 def expand_caption_paths(paths):
@@ -24,8 +30,12 @@ def expand_caption_paths(paths):
     for pattern in paths:
         pattern = str(Path(pattern).expanduser())
         matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
-        if not matches or not all(Path(m).is_file() for m in matches):
+        if not matches:
             raise CaptionFileError(f'Caption file {pattern} does not exist.')
+        folders = [m for m in matches if not Path(m).is_file()]
+        if folders:
+            raise CaptionFileError(f'{folders[0]} is a folder, not a caption file (JSON Lines).' if Path(folders[0]).is_dir()
+                                   else f'Caption file {folders[0]} does not exist.')
         files.extend(matches)
     return files
 

@@ -12,17 +12,31 @@ using the scale stored in the checkpoint.
 import re
 from pathlib import Path
 
+import torch
+
+from pyiqa_uniqa.backbones import clip_reference_state_dict, openai_dtype
+from pyiqa_uniqa.backbones.clip import DEFAULT_CLIP
 from pyiqa_uniqa.files import atomic_write
+from pyiqa_uniqa.options import load_yaml
+from pyiqa_uniqa.weights import (
+    CheckpointMismatchError,
+    CorruptWeightsError,
+    check_state_dict,
+    load_state_dict,
+    unwrap_params,
+)
 
 CLIP_PREFIX = 'clip.'
 _LORA_KEY = re.compile(r'^(?P<layer>.+)\.lora_A\.(?P<adapter>[^.]+)\.weight$')
 
 
-def _strip_prefix(state_dict):
+def _strip_prefix(state_dict, source):
     clip_keys = {k[len(CLIP_PREFIX):]: v for k, v in state_dict.items() if k.startswith(CLIP_PREFIX)}
     if not clip_keys:
-        raise ValueError('The checkpoint holds no "clip." tensors: is it a UniQAPretrainCLIP checkpoint '
-                         f'(pyiqa-uniqa train with network type UniQAPretrainCLIP)? First keys: {list(state_dict)[:5]}')
+        raise CheckpointMismatchError(
+            f'{source} holds no "clip." tensors, so it is not a pre-training checkpoint (pyiqa-uniqa train with '
+            f'network type UniQAPretrainCLIP saves experiments/<name>/models/net_*.pth). First keys: '
+            f'{", ".join(list(state_dict)[:5])}.', unexpected=list(state_dict))
     return clip_keys, state_dict.get('lora_scaling')
 
 
@@ -36,9 +50,9 @@ def merge_lora(state_dict, scaling):
         lora_b = merged.pop(f'{layer}.lora_B.{adapter}.weight').float()
         base_key = f'{layer}.base_layer.weight'
         if base_key not in merged:
-            raise ValueError(f'LoRA adapter {layer} has no base weight in the checkpoint.')
+            raise CorruptWeightsError(f'LoRA adapter {layer} has no base weight in the checkpoint.')
         if scaling is None:
-            raise ValueError('The checkpoint has LoRA adapters but no lora_scaling tensor to merge them with.')
+            raise CorruptWeightsError('The checkpoint has LoRA adapters but no lora_scaling tensor to merge them with.')
         merged[base_key] = merged[base_key].float() + float(scaling) * lora_b @ lora_a
     # peft keeps the wrapped layer's tensors under 'base_layer': 'mlp.c_fc.base_layer.weight' -> 'mlp.c_fc.weight'
     return {key.replace('.base_layer.', '.'): value for key, value in merged.items()}
@@ -46,31 +60,24 @@ def merge_lora(state_dict, scaling):
 
 def experiment_clip_model(checkpoint_path):
     """The ``network.clip_model`` of the options YAML pyiqa copied next to the checkpoint, if any."""
-    import yaml
     experiment = Path(checkpoint_path).resolve().parent.parent
     for options_file in sorted(experiment.glob('*.yml')):
-        with open(options_file, encoding='utf-8') as f:
-            network = (yaml.safe_load(f) or {}).get('network') or {}
-        if network.get('clip_model'):
+        network = load_yaml(options_file).get('network') or {}
+        if isinstance(network, dict) and network.get('clip_model'):
             return network['clip_model']
     return None
 
 
 def export_backbone(checkpoint_path, out_path, clip_model=None, dtype='official'):
     """Write the checkpoint's CLIP as a flat OpenAI-layout state dict; returns (path, model name)."""
-    import torch
-
-    from pyiqa_uniqa.backbones import clip_reference_state_dict, openai_dtype
-    from pyiqa_uniqa.backbones.clip import DEFAULT_CLIP
-    from pyiqa_uniqa.weights import check_state_dict, load_state_dict, unwrap_params
-
-    clip_model = clip_model or experiment_clip_model(checkpoint_path) or DEFAULT_CLIP
-    clip_state, scaling = _strip_prefix(unwrap_params(load_state_dict(checkpoint_path)))
-    clip_state = merge_lora(clip_state, scaling)
-    reference = clip_reference_state_dict(clip_model)
-    check_state_dict(clip_state, reference, what=clip_model, source=str(checkpoint_path))
     if dtype not in ('official', 'float32'):
         raise ValueError(f'dtype must be official or float32, not {dtype!r}.')
+    clip_state, scaling = _strip_prefix(unwrap_params(load_state_dict(checkpoint_path)), checkpoint_path)
+    clip_model = clip_model or experiment_clip_model(checkpoint_path) or DEFAULT_CLIP
+    clip_state = merge_lora(clip_state, scaling)
+    reference = clip_reference_state_dict(clip_model)
+    check_state_dict(clip_state, reference, what=clip_model, source=str(checkpoint_path),
+                     hint='Is --clip-model the geometry it was trained with?')
     exported = {key: clip_state[key].detach().to(openai_dtype(key) if dtype == 'official' else torch.float32)
                 .contiguous().clone() for key in reference}
     out_path = Path(out_path)
@@ -90,7 +97,6 @@ def add_arguments(parser):
 
 
 def run(args):
-    import torch
     out, clip_model = export_backbone(args.checkpoint, args.out, args.clip_model, args.dtype)
     keys = len(torch.load(out, map_location='cpu', weights_only=True))
     print(f'{out}: {keys} tensors, OpenAI layout of {clip_model}. '

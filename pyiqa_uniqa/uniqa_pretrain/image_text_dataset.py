@@ -27,9 +27,14 @@ from collections import OrderedDict
 from pathlib import Path
 
 from torch.utils.data import Dataset
+from torchvision import transforms
+from torchvision.transforms import functional
 
+from pyiqa_uniqa.backbones import clip_model_config, get_tokenizer
 from pyiqa_uniqa.data.images import read_image
 from pyiqa_uniqa.uniqa_pretrain.captioning_records import (
+    CaptionFileError,
+    MissingImagesError,
     expand_caption_paths,
     read_records,
 )
@@ -49,16 +54,13 @@ def clip_preprocess(model_name, crop='center', hflip=False):
     scale, and a model with a small input sees many different crops of each image (a smaller
     image is first upscaled so its short side fits).
     """
-    from torchvision import transforms
-
-    from pyiqa_uniqa.backbones import clip_model_config
     size = clip_model_config(model_name)['vision_cfg']['image_size']
     bicubic = transforms.InterpolationMode.BICUBIC
     steps = {'center': [transforms.Resize(size, interpolation=bicubic, antialias=True), transforms.CenterCrop(size)],
              'random': [transforms.RandomResizedCrop(size, scale=(0.6, 1.0), interpolation=bicubic, antialias=True)],
              'native': [_UpscaleShortSide(size, bicubic), transforms.RandomCrop(size)]}
     if crop not in steps:
-        raise ValueError(f'ImageTextDataset option crop must be center, random or native, not {crop!r}.')
+        raise CaptionFileError(f'ImageTextDataset option crop must be center, random or native, not {crop!r}.')
     return transforms.Compose(steps[crop] + ([transforms.RandomHorizontalFlip()] if hflip else [])
                               + [transforms.ToTensor()])
 
@@ -70,7 +72,6 @@ class _UpscaleShortSide:
         self.size, self.interpolation = size, interpolation
 
     def __call__(self, image):
-        from torchvision.transforms import functional
         return functional.resize(image, self.size, self.interpolation) if min(image.size) < self.size else image
 
 
@@ -79,7 +80,7 @@ def group_captions(records, tasks=None, source=''):
     grouped = OrderedDict()
     for number, record in enumerate(records, start=1):
         if not isinstance(record.get('image'), str) or not isinstance(record.get('caption'), str):
-            raise ValueError(f'{source} record {number} lacks a string "image" or "caption": {record}')
+            raise CaptionFileError(f'{source} record {number} lacks a string "image" or "caption": {record}')
         if tasks and record.get('task') not in tasks:
             continue
         if record['caption'].strip():
@@ -108,8 +109,7 @@ class ImageTextDataset(Dataset):
                     grouped.setdefault(str(_resolve(root, image)), []).extend(captions)
         self.items = self._check_images(list(grouped.items()), _choice(opt, 'missing_images', ('error', 'skip')))
         if not self.items:
-            raise ValueError(f'No image-caption pairs in {files} (tasks: {tasks or "all"}).')
-        from pyiqa_uniqa.backbones import get_tokenizer
+            raise CaptionFileError(f'No image-caption pairs in {files} (tasks: {tasks or "all"}).')
         self.tokenizer = get_tokenizer(self.clip_model)
         self.transform = clip_preprocess(self.clip_model, opt.get('crop', 'center'), opt.get('hflip', False))
         self.cache = {} if opt.get('cache_images', False) else None
@@ -124,7 +124,7 @@ class ImageTextDataset(Dataset):
         for entry in [entries] if isinstance(entries, (str, dict)) else entries:
             if isinstance(entry, dict):
                 if 'file' not in entry:
-                    raise ValueError(f'caption_files entry {entry} needs a "file" (and optionally a "dataroot").')
+                    raise CaptionFileError(f'caption_files entry {entry} needs a "file" (and optionally a "dataroot").')
                 yield entry['file'], entry.get('dataroot', default_root)
             else:
                 yield entry, default_root
@@ -136,7 +136,7 @@ class ImageTextDataset(Dataset):
         message = (f'{len(missing)} of {len(items)} images named in the caption files are missing '
                    f'(first: {", ".join(missing[:5])}).')
         if policy == 'error':
-            raise FileNotFoundError(message + ' Fix dataroot_target (or the dataroot of that caption file), '
+            raise MissingImagesError(message + ' Fix dataroot_target (or the dataroot of that caption file), '
                                     'or set missing_images: skip.')
         logger.warning(message + ' They are skipped.')
         missing = set(missing)
@@ -170,5 +170,5 @@ def _resolve(root, image):
 def _choice(opt, key, allowed):
     value = opt.get(key, allowed[0])
     if value not in allowed:
-        raise ValueError(f'ImageTextDataset option {key} must be one of {allowed}, not {value!r}.')
+        raise CaptionFileError(f'ImageTextDataset option {key} must be one of {allowed}, not {value!r}.')
     return value

@@ -1,12 +1,14 @@
 """``pyiqa-uniqa purify``: keep the most relevant, most informative human comments per image.
 
-UniQA's purification of AVA comments (research/uniqa.md §1.4): each comment of an image gets an
-aesthetics-relevance rank (AR: similarity of its text embedding to the image's generated
-aesthetic description) and an informativeness rank (IR: its length); the comments with the
-smallest AR + IR are kept. What the paper leaves open, we choose (and expose):
+UniQA's purification of AVA comments (the paper's Eq. 5, as its reviewers describe it): each
+comment of an image gets an aesthetics-relevance rank (AR: similarity of its text embedding to the
+image's generated aesthetic description, the MLLM's text serving as metadata) and an
+informativeness rank (IR: its length); the comments with the smallest AR + IR (a plain sum) are
+kept. What the paper leaves open, we choose (and expose):
 
 - similarity: cosine of CLIP text-tower embeddings (``--embedder clip``, the backbone being
-  trained), or mean-pooled embeddings of any Hugging Face text encoder (``--embedder hf:<id>``);
+  trained), or of a sentence-transformers model (``--embedder sentence``, all-MiniLM-L6-v2 by
+  default, ``sentence:<id or folder>`` for another), the package's one sentence embedder;
 - length: tokens of the embedder's tokenizer (``--informativeness tokens``), or words, characters;
 - k comments per image (``--top-k``, default 3);
 - ranks are ordinal (1 = best): equal similarities or lengths are ordered by the comments' order
@@ -22,8 +24,21 @@ already in the output are skipped.
 import json
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from pyiqa_uniqa.backbones import create_clip, get_tokenizer
+from pyiqa_uniqa.backbones.clip import DEFAULT_CLIP
+from pyiqa_uniqa.backbones.sentence_embedder import (
+    DEFAULT_SENTENCE_MODEL,
+    SentenceEmbedder,
+)
+from pyiqa_uniqa.errors import UserError
 from pyiqa_uniqa.uniqa_pretrain.captioning_records import (
+    CaptionFileError,
     RecordAppender,
     expand_caption_paths,
     read_records,
@@ -85,21 +100,16 @@ def clean_comments(comments):
 
 
 class ClipTextEmbedder:
-    """Unit-norm CLIP text features; informativeness in CLIP BPE tokens (not truncated)."""
+    """Unit-norm features of a CLIP text tower, the one being pre-trained (the sentence embedder
+    cannot give that space); informativeness in CLIP BPE tokens (not truncated)."""
 
-    def __init__(self, model_name, weights=None, device=None, batch_size=256):
-        import torch
-
-        from pyiqa_uniqa.backbones import create_clip, get_tokenizer
-        from pyiqa_uniqa.weights import RANDOM
+    def __init__(self, model_name, weights='openai', device=None, batch_size=256):
         self.device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-        self.model = create_clip(model_name, RANDOM if weights is None else weights, device=self.device)
+        self.model = create_clip(model_name, weights, device=self.device)
         self.tokenizer = get_tokenizer(model_name)
         self.batch_size = batch_size
 
     def embed(self, texts):
-        import torch
-        import torch.nn.functional as F
         chunks = []
         with torch.no_grad():
             for start in range(0, len(texts), self.batch_size):
@@ -111,59 +121,27 @@ class ClipTextEmbedder:
         return len(self.tokenizer.encode(text))
 
 
-class HuggingFaceTextEmbedder:
-    """Mean-pooled last hidden states of a Hugging Face text encoder (e.g. a sentence-transformers model)."""
-
-    def __init__(self, model_id, device=None, batch_size=256):
-        import torch
-        from transformers import AutoModel, AutoTokenizer
-
-        from pyiqa_uniqa.weights import WeightSource, require_hf_model
-        # offline, fail in seconds naming --embedder (the hub would retry for a minute)
-        require_hf_model(model_id, WeightSource('config.json', keyword='embedder', flag='--embedder hf:',
-                                                what='The text embedding model'))
-        self.device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-        self.tokenizer = AutoTokenizer.from_pretrained(model_id, trust_remote_code=False)
-        self.model = AutoModel.from_pretrained(model_id, trust_remote_code=False).to(self.device).eval()
-        self.batch_size = batch_size
-
-    def embed(self, texts):
-        import torch
-        import torch.nn.functional as F
-        chunks = []
-        with torch.no_grad():
-            for start in range(0, len(texts), self.batch_size):
-                batch = self.tokenizer(texts[start:start + self.batch_size], padding=True, truncation=True,
-                                       return_tensors='pt').to(self.device)
-                hidden = self.model(**batch).last_hidden_state
-                mask = batch['attention_mask'].unsqueeze(-1).to(hidden.dtype)
-                chunks.append(F.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1).float().cpu())
-        return torch.cat(chunks)
-
-    def token_count(self, text):
-        return len(self.tokenizer(text, add_special_tokens=False)['input_ids'])
-
-
 def build_embedder(spec, clip_weights=None, device=None):
-    """'clip' (the default CLIP), 'clip:<open_clip model>' or 'hf:<Hugging Face id or folder>'."""
+    """'clip' (the default CLIP), 'clip:<open_clip model>', 'sentence' (all-MiniLM-L6-v2) or
+    'sentence:<Hugging Face id or folder>'."""
     kind, _, name = spec.partition(':')
     if kind == 'clip':
-        from pyiqa_uniqa.backbones.clip import DEFAULT_CLIP
-        return ClipTextEmbedder(name or DEFAULT_CLIP, clip_weights, device)
-    if kind == 'hf' and name:
-        return HuggingFaceTextEmbedder(name, device)
-    raise ValueError(f"--embedder must be 'clip', 'clip:<model>' or 'hf:<model id>', not {spec!r}.")
+        return ClipTextEmbedder(name or DEFAULT_CLIP, clip_weights or 'openai', device)
+    if kind == 'sentence':
+        return SentenceEmbedder(name or DEFAULT_SENTENCE_MODEL, device, keyword='embedder', flag='--embedder')
+    raise UserError(f"--embedder must be 'clip', 'clip:<open_clip model>', 'sentence' or "
+                    f"'sentence:<model id or folder>', not {spec!r}.")
 
 
 def length_function(kind, embedder):
     measures = {'tokens': embedder.token_count, 'words': lambda t: len(t.split()), 'chars': len}
     if kind not in measures:
-        raise ValueError(f'informativeness must be one of {sorted(measures)}, not {kind!r}.')
+        raise UserError(f'--informativeness must be one of {sorted(measures)}, not {kind!r}.')
     return measures[kind]
 
 
 def read_comments(paths):
-    """image -> list of comment strings, in input order."""
+    """image -> list of comment strings, in input order; files without a comment are an error."""
     comments = OrderedDict()
     for path in expand_caption_paths(paths):
         records, _ = read_records(path)
@@ -172,9 +150,12 @@ def read_comments(paths):
             texts = [texts] if isinstance(texts, str) else texts
             if not isinstance(record.get('image'), str) or not isinstance(texts, list) or \
                     not all(isinstance(t, str) for t in texts):
-                raise ValueError(f'{path} record {number}: need "image" and "comment" (a string) or '
-                                 f'"comments" (a list of strings); got keys {sorted(record)}.')
+                raise CaptionFileError(f'{path} record {number}: need "image" and "comment" (a string) or '
+                                       f'"comments" (a list of strings); got keys {sorted(record)}.')
             comments.setdefault(record['image'], []).extend(texts)
+    if not comments:
+        raise CaptionFileError(f'{" ".join(map(str, paths if isinstance(paths, list) else [paths]))}: no comment '
+                               'records (JSON Lines with "image" and "comment" or "comments"); nothing to purify.')
     return comments
 
 
@@ -186,16 +167,16 @@ def read_references(paths, task='aesthetics'):
         for record in records:
             if record.get('task', task) == task and isinstance(record.get('caption'), str):
                 references.setdefault(record.get('image'), []).append(record)
+    if not references:
+        raise CaptionFileError(f'{" ".join(map(str, paths if isinstance(paths, list) else [paths]))}: no {task} '
+                               'captions to compare the comments with (pyiqa-uniqa caption --task aesthetics writes them).')
     return references
 
 
 def purify(comments, references, embedder, length, top_k, out_path, chunk_images=64, progress=True):
     """Rank and keep comments (see module doc); appends to ``out_path``; returns the drop report."""
-    import torch
-    from tqdm import tqdm
-
     if top_k < 1:
-        raise ValueError('--top-k must be at least 1.')
+        raise UserError(f'--top-k must be at least 1, got {top_k}.')
     done = set()
     if out_path.exists():
         done = {r['image'] for r in read_records(out_path)[0]}
@@ -223,7 +204,7 @@ def purify(comments, references, embedder, length, top_k, out_path, chunk_images
             for image, texts in cleaned.items():
                 refs = references[image]
                 # several reference descriptions: compare against their mean direction
-                reference = torch.nn.functional.normalize(reference_features[r_at:r_at + len(refs)].mean(0), dim=0)
+                reference = F.normalize(reference_features[r_at:r_at + len(refs)].mean(0), dim=0)
                 similarities = (comment_features[c_at:c_at + len(texts)] @ reference).tolist()
                 c_at, r_at = c_at + len(texts), r_at + len(refs)
                 kept = rank_comments(texts, similarities, [length(t) for t in texts], top_k)
@@ -260,7 +241,8 @@ def add_arguments(parser):
     parser.add_argument('--out', required=True, help='output caption JSONL (appended to; resumes)')
     parser.add_argument('--top-k', type=int, default=3, help='comments kept per image')
     parser.add_argument('--embedder', default='clip',
-                        help="'clip' (ViT-B-16-quickgelu), 'clip:<open_clip model>', or 'hf:<model id or folder>'")
+                        help="'clip' (ViT-B-16-quickgelu), 'clip:<open_clip model>', 'sentence' "
+                             f"({DEFAULT_SENTENCE_MODEL}) or 'sentence:<model id or folder>'")
     parser.add_argument('--clip-weights', help="CLIP weights: an OpenAI-layout file or an open_clip tag "
                         "(default: 'openai', downloaded by open_clip)")
     parser.add_argument('--informativeness', default='tokens', choices=['tokens', 'words', 'chars'])
@@ -271,11 +253,9 @@ def add_arguments(parser):
 
 
 def run(args):
-    from pathlib import Path
     comments = read_comments(args.comments)
     references = read_references(args.reference, args.reference_task)
-    weights = args.clip_weights or ('openai' if args.embedder.startswith('clip') else None)
-    embedder = build_embedder(args.embedder, weights, args.device)
+    embedder = build_embedder(args.embedder, args.clip_weights, args.device)
     report = purify(comments, references, embedder, length_function(args.informativeness, embedder),
                     args.top_k, Path(args.out), progress=not args.no_progress)
     print(format_report(report))

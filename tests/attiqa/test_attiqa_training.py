@@ -70,7 +70,8 @@ def test_pretraining_run_lowers_the_ranking_loss(image_folder, tmp_path, monkeyp
     assert np.mean(losses[-8:]) < 0.7 * np.mean(losses[:8])
     best = torch.load(tmp_path / 'experiments' / 'attiqa_pretrain_test' / 'models' / 'net_best.pth',
                       weights_only=True)['params']
-    assert any(k.startswith('attribute_heads.sharpness.') for k in best) and any(k.startswith('backbone.') for k in best)
+    assert any(k.startswith('attribute_heads.sharpness.') for k in best)
+    assert any(k.startswith('backbone.') for k in best)
 
 
 def test_frozen_backbone_validation_is_equal_with_and_without_the_feature_cache(tmp_path):
@@ -96,7 +97,8 @@ def test_frozen_backbone_validation_is_equal_with_and_without_the_feature_cache(
     }
     (tmp_path / 'probe.yml').write_text(yaml.safe_dump(recipe))
     opt = recipe_options(tmp_path / 'probe.yml', tmp_path / 'runs')
-    uncached, cached = (run_training(with_options(opt, val={'feature_cache': cache}), f'cache {cache}') for cache in (False, True))
+    uncached, cached = (run_training(with_options(opt, val={'feature_cache': cache}), f'cache {cache}')
+                        for cache in (False, True))
     for without, with_cache in zip(uncached.val_scores, cached.val_scores):
         assert torch.allclose(without, with_cache, rtol=0, atol=1e-6)
     assert not torch.equal(cached.val_scores[0], cached.val_scores[-1])  # the heads trained
@@ -122,8 +124,34 @@ def test_frozen_backbone_pretraining_validates_the_attributes_from_cached_featur
     }
     (tmp_path / 'pretrain.yml').write_text(yaml.safe_dump(options))
     opt = recipe_options(tmp_path / 'pretrain.yml', tmp_path / 'runs')
-    uncached, cached = (run_training(with_options(opt, val={'feature_cache': cache}), f'cache {cache}') for cache in (False, True))
+    uncached, cached = (run_training(with_options(opt, val={'feature_cache': cache}), f'cache {cache}')
+                        for cache in (False, True))
     for without, with_cache in zip(uncached.val_scores, cached.val_scores):
         assert with_cache.shape[1] == len(ATTRIBUTES) and torch.allclose(without, with_cache, rtol=0, atol=1e-6)
     images = len(cached.val_scores[0])
     assert uncached.tower_images['val'] == 2 * images and cached.tower_images['val'] == images
+
+
+def test_a_missing_backbone_file_is_one_preflight_line_and_nothing_is_created(image_folder, tmp_path, capsys,
+                                                                              monkeypatch):
+    from pyiqa_uniqa.cli import main
+    write_labels(image_folder, tmp_path / 'attrs.csv')
+    data = {'type': 'AttributeLabelDataset', 'dataroot_target': str(image_folder),
+            'meta_info_file': str(tmp_path / 'attrs.csv'), 'num_worker_per_gpu': 0, 'batch_size_per_gpu': 3}
+    options = {
+        'name': 'attiqa_preflight', 'model_type': 'ATTIQAPretrainModel', 'num_gpu': 0, 'manual_seed': 0,
+        'datasets': {'train': {**data, 'name': 'train'}, 'val': {**data, 'name': 'val'}},
+        'network': {'type': 'ATTIQA', 'backbone': 'test_resnet', 'backbone_weights': 'imagenet_resnet.pth'},
+        'path': {'pretrain_network': None},
+        'train': {'optim': {'type': 'Adam', 'lr': 1e-3}, 'scheduler': {'type': 'MultiStepLR', 'milestones': [9]},
+                  'total_iter': 1, 'mos_loss_opt': {'type': 'AttributeRankingLoss'}},
+        'val': {'val_freq': 1, 'metrics': {'srcc': {'type': 'calculate_attribute_srcc'}}},
+        'logger': {'print_freq': 1, 'save_checkpoint_freq': 9, 'save_latest_freq': 9, 'use_tb_logger': False},
+    }
+    (tmp_path / 'pretrain.yml').write_text(yaml.safe_dump(options))
+    monkeypatch.chdir(tmp_path)
+    assert main(['train', '-opt', 'pretrain.yml']) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2 and lines[1].startswith(
+        "  - network.backbone_weights: The given backbone_weights 'imagenet_resnet.pth' does not exist")
+    assert not (tmp_path / 'experiments').exists() and not (tmp_path / 'tb_logger').exists()

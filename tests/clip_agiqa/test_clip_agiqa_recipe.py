@@ -125,7 +125,8 @@ def test_validation_is_equal_with_and_without_the_feature_cache(toy_recipe):
     # frozen CLIP, fixed centre crop: each validation image is encoded once, the numbers do not change
     from pyiqa_uniqa.training.recipe_runner import recipe_options, run_training, with_options
     opt = recipe_options(toy_recipe, toy_recipe.parent / 'runs')
-    uncached, cached = (run_training(with_options(opt, val={'feature_cache': cache}), f'cache {cache}', val_freq=4) for cache in (False, True))
+    uncached, cached = (run_training(with_options(opt, val={'feature_cache': cache}), f'cache {cache}', val_freq=4)
+                        for cache in (False, True))
     assert len(cached.validations) == 2
     for without, with_cache in zip(uncached.val_scores, cached.val_scores):
         assert torch.allclose(without, with_cache, rtol=0, atol=1e-6)
@@ -133,3 +134,17 @@ def test_validation_is_equal_with_and_without_the_feature_cache(toy_recipe):
         assert abs(without['srcc'] - with_cache['srcc']) <= 1e-6
     assert not torch.equal(cached.val_scores[0], cached.val_scores[-1])  # the context and head trained
     assert uncached.tower_images['val'] == 2 * 4 and cached.tower_images['val'] == 4
+
+
+def test_a_missing_clip_file_is_one_preflight_line_and_nothing_is_created(toy_recipe, capsys, monkeypatch):
+    from pyiqa_uniqa.cli import main
+    opt = yaml.safe_load(toy_recipe.read_text())
+    opt['network']['backbone_weights'] = 'missing_clip.pt'
+    toy_recipe.write_text(yaml.safe_dump(opt))
+    monkeypatch.chdir(toy_recipe.parent)
+    assert main(['train', '-opt', toy_recipe.name]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith('pyiqa-uniqa train: error: toy.yml names inputs that are missing')
+    assert len(lines) == 2 and lines[1].startswith("  - network.backbone_weights: The given backbone_weights / "
+                                                   "--backbone-weights 'missing_clip.pt' does not exist")
+    assert not (toy_recipe.parent / 'experiments').exists() and not (toy_recipe.parent / 'tb_logger').exists()

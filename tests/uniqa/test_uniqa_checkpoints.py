@@ -98,19 +98,44 @@ def test_missing_backbone_says_where_to_get_it_and_where_to_put_it(monkeypatch, 
 
 
 def test_backbone_found_through_env_var_and_cache(monkeypatch, tmp_path, tiny_clip_checkpoint):
+    expected = torch.load(tiny_clip_checkpoint, weights_only=True)
+
+    def assert_loaded(model):  # every tensor of the file, not a random init
+        assert set(model.clip.state_dict()) == set(expected)
+        assert all(torch.equal(value, expected[key].float()) for key, value in model.clip.state_dict().items())
+
     monkeypatch.setenv('UNIQA_WEIGHTS', str(tiny_clip_checkpoint))
-    assert UniQA(model_name='tiny-clip-quickgelu').clip.logit_scale is not None
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))  # empty cache: the env var must be what finds it
+    assert_loaded(UniQA(model_name='tiny-clip-quickgelu'))
     monkeypatch.delenv('UNIQA_WEIGHTS')
     cache = tmp_path / 'hub' / 'pyiqa'
     cache.mkdir(parents=True)
     (cache / 'UniQA_weight.pt').write_bytes(tiny_clip_checkpoint.read_bytes())
-    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
-    UniQA(model_name='tiny-clip-quickgelu')
+    assert_loaded(UniQA(model_name='tiny-clip-quickgelu'))
 
 
-def test_adapter_metric_without_adapter_says_how_to_train_it(tiny_clip_checkpoint):
+def test_adapter_metric_without_adapter_says_how_to_train_it(tiny_clip_checkpoint, monkeypatch, tmp_path):
     import pyiqa
 
-    with pytest.raises(WeightsNotFoundError, match=r'pyiqa-uniqa train -opt options/uniqa/koniq.yml'):
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    with pytest.raises(WeightsNotFoundError) as err:
         pyiqa.create_metric('uniqa-koniq', device='cpu', model_name='tiny-clip-quickgelu',
                             backbone_weights=str(tiny_clip_checkpoint))
+    message = str(err.value)
+    for needle in ('uniqa_koniq_adapter.pth', 'pyiqa-uniqa train -opt options/uniqa/koniq.yml',
+                   'pretrained_model_path=<path>', str(tmp_path / 'hub' / 'pyiqa' / 'uniqa_koniq_adapter.pth')):
+        assert needle in message
+
+
+def test_adapter_metric_finds_the_adapter_in_pyiqas_cache_dir(tiny_model, tiny_clip_checkpoint, monkeypatch,
+                                                              tmp_path):
+    import pyiqa
+
+    trained = {key: torch.randn_like(value) for key, value in tiny_model.state_dict().items()}
+    cache = tmp_path / 'hub' / 'pyiqa'
+    cache.mkdir(parents=True)
+    torch.save({'params': trained}, cache / 'uniqa_koniq_adapter.pth')  # where the message says to put it
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    metric = pyiqa.create_metric('uniqa-koniq', device='cpu', model_name='tiny-clip-quickgelu',
+                                 backbone_weights=str(tiny_clip_checkpoint))
+    assert all(torch.equal(value, trained[key]) for key, value in metric.net.state_dict().items())

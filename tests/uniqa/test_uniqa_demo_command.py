@@ -6,9 +6,11 @@ reuse line rebuilds the final scorer, whose held-out SRCC is the one the table s
 """
 import json
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -85,7 +87,7 @@ def test_files_are_written_in_the_workdir(demo_runs):
         'uniqa_demo_adapter_pretrained', 'uniqa_demo_adapter_random', 'uniqa_demo_pretrain']  # reruns replace
 
 
-def test_the_reuse_line_rebuilds_the_final_scorer(demo_runs):
+def test_the_reuse_lines_rebuild_the_final_scorer(demo_runs, tmp_path):
     import pyiqa
 
     from pyiqa_uniqa.uniqa.demo_report import HeldOut, evaluate
@@ -101,8 +103,18 @@ def test_the_reuse_line_rebuilds_the_final_scorer(demo_runs):
     assert result.srcc == pytest.approx(results_table(first)['adapter on the pre-trained backbone'][0], abs=5e-5)
     image = workdir / 'datasets' / 'uniqa_demo_photos' / held_out.names[0]
     assert metric(str(image)).item() == pytest.approx(result.scores[0], abs=1e-5)  # a file path, as users call it
+    # the printed command line scores a folder with the same scorer
+    folder = tmp_path / 'photos'
+    folder.mkdir()
+    for name in held_out.names[:3]:
+        shutil.copy(workdir / 'datasets' / 'uniqa_demo_photos' / name, folder / Path(name).name)
     command = next(line.strip() for line in lines if line.strip().startswith('pyiqa-uniqa score'))
-    assert "-m 'uniqa-level:use_adapter=True," in command and str(workdir / 'uniqa_demo_adapter.pth') in command
+    command = command.replace('<folder>', str(folder)).replace('scores.csv', str(tmp_path / 'scores.csv'))
+    argv = shlex.split(command)
+    subprocess.run([sys.executable, '-m', 'pyiqa_uniqa', *argv[1:]], check=True, capture_output=True, timeout=600)
+    table = pd.read_csv(tmp_path / 'scores.csv')
+    for path, value in zip(table['path'], table['uniqa-level']):
+        assert value == pytest.approx(metric(path).item(), abs=1e-5), path
 
 
 def test_quick_runs_only_the_adapter_on_the_random_backbone(demo_runs, tmp_path):
@@ -151,3 +163,14 @@ def test_held_out_scores_correlate_as_reported():
     assert np.allclose(result.scores, expected, atol=1e-6)
     assert result.srcc == pytest.approx(stats.spearmanr(expected, held_out.mos)[0])
     assert result.plcc == pytest.approx(stats.pearsonr(result.scores, held_out.mos)[0])
+
+
+def test_a_failed_training_stage_reports_the_end_of_its_output(tmp_path):
+    from pyiqa_uniqa.uniqa.demo_training import DemoStageError, TrainingJob
+
+    job = TrainingJob('c  pre-training', tmp_path / 'missing.yml', tmp_path)
+    with pytest.raises(DemoStageError, match=r'(?s)c  pre-training failed \(exit status 2\).*missing.yml: no such'):
+        job.wait()
+    running = TrainingJob('e  adapter', tmp_path / 'missing.yml', tmp_path)
+    running.stop()  # what the demo does to every job when a stage fails
+    assert running.process.poll() is not None

@@ -67,6 +67,10 @@ def test_every_adapter_metric_names_an_existing_recipe():
     assert len([r for r in recipes if r]) == 7
     for recipe in filter(None, recipes):
         assert (OPTIONS.parents[1] / recipe).is_file(), recipe
+    # each finds its adapter in pyiqa's cache dir under a name of its own, documented in docs/uniqa.md
+    files = {name: cfg['metric_opts'].get('weights_file') for name, cfg in UNIQA_CONFIGS.items()
+             if cfg['metric_opts'].get('adapter_recipe')}
+    assert files == {name: f'{name.replace("-", "_")}_adapter.pth' for name in files}
 
 
 def test_demo_recipes_are_the_packaged_ones_and_agree(tmp_path):
@@ -123,11 +127,13 @@ def png_named_pt(tmp_path):
     (['--backbone-weights', 'PNG'], 'UniQA_weight.pt is not a PyTorch checkpoint'),
     (['--backbone-weights', 'TINY'], 'does not fit the official UniQA backbone'),
     (['--quick', '--captioner', 'Qwen/Qwen2-VL-7B-Instruct'], '--captioner is for the full recipe'),
+    (['--captioner', 'nobody/no-such-captioner'], "'nobody/no-such-captioner' is not on this machine"),
 ])
-def test_demo_refuses_bad_arguments_before_any_work(tmp_path, png_named_pt, tiny_clip_checkpoint, capsys, argv,
-                                                    message):
+def test_demo_refuses_bad_arguments_before_any_work(tmp_path, png_named_pt, tiny_clip_checkpoint, capsys,
+                                                    monkeypatch, argv, message):
     from pyiqa_uniqa.cli import main
 
+    monkeypatch.setenv('HF_HUB_OFFLINE', '1')
     files = {'PNG': str(png_named_pt), 'TINY': str(tiny_clip_checkpoint)}
     argv = [files.get(arg, arg) for arg in argv]
     assert main(['demo', '--workdir', str(tmp_path / 'demo'), *argv]) == 2

@@ -1,5 +1,6 @@
 """pyiqa-uniqa caption: levels, prompts, template and Hugging Face captioners, resume, shards, bad input."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -7,10 +8,11 @@ import pytest
 from pyiqa_uniqa.cli import main
 from pyiqa_uniqa.uniqa_pretrain.caption_prompts import CaptionPrompts, mos_levels
 from pyiqa_uniqa.uniqa_pretrain.captioning import (
+    caption_images,
     read_image_table,
     shard_output_path,
 )
-from pyiqa_uniqa.uniqa_pretrain.captioning_models import VisionLanguageCaptioner
+from pyiqa_uniqa.uniqa_pretrain.captioning_models import VisionLanguageCaptioner, build_captioner
 from pyiqa_uniqa.uniqa_pretrain.captioning_records import CaptionFileError, read_records
 
 
@@ -108,24 +110,36 @@ def test_tiny_llava_killed_mid_run_resumes_with_every_image_exactly_once(image_t
 def test_bad_inputs_are_reported_clearly(image_table, tmp_path, capsys):
     out = tmp_path / 'caps.jsonl'
     base = ['caption', '--data', str(image_table), '--task', 'quality', '--model', 'template', '--no-progress']
+
+    def error(argv):
+        """A user mistake: exit status 2 and one error line, no traceback, no output written."""
+        capsys.readouterr()
+        assert main(argv) == 2
+        message = capsys.readouterr().err
+        assert message.startswith('pyiqa-uniqa caption: error: ') and 'Traceback' not in message
+        return message
+
     (image_table.parent / 'images/img_03.png').unlink()
-    with pytest.raises(FileNotFoundError, match='1 image file.*--image-root'):
-        main(base + ['--out', str(out)])
+    assert re.search('1 image file.*--image-root', error(base + ['--out', str(out)]))
+    assert not out.exists()  # nothing half-made
     assert main(base + ['--out', str(out), '--skip-missing']) == 0
     assert len(records(out)) == 11
     # a damaged line in the middle of an existing output is named, never silently dropped
     lines = out.read_text().splitlines()
     lines[2] = '{not json'
     out.write_text('\n'.join(lines) + '\n')
-    with pytest.raises(CaptionFileError, match=r'caps.jsonl:3: not a JSON object'):
-        main(base + ['--out', str(out), '--skip-missing'])
+    assert 'caps.jsonl:3: not a JSON object' in error(base + ['--out', str(out), '--skip-missing'])
     # resuming a file written by another task or model is refused
     other = tmp_path / 'other.jsonl'
     other.write_text(json.dumps({'image': 'x.png', 'task': 'aesthetics', 'model': 'template'}) + '\n')
-    with pytest.raises(ValueError, match='already holds captions from task'):
-        main(base + ['--out', str(other), '--skip-missing'])
-    with pytest.raises(ValueError, match="No column 'score'"):
-        main(base + ['--out', str(tmp_path / 'x.jsonl'), '--mos-column', 'score'])
+    assert 'already holds captions from task' in error(base + ['--out', str(other), '--skip-missing'])
+    assert "no column 'score'" in error(base + ['--out', str(tmp_path / 'x.jsonl'), '--mos-column', 'score'])
+    # the library raises the same errors as exceptions a caller can catch
+    with pytest.raises(FileNotFoundError, match='1 image file.*--image-root'):
+        caption_images(read_image_table(image_table), build_captioner('template', CaptionPrompts.load()), 'quality',
+                       tmp_path / 'lib.jsonl')
+    with pytest.raises(CaptionFileError, match="no column 'score'"):
+        read_image_table(image_table, mos_column='score')
 
 
 def test_an_unreadable_image_is_reported_and_the_rest_captioned(image_table, tiny_llava, tmp_path, capsys):

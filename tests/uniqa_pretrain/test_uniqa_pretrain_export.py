@@ -97,7 +97,9 @@ def test_lora_checkpoint_is_merged_into_the_base_weights(tmp_path):
 def test_wrong_checkpoints_are_refused_with_what_is_wrong(tmp_path, capsys):
     torch.save({'params': {'adapter.fc.0.weight': torch.zeros(2, 2)}}, tmp_path / 'adapter.pth')
     with pytest.raises(ValueError, match='no "clip." tensors'):
-        main(['export-backbone', str(tmp_path / 'adapter.pth'), '--out', str(tmp_path / 'x.pt')])
+        main(['--debug', 'export-backbone', str(tmp_path / 'adapter.pth'), '--out', str(tmp_path / 'x.pt')])
+    assert main(['export-backbone', str(tmp_path / 'adapter.pth'), '--out', str(tmp_path / 'x.pt')]) == 2
+    assert 'adapter.pth holds no "clip." tensors' in capsys.readouterr().err
     net = trained_network()
     tiny_as_vitb16 = ['export-backbone', str(save_like_pyiqa(net, tmp_path / 'tiny.pth')), '--out',
                       str(tmp_path / 'x.pt'), '--clip-model', 'ViT-B-16-quickgelu']  # tiny weights, ViT-B/16 asked

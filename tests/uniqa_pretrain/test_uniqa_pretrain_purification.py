@@ -100,3 +100,39 @@ def test_cli_with_the_clip_text_tower(tmp_path, tiny_clip_checkpoint, capsys):
     assert json.loads(report_file.read_text())['below_top_k'] == 3
     printed = capsys.readouterr().out
     assert '9 comments on 2 images: kept 4, dropped 5' in printed and 'repeat of an earlier comment' in printed
+
+
+def test_cli_with_the_sentence_embedder(tmp_path, capsys):
+    """``--embedder sentence:<folder>``: the package's one sentence embedder (sentence-transformers)."""
+    from pyiqa_uniqa.backbones.sentence_embedder import SentenceEmbedder
+    from pyiqa_uniqa.testing.tiny_sentence_model import write_tiny_sentence_model
+
+    model = write_tiny_sentence_model(tmp_path / 'tiny-minilm')
+    comments, reference = tmp_path / 'comments.jsonl', tmp_path / 'caps.jsonl'
+    comments.write_text(json.dumps({'image': 'a.jpg', 'comments': COMMENTS}) + '\n')
+    reference.write_text(json.dumps({'image': 'a.jpg', 'task': 'aesthetics', 'caption': REFERENCE}) + '\n')
+    out = tmp_path / 'clean.jsonl'
+    assert main(['purify', '--comments', str(comments), '--reference', str(reference), '--top-k', '2',
+                 '--out', str(out), '--embedder', f'sentence:{model}', '--no-progress']) == 0
+    kept = read_records(out)[0]
+    # the kept comments are the top two by AR + IR, AR computed with that embedder's similarities
+    embedder = SentenceEmbedder(model, device='cpu')
+    texts = COMMENTS[:5]  # the cleaned comments: the empty one and the repeat are dropped
+    similarities = (embedder.embed(texts) @ embedder.embed([REFERENCE])[0]).tolist()
+    expected = rank_comments(texts, similarities, [embedder.token_count(t) for t in texts], 2)
+    assert [r['caption'] for r in kept] == [c.text for c in expected]
+    assert [r['similarity'] for r in kept] == [round(c.similarity, 6) for c in expected]
+
+
+def test_missing_and_malformed_inputs_exit_2_naming_the_file(tmp_path, capsys):
+    reference = tmp_path / 'caps.jsonl'
+    reference.write_text(json.dumps({'image': 'a.jpg', 'task': 'aesthetics', 'caption': REFERENCE}) + '\n')
+    bad_record = tmp_path / 'bad.jsonl'
+    bad_record.write_text(json.dumps({'image': 'a.jpg', 'comment': 3}) + '\n')
+    for comments, needle in ((tmp_path / 'missing.jsonl', 'missing.jsonl does not exist'),
+                             (bad_record, 'bad.jsonl record 1: need "image" and "comment"')):
+        assert main(['purify', '--comments', str(comments), '--reference', str(reference),
+                     '--out', str(tmp_path / 'clean.jsonl'), '--embedder', 'sentence', '--no-progress']) == 2
+        error = capsys.readouterr().err
+        assert error.startswith('pyiqa-uniqa purify: error: ') and needle in error and 'Traceback' not in error
+    assert not (tmp_path / 'clean.jsonl').exists()
