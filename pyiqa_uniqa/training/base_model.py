@@ -261,6 +261,11 @@ class FrozenBackboneIQAModel(GeneralIQAModel):
         with atomic_write(Path(self.opt['path']['models']) / f'{name}.pth', 'wb') as f:
             torch.save({param_key: state_dict}, f)
 
+    def resume_training(self, resume_state):
+        super().resume_training(resume_state)
+        if resume_state.get('grad_scaler'):
+            self.scaler.load_state_dict(resume_state['grad_scaler'])
+
     def save_training_state(self, epoch, current_iter):
         """pyiqa's training state (``training_states/<iter>.state``), written atomically, so that
         ``--auto_resume`` never meets a state torn by a kill."""
@@ -268,7 +273,9 @@ class FrozenBackboneIQAModel(GeneralIQAModel):
             return
         state = {'epoch': epoch, 'iter': current_iter,
                  'optimizers': [optimizer.state_dict() for optimizer in self.optimizers],
-                 'schedulers': [scheduler.state_dict() for scheduler in self.schedulers]}
+                 'schedulers': [scheduler.state_dict() for scheduler in self.schedulers],
+                 # fp16's loss scale, so a resumed run does not start its search for it again
+                 'grad_scaler': self.scaler.state_dict()}
         with atomic_write(Path(self.opt['path']['training_states']) / f'{current_iter}.state', 'wb') as f:
             torch.save(state, f)
 

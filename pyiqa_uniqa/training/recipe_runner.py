@@ -146,6 +146,13 @@ def run_training(opt, label, val_freq=None, progress=None, held_out=None):
     return run
 
 
+def runs_without_and_with_feature_cache(opt, **kwargs):
+    """The same run twice, validation feature cache off then on (``run_training``'s other arguments
+    in ``kwargs``): the pair the cache's exactness is checked on."""
+    return tuple(run_training(with_options(opt, val={'feature_cache': cache}), f'cache {cache}', **kwargs)
+                 for cache in (False, True))
+
+
 def score_held_out(model, loader):
     predicted, target = [], []
     for data in loader:

@@ -77,7 +77,7 @@ def test_pretraining_run_lowers_the_ranking_loss(image_folder, tmp_path, monkeyp
 def test_frozen_backbone_validation_is_equal_with_and_without_the_feature_cache(tmp_path):
     # a linear probe (freeze_backbone): each validation image goes through the backbone once
     from pyiqa_uniqa.testing.toy_datasets import write_toy_iqa_dataset
-    from pyiqa_uniqa.training.recipe_runner import recipe_options, run_training, with_options
+    from pyiqa_uniqa.training.recipe_runner import recipe_options, runs_without_and_with_feature_cache
     write_toy_iqa_dataset(tmp_path / 'data')
     dataset = {'type': 'GeneralNRDataset', 'dataroot_target': str(tmp_path / 'data'),
                'meta_info_file': str(tmp_path / 'data' / 'meta.csv'),
@@ -97,8 +97,7 @@ def test_frozen_backbone_validation_is_equal_with_and_without_the_feature_cache(
     }
     (tmp_path / 'probe.yml').write_text(yaml.safe_dump(recipe))
     opt = recipe_options(tmp_path / 'probe.yml', tmp_path / 'runs')
-    uncached, cached = (run_training(with_options(opt, val={'feature_cache': cache}), f'cache {cache}')
-                        for cache in (False, True))
+    uncached, cached = runs_without_and_with_feature_cache(opt)
     for without, with_cache in zip(uncached.val_scores, cached.val_scores):
         assert torch.allclose(without, with_cache, rtol=0, atol=1e-6)
     assert not torch.equal(cached.val_scores[0], cached.val_scores[-1])  # the heads trained
@@ -106,7 +105,7 @@ def test_frozen_backbone_validation_is_equal_with_and_without_the_feature_cache(
 
 
 def test_frozen_backbone_pretraining_validates_the_attributes_from_cached_features(image_folder, tmp_path):
-    from pyiqa_uniqa.training.recipe_runner import recipe_options, run_training, with_options
+    from pyiqa_uniqa.training.recipe_runner import recipe_options, runs_without_and_with_feature_cache
     write_labels(image_folder, tmp_path / 'attrs.csv')
     data = {'type': 'AttributeLabelDataset', 'dataroot_target': str(image_folder),
             'meta_info_file': str(tmp_path / 'attrs.csv'), 'num_worker_per_gpu': 0, 'batch_size_per_gpu': 3}
@@ -124,8 +123,7 @@ def test_frozen_backbone_pretraining_validates_the_attributes_from_cached_featur
     }
     (tmp_path / 'pretrain.yml').write_text(yaml.safe_dump(options))
     opt = recipe_options(tmp_path / 'pretrain.yml', tmp_path / 'runs')
-    uncached, cached = (run_training(with_options(opt, val={'feature_cache': cache}), f'cache {cache}')
-                        for cache in (False, True))
+    uncached, cached = runs_without_and_with_feature_cache(opt)
     for without, with_cache in zip(uncached.val_scores, cached.val_scores):
         assert with_cache.shape[1] == len(ATTRIBUTES) and torch.allclose(without, with_cache, rtol=0, atol=1e-6)
     images = len(cached.val_scores[0])

@@ -123,10 +123,9 @@ def test_recipe_trains_through_pyiqa(toy_recipe):
 
 def test_validation_is_equal_with_and_without_the_feature_cache(toy_recipe):
     # frozen CLIP, fixed centre crop: each validation image is encoded once, the numbers do not change
-    from pyiqa_uniqa.training.recipe_runner import recipe_options, run_training, with_options
+    from pyiqa_uniqa.training.recipe_runner import recipe_options, runs_without_and_with_feature_cache
     opt = recipe_options(toy_recipe, toy_recipe.parent / 'runs')
-    uncached, cached = (run_training(with_options(opt, val={'feature_cache': cache}), f'cache {cache}', val_freq=4)
-                        for cache in (False, True))
+    uncached, cached = runs_without_and_with_feature_cache(opt, val_freq=4)
     assert len(cached.validations) == 2
     for without, with_cache in zip(uncached.val_scores, cached.val_scores):
         assert torch.allclose(without, with_cache, rtol=0, atol=1e-6)

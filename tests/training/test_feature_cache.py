@@ -6,11 +6,7 @@ import torch
 
 from pyiqa_uniqa.testing.tiny_net import TinyIQANet
 from pyiqa_uniqa.training.feature_cache import FrozenFeatureCache
-from pyiqa_uniqa.training.recipe_runner import (
-    recipe_options,
-    run_training,
-    with_options,
-)
+from pyiqa_uniqa.training.recipe_runner import recipe_options, runs_without_and_with_feature_cache
 
 RECIPE = Path(__file__).with_name('tiny_train.yml')
 DEMO_RECIPE = Path(__file__).parents[2] / 'pyiqa_uniqa' / 'uniqa' / 'demo.yml'
@@ -104,8 +100,7 @@ def cached_and_uncached_runs(tmp_path_factory):
         dataset['dataroot_target'] = str(root / 'tiny_photos')
     opt['network']['crop_size'] = 32  # five 32-px crops per 64-px validation image
     opt['train']['total_iter'] = 24
-    return [run_training(with_options(opt, val={'feature_cache': cache}), f'cache {cache}', val_freq=8)
-            for cache in (False, True)]
+    return runs_without_and_with_feature_cache(opt, val_freq=8)
 
 
 def test_validation_numbers_are_equal_with_and_without_the_cache(cached_and_uncached_runs):
@@ -176,8 +171,7 @@ def test_uniqa_validation_numbers_are_equal_with_and_without_the_cache(tmp_path_
         dataset['build_opts'] = small
     opt['network']['num_crops'] = 6
     opt['train']['total_epoch'] = opt['train']['scheduler']['T_max'] = 3
-    uncached, cached = [run_training(with_options(opt, val={'feature_cache': cache}), f'cache {cache}', val_freq=1)
-                        for cache in (False, True)]
+    uncached, cached = runs_without_and_with_feature_cache(opt, val_freq=1)
     assert len(cached.validations) == 3
     for without, with_cache in zip(uncached.val_scores, cached.val_scores):
         assert torch.allclose(without, with_cache, rtol=0, atol=1e-6)

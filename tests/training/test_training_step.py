@@ -121,3 +121,18 @@ def test_the_option_check_knows_the_step_options():
                          'val': {'batch_size': 4, 'feature_cache': True, 'feature_cache_mib': 10}})
     import pyiqa_uniqa.depictqa.model  # noqa: F401 - registers DepictQAModel
     assert unknown_keys(opt) == ['train.grad_clip']  # the subclass's keys and the base's merge
+
+
+def test_the_fp16_loss_scale_survives_a_save_and_resume(tmp_path):
+    from pyiqa_uniqa.weights import load_state_dict
+    model = tiny_model(tmp_path, precision='fp16')
+    model.scaler.load_state_dict({**model.scaler.state_dict(), 'scale': 1024.0})  # as found by a long run
+    Path(model.opt['path']['training_states']).mkdir(parents=True, exist_ok=True)
+    model.save_training_state(epoch=0, current_iter=7)
+    state = load_state_dict(Path(model.opt['path']['training_states']) / '7.state')
+    assert state['iter'] == 7 and state['grad_scaler']['scale'] == 1024.0
+
+    resumed = tiny_model(tmp_path / 'resumed', precision='fp16')
+    assert resumed.scaler.get_scale() != 1024.0
+    resumed.resume_training(state)
+    assert resumed.scaler.get_scale() == 1024.0

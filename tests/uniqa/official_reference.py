@@ -1,7 +1,7 @@
 """An independent re-computation of the official UniQA forward, for the fidelity tests.
 
 Written from the maths of the official ``UniQA_Adapter_Patchtest*`` classes and their modified
-OpenAI CLIP (research/uniqa.md §2.2, §2.5) using plain tensor ops on the raw state-dict tensors:
+OpenAI CLIP using plain tensor ops on the raw state-dict tensors:
 no open_clip module and none of our package's code runs here (only open_clip's tokenizer, which
 is token-identical to OpenAI's). Conventions of the official code kept on purpose: sequence-first
 transformer, QuickGELU, class token through ``ln_post`` then ``proj``, the positional table

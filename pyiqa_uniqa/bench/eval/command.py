@@ -80,10 +80,10 @@ def run(args):
 
     from pyiqa_uniqa.bench.eval.datasets import resolve_datasets
     from pyiqa_uniqa.bench.eval.plots import write_plots
+    from pyiqa_uniqa.bench.eval.references import DEFAULT_REFERENCES, load_references
     from pyiqa_uniqa.bench.eval.report import markdown_report, write_tables
     from pyiqa_uniqa.bench.eval.runner import EvalSettings, evaluate
     from pyiqa_uniqa.bench.failures import OK
-    from pyiqa_uniqa.bench.eval.references import DEFAULT_REFERENCES, load_references
 
     dataset_specs = resolve_datasets(args.datasets, args.data_opt, args.data_root)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')

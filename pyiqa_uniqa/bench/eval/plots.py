@@ -10,8 +10,8 @@ import math
 import numpy as np
 
 from pyiqa_uniqa.bench.eval.correlations import align_signs, fit_logistic_4
-from pyiqa_uniqa.bench.failures import OK
 from pyiqa_uniqa.bench.eval.dataset_scoring import safe_file_stem
+from pyiqa_uniqa.bench.failures import OK
 
 
 def _pyplot():

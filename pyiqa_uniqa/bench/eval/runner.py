@@ -11,23 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from pyiqa_uniqa.bench.eval.correlations import align_signs, correlations, summarise
-from pyiqa_uniqa.bench.eval.datasets import DatasetUnavailable, ensure_available
-from pyiqa_uniqa.bench.failures import (
-    FAILED,
-    MISSING_DATASET,
-    MISSING_WEIGHTS,
-    NOT_APPLICABLE,
-    OK,
-    describe_error,
-    is_missing_weights,
-)
-from pyiqa_uniqa.bench.eval.references import find_reference
 from pyiqa_uniqa.bench.eval.dataset_scoring import (
     NoReferenceImages,
     ScoreCache,
     rows_fingerprint,
     score_rows,
 )
+from pyiqa_uniqa.bench.eval.datasets import DatasetUnavailable, ensure_available
+from pyiqa_uniqa.bench.eval.references import find_reference
 from pyiqa_uniqa.bench.eval.splits import (
     Split,
     SplitError,
@@ -36,6 +27,15 @@ from pyiqa_uniqa.bench.eval.splits import (
     split_columns,
     splits_from_columns,
     splits_from_file,
+)
+from pyiqa_uniqa.bench.failures import (
+    FAILED,
+    MISSING_DATASET,
+    MISSING_WEIGHTS,
+    NOT_APPLICABLE,
+    OK,
+    describe_error,
+    is_missing_weights,
 )
 
 

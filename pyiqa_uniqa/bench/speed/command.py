@@ -68,10 +68,10 @@ def run(args):
 
     import torch
 
+    from pyiqa_uniqa.bench.failures import OK
     from pyiqa_uniqa.bench.speed.images import load_bench_images
     from pyiqa_uniqa.bench.speed.report import write_bench_report
     from pyiqa_uniqa.bench.speed.runner import BenchSettings, measure_metric
-    from pyiqa_uniqa.bench.failures import OK
 
     try:
         images, skipped = load_bench_images(args.images, args.max_images)

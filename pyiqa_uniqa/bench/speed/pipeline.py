@@ -137,6 +137,7 @@ def _floor(spec, folder, settings):
     """Images/s of ``net.frozen_features`` alone on the decoded images, in score's batches."""
     import pyiqa
     import torch
+
     from pyiqa_uniqa.backbones.frozen import has_frozen_features
     from pyiqa_uniqa.scoring.batching import collate_by_size
     from pyiqa_uniqa.scoring.columns import default_batch_size

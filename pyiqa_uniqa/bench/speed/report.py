@@ -3,8 +3,8 @@ import csv
 import math
 from dataclasses import asdict, fields
 
-from pyiqa_uniqa.bench.speed.runner import BenchResult
 from pyiqa_uniqa.bench.failures import OK, shorten
+from pyiqa_uniqa.bench.speed.runner import BenchResult
 
 
 def _fmt(value, digits=1):

@@ -2,9 +2,9 @@
 import numpy as np
 
 from pyiqa_uniqa.bench.eval.correlations import summarise
+from pyiqa_uniqa.bench.eval.references import find_reference, load_references
 from pyiqa_uniqa.bench.eval.report import markdown_report
 from pyiqa_uniqa.bench.eval.runner import CellResult
-from pyiqa_uniqa.bench.eval.references import find_reference, load_references
 
 
 def test_paper_numbers_sit_next_to_ours_and_problems_are_listed():
