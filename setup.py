@@ -57,6 +57,7 @@ setup(
         'safetensors',
         'kornia>=0.7',  # the distortion library
         'scikit-image',  # real photographs for the offline demo
+        'scikit-learn',  # two more of them (the main job uses every photo installed packages ship)
         'transformers>=4.40',  # captioning and DepictQA-style models
         'peft>=0.10',  # LoRA
         'sentence-transformers>=3',  # the one sentence embedder (purification, DepictQA confidence)
