@@ -179,7 +179,7 @@ def pretraining_experiment_with_hostile_options(folder, marker):
     from pyiqa_uniqa.uniqa_pretrain.arch import UniQAPretrainCLIP
     models = folder / 'experiments' / 'pre' / 'models'
     models.mkdir(parents=True)
-    torch.save({'params': UniQAPretrainCLIP('tiny-clip-quickgelu').state_dict()}, models / 'net_latest.pth')
+    torch.save({'params': UniQAPretrainCLIP('tiny-clip-quickgelu', 'random').state_dict()}, models / 'net_latest.pth')
     return python_tag('experiments/pre/pre.yml', lambda p: {'network': {'clip_model': p}})(folder, marker)
 
 

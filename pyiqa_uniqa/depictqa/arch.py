@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import NamedTuple, Optional
 
 import torch
-from peft import LoraConfig, get_peft_model
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from pyiqa_uniqa.backbones import FrozenTowerModule
 from pyiqa_uniqa.backbones.clip_input import ClipInput
+from pyiqa_uniqa.backbones.lora import LoraConfig, get_peft_model
 from pyiqa_uniqa.backbones.precision import DTYPES, PRECISIONS, PrecisionError, frozen_autocast
 from pyiqa_uniqa.backbones.sentence_embedder import SentenceEmbedder
 from pyiqa_uniqa.depictqa import templates
@@ -109,18 +109,14 @@ class DepictQA(FrozenTowerModule):
                  backbone_weights=None, language_model=None, tokenizer=None, sentence_model=None, precision=None,
                  batching=None, config_overrides=None):
         super().__init__()
-        parts = dict(backbone_weights=backbone_weights, language_model=language_model, tokenizer=tokenizer)
-        overrides = {**(config_overrides or {}), **{k: v for k, v in parts.items() if v is not None}}
-        if batching is not None:
-            overrides['generation'] = {**overrides.get('generation', {}), 'batching': batching}
-        config = with_overrides(resolve_config(model_config), overrides)
+        config = _config_of(model_config, backbone_weights, language_model, tokenizer, batching, config_overrides)
         if score_method not in SCORE_METHODS:
             raise DepictQAConfigError(f'score_method must be one of {SCORE_METHODS}, got {score_method!r}')
         if score_method == 'compare' and not reference:
             raise DepictQAConfigError("score_method='compare' scores an image against its reference: use depictqa-fr")
         self.config, self.reference, self.score_method = config, reference, score_method
         saved_folder = _saved_folder(model_config)
-        check_sources(config, model_config)
+        check_sources(config, model_config, pretrained_model_path)
         delta = release_weights(model_config, pretrained_model_path)
         self.precision = precision or ('fp16' if torch.cuda.is_available() else 'fp32')
         if self.precision not in PRECISIONS:
@@ -151,6 +147,25 @@ class DepictQA(FrozenTowerModule):
             sentence_model = SentenceEmbedder(sentence_model, keyword='sentence_model')
         self.embed_sentences = sentence_model.embed if isinstance(sentence_model, SentenceEmbedder) else sentence_model
         self.eval()
+
+    @staticmethod
+    def missing_weights(network_options):
+        """For the train preflight: one line per weight part a recipe's ``network`` options need that is
+        not on this machine (the base models, the delta), found as the constructor finds them."""
+        options = {**network_options}
+        model_config = options.get('model_config', 'wild')
+        problems = []
+        try:
+            config = _config_of(model_config, options.get('backbone_weights'), options.get('language_model'),
+                                options.get('tokenizer'), options.get('batching'), options.get('config_overrides'))
+            check_sources(config, model_config, options.get('pretrained_model_path'))
+        except UserError as err:
+            problems.append(str(err))
+        try:
+            release_weights(model_config, options.get('pretrained_model_path'))
+        except UserError as err:
+            problems.append(str(err))
+        return problems
 
     # --- building blocks ---------------------------------------------------------------------
     @property
@@ -365,6 +380,15 @@ class DepictQA(FrozenTowerModule):
                   str(folder / VISION_WEIGHTS_FILE))
         save_file({k: v.contiguous() for k, v in self.state_dict().items()}, str(folder / MODEL_WEIGHTS_FILE))
         return folder
+
+
+def _config_of(model_config, backbone_weights, language_model, tokenizer, batching, config_overrides):
+    """The ``DepictQAConfig`` a model is built from: the preset or folder, then the overrides."""
+    parts = dict(backbone_weights=backbone_weights, language_model=language_model, tokenizer=tokenizer)
+    overrides = {**(config_overrides or {}), **{k: v for k, v in parts.items() if v is not None}}
+    if batching is not None:
+        overrides['generation'] = {**overrides.get('generation', {}), 'batching': batching}
+    return with_overrides(resolve_config(model_config), overrides)
 
 
 def _saved_folder(model_config):

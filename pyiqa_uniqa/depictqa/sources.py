@@ -64,7 +64,7 @@ def _missing_hf(value, source):
             f'{source.keyword}=<folder>')
 
 
-def check_sources(config, model_config=None):
+def check_sources(config, model_config=None, pretrained_model_path=None):
     """Raise one ``WeightsNotFoundError`` listing every base part that is not on this machine."""
     missing = []
     vision = vision_weights(config.backbone_weights)
@@ -77,16 +77,18 @@ def check_sources(config, model_config=None):
         missing.append(f'the tokenizer {config.tokenizer!r} (pass a local folder as tokenizer=<folder>)')
     missing = [m for m in missing if m]
     if missing:
-        release = RELEASES.get(model_config) if isinstance(model_config, str) else None
-        delta = 'the trained delta ckpt.pt'
-        if release is not None:
-            delta = f'{release.what[:1].lower()}{release.what[1:]} ({release.get})'
-            delta += f': {release.where_to_put(pyiqa_cache_dir() / release.filename)}'
-        else:
-            delta += ': pass it as pretrained_model_path=<file>'
         raise WeightsNotFoundError(
-            'DepictQA cannot be built here: missing ' + '; '.join(missing) + f'. It also needs {delta}. '
-            "For an offline test model use model_config='tiny'.")
+            'DepictQA cannot be built here: missing ' + '; '.join(missing) + '.'
+            + _release_note(model_config, pretrained_model_path) + " For an offline test model use model_config='tiny'.")
+
+
+def _release_note(model_config, pretrained_model_path):
+    """' It also needs <the released delta>: <where>.' when the model will search for one, else ''."""
+    release = RELEASES.get(model_config) if isinstance(model_config, str) else None
+    if release is None or pretrained_model_path is not None:  # a file of the user's, 'random', or none wanted
+        return ''
+    return (f' It also needs {release.what[:1].lower()}{release.what[1:]} ({release.get}): '
+            f'{release.where_to_put(pyiqa_cache_dir() / release.filename)}.')
 
 
 def release_weights(model_config, pretrained_model_path):

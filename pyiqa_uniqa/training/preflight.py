@@ -9,8 +9,10 @@ looks first and reports every problem at once, one line each:
   it is read without running anything, see ``safe_pickle``) and the split it names; with how to
   get a dataset pyiqa can download (``pyiqa.load_dataset``) and where it goes;
 - the network's weight files, through the arch's ``weight_sources`` (``{keyword: WeightSource}``,
-  searched as the model will search them) or, for archs that declare none, any option whose value
-  is written as a path; ``path.pretrain_network`` and ``path.resume_state``.
+  searched as the model will search them), or its own ``missing_weights(network_options) -> [line,
+  ...]`` (models whose parts are not single files, such as DepictQA's Hugging Face base models), or,
+  for archs that declare neither, any option whose value is written as a path;
+  ``path.pretrain_network`` and ``path.resume_state``.
 
 A dataset class may declare ``missing_inputs(dataset_options) -> [line, ...]`` to check inputs of
 its own (globs, lists of JSON files); otherwise the four pyiqa path keys are checked.
@@ -36,8 +38,7 @@ _REGISTRIES = {
 }
 _CLASS = re.compile(r'^class\s+(\w+)\s*[(:]', re.MULTILINE)
 # network options that name weight files, for archs that declare no weight_sources
-WEIGHT_OPTIONS = ('backbone_weights', 'pretrained_model_path', 'base_model_path', 'clip_weights',
-                  'vision_openai_weights')
+WEIGHT_OPTIONS = ('backbone_weights', 'pretrained_model_path', 'base_model_path')
 
 
 class PreflightError(UserError):
@@ -162,7 +163,11 @@ def _split_file_problem(path, index):
 
 
 def _network_problems(network):
-    sources = getattr(registered('arch', network['type']), 'weight_sources', {})
+    arch = registered('arch', network['type'])
+    own_check = getattr(arch, 'missing_weights', None)
+    if own_check is not None:
+        return [f'network: {line}' for line in own_check(network)]
+    sources = getattr(arch, 'weight_sources', {})
     problems = []
     for keyword, source in sources.items():
         value = network.get(keyword)

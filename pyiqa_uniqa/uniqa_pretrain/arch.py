@@ -20,11 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pyiqa_uniqa.backbones import create_clip, encode_prompts, get_tokenizer
+from pyiqa_uniqa.backbones import OPENAI_CLIP, create_clip, encode_prompts, get_tokenizer
 from pyiqa_uniqa.backbones.clip_input import ClipInput
 from pyiqa_uniqa.uniqa.crops import CROP_MODES, per_view, view_crops
 from pyiqa_uniqa.uniqa.prompts import flat_prompts
-from pyiqa_uniqa.weights import RANDOM
 
 # LoRA goes on the linear layers of every block's MLP. Not on attention: open_clip uses
 # nn.MultiheadAttention, whose out_proj is read as a weight (a LoRA on it alone is never applied)
@@ -36,20 +35,22 @@ UNSUPPORTED_LORA_TARGETS = ('attn', 'out_proj', 'in_proj')
 
 class UniQAPretrainCLIP(nn.Module):
     """Args (beyond the towers, LoRA and temperature options):
-        weights: OpenAI-layout file, open_clip tag (``'openai'``), or ``'random'``/None: the seeded
-            random init that the ``uniqa`` metrics build for ``backbone_weights='random'``.
+        backbone_weights: OpenAI-layout file, open_clip tag, ``'random'`` (the seeded random init that
+            the ``uniqa`` metrics build for ``backbone_weights='random'``), or None for OpenAI's
+            weights (the official starting point), as everywhere in this package.
         zero_shot_prompts: validation prompts, worst to best (default: the metric's level prompts).
         test_crops, num_crops, crop_seed: the metric's test-time crops for zero-shot validation.
     """
+    weight_sources = {'backbone_weights': OPENAI_CLIP}  # what the train command checks before starting
 
-    def __init__(self, clip_model='ViT-B-16-quickgelu', weights=None, train_image_tower=True,
+    def __init__(self, clip_model='ViT-B-16-quickgelu', backbone_weights=None, train_image_tower=True,
                  train_text_tower=True, lora=None, zero_shot_prompts=None, max_logit_scale=100.0,
                  test_crops='random', num_crops=10, crop_seed=0):
         super().__init__()
         if test_crops not in CROP_MODES:
             raise ValueError(f'test_crops must be one of {CROP_MODES}, got {test_crops!r}.')
         self.clip_model = clip_model
-        self.clip = create_clip(clip_model, RANDOM if weights is None else weights)
+        self.clip = create_clip(clip_model, backbone_weights)
         self.test_crops, self.num_crops, self.crop_seed = test_crops, num_crops, crop_seed
         # images arrive in [0, 1] (pyiqa's convention); its buffers are not persistent, so
         # checkpoints stay CLIP-only
@@ -69,14 +70,14 @@ class UniQAPretrainCLIP(nn.Module):
             raise ValueError('Both CLIP towers are frozen and LoRA is off: nothing but the temperature would train.')
 
     def _add_lora(self, options):
-        import peft  # only LoRA runs need it, and it imports transformers (seconds)
+        from pyiqa_uniqa.backbones import lora  # only LoRA runs need peft, which imports transformers (seconds)
         unsupported = [t for t in options['target_modules'] if t.split('.')[-1] in UNSUPPORTED_LORA_TARGETS]
         if unsupported:
             raise ValueError(f'LoRA on {unsupported} is not supported (attention layers are nn.MultiheadAttention); '
                              "target the MLP layers, e.g. ['c_fc', 'c_proj'].")
-        config = peft.LoraConfig(r=options['r'], lora_alpha=options['alpha'], lora_dropout=options['dropout'],
+        config = lora.LoraConfig(r=options['r'], lora_alpha=options['alpha'], lora_dropout=options['dropout'],
                                  target_modules=list(options['target_modules']))
-        peft.inject_adapter_in_model(config, self.clip)  # in place; the open_clip class stays
+        lora.inject_adapter_in_model(config, self.clip)  # in place; the open_clip class stays
         for name, parameter in self.clip.named_parameters():
             parameter.requires_grad_('lora_' in name or name == 'logit_scale')
         # export merges the adapters into the base weights and needs the scale they were trained with

@@ -31,7 +31,7 @@ def expand_caption_paths(paths):
         pattern = str(Path(pattern).expanduser())
         matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
         if not matches:
-            raise CaptionFileError(f'Caption file {pattern} does not exist.')
+            raise CaptionFileError(f'No caption file matches {pattern}.')
         folders = [m for m in matches if not Path(m).is_file()]
         if folders:
             raise CaptionFileError(f'{folders[0]} is a folder, not a caption file (JSON Lines).' if Path(folders[0]).is_dir()

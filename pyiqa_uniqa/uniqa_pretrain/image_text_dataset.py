@@ -116,6 +116,24 @@ class ImageTextDataset(Dataset):
         logger.info(f'ImageTextDataset: {len(self.items)} images, '
                     f'{sum(len(c) for _, c in self.items)} captions from {len(files)} file(s).')
 
+    @classmethod
+    def missing_inputs(cls, opt):
+        """For the train preflight: one line per caption file or image root that is not there."""
+        problems = []
+        try:
+            sources = list(cls._caption_sources(opt))
+        except CaptionFileError as err:
+            return [str(err)]
+        for pattern, root in sources:
+            try:
+                expand_caption_paths(pattern)
+            except CaptionFileError as err:
+                problems.append(f'{err} Write caption files with `pyiqa-uniqa caption` (and `pyiqa-uniqa purify` '
+                                'for human comments), or fix caption_files.')
+            if not Path(root).expanduser().is_dir():
+                problems.append(f'the image folder {root} of {pattern} does not exist.')
+        return problems
+
     @staticmethod
     def _caption_sources(opt):
         """(file or glob, image root) pairs: an entry is a path, or {file: ..., dataroot: ...} for its own root."""

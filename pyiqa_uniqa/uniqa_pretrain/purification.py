@@ -103,9 +103,9 @@ class ClipTextEmbedder:
     """Unit-norm features of a CLIP text tower, the one being pre-trained (the sentence embedder
     cannot give that space); informativeness in CLIP BPE tokens (not truncated)."""
 
-    def __init__(self, model_name, weights='openai', device=None, batch_size=256):
+    def __init__(self, model_name, backbone_weights=None, device=None, batch_size=256):
         self.device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
-        self.model = create_clip(model_name, weights, device=self.device)
+        self.model = create_clip(model_name, backbone_weights, device=self.device)
         self.tokenizer = get_tokenizer(model_name)
         self.batch_size = batch_size
 
@@ -121,12 +121,13 @@ class ClipTextEmbedder:
         return len(self.tokenizer.encode(text))
 
 
-def build_embedder(spec, clip_weights=None, device=None):
+def build_embedder(spec, backbone_weights=None, device=None):
     """'clip' (the default CLIP), 'clip:<open_clip model>', 'sentence' (all-MiniLM-L6-v2) or
-    'sentence:<Hugging Face id or folder>'."""
+    'sentence:<Hugging Face id or folder>'. ``backbone_weights`` (CLIP only): a path, an open_clip
+    tag, 'random', or None for OpenAI's weights."""
     kind, _, name = spec.partition(':')
     if kind == 'clip':
-        return ClipTextEmbedder(name or DEFAULT_CLIP, clip_weights or 'openai', device)
+        return ClipTextEmbedder(name or DEFAULT_CLIP, backbone_weights, device)
     if kind == 'sentence':
         return SentenceEmbedder(name or DEFAULT_SENTENCE_MODEL, device, keyword='embedder', flag='--embedder')
     raise UserError(f"--embedder must be 'clip', 'clip:<open_clip model>', 'sentence' or "
@@ -243,8 +244,8 @@ def add_arguments(parser):
     parser.add_argument('--embedder', default='clip',
                         help="'clip' (ViT-B-16-quickgelu), 'clip:<open_clip model>', 'sentence' "
                              f"({DEFAULT_SENTENCE_MODEL}) or 'sentence:<model id or folder>'")
-    parser.add_argument('--clip-weights', help="CLIP weights: an OpenAI-layout file or an open_clip tag "
-                        "(default: 'openai', downloaded by open_clip)")
+    parser.add_argument('--backbone-weights', help="CLIP weights for --embedder clip: an OpenAI-layout file, an "
+                        "open_clip tag or 'random' (default: 'openai', downloaded by open_clip)")
     parser.add_argument('--informativeness', default='tokens', choices=['tokens', 'words', 'chars'])
     parser.add_argument('--reference-task', default='aesthetics')
     parser.add_argument('--report', help='also write the drop report as JSON here')
@@ -255,7 +256,7 @@ def add_arguments(parser):
 def run(args):
     comments = read_comments(args.comments)
     references = read_references(args.reference, args.reference_task)
-    embedder = build_embedder(args.embedder, args.clip_weights, args.device)
+    embedder = build_embedder(args.embedder, args.backbone_weights, args.device)
     report = purify(comments, references, embedder, length_function(args.informativeness, embedder),
                     args.top_k, Path(args.out), progress=not args.no_progress)
     print(format_report(report))

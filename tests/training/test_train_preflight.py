@@ -78,6 +78,37 @@ def test_missing_dataset_and_weights_one_line_each_and_nothing_created(workdir, 
     assert outputs(workdir) == []
 
 
+def test_a_model_of_hugging_face_parts_checks_them_its_own_way(workdir, capsys):
+    """DepictQA's base models are Hugging Face repos, not files: its ``missing_weights`` reports them,
+    and a recipe training the delta from scratch is not told to fetch the released one."""
+    recipe = toy_recipe()
+    recipe['network'] = {'type': 'DepictQA', 'model_config': 'wild', 'pretrained_model_path': 'random',
+                         'backbone_weights': 'random', 'language_model': 'nobody/no-such-language-model'}
+    assert main(['train', '-opt', write(workdir / 'dq.yml', recipe)]) == 2
+    err = capsys.readouterr().err
+    network = [line for line in err.splitlines() if line.startswith('  - network: ')]
+    assert len(network) == 1 and "language_model='nobody/no-such-language-model'" in network[0]
+    assert 'backbone_weights' not in network[0] and 'It also needs' not in network[0]
+    assert 'Traceback' not in err and outputs(workdir) == []
+
+
+def test_caption_files_and_their_image_folders_are_checked_first(workdir, capsys):
+    """ImageTextDataset names its inputs its own way (caption globs with their image roots)."""
+    (workdir / 'caps').mkdir()
+    (workdir / 'caps' / 'a.jsonl').write_text('{"image": "0.png", "caption": "a sharp photo"}\n')
+    recipe = toy_recipe()
+    recipe['datasets']['train'] = {'name': 'captions', 'type': 'ImageTextDataset', 'batch_size_per_gpu': 2,
+                                   'caption_files': [{'file': 'caps/none*.jsonl', 'dataroot': 'data'},
+                                                     {'file': 'caps/a.jsonl', 'dataroot': 'nowhere'}]}
+    assert main(['train', '-opt', write(workdir / 'pretrain.yml', recipe)]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    train = [line for line in lines if line.startswith('  - datasets.train: ')]
+    assert len(train) == 2
+    assert 'No caption file matches' in train[0] and 'none*.jsonl' in train[0] and 'pyiqa-uniqa caption' in train[0]
+    assert train[1].endswith('the image folder nowhere of caps/a.jsonl does not exist.')
+    assert outputs(workdir) == []
+
+
 def test_unknown_types_missing_sections_and_files(workdir, capsys):
     from PIL import ImageFile
     opt = toy_recipe()

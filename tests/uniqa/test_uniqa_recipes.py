@@ -96,7 +96,7 @@ def test_demo_recipes_are_the_packaged_ones_and_agree(tmp_path):
     assert build_opts[0]['photos'] == list(ALL_PHOTO_NAMES)
     # checkpoints are chosen on the val photos only
     assert [d.get('phase', 'val') for d in (adapter['datasets']['val'], pretrain['datasets']['val'])] == ['val', 'val']
-    assert network['backbone_weights'] == pretrain['network']['weights'] == 'random'
+    assert network['backbone_weights'] == pretrain['network']['backbone_weights'] == 'random'
 
 
 def test_demo_recipe_moves_paths_into_the_workdir(tmp_path):

@@ -13,7 +13,7 @@ TINY = 'tiny-clip-quickgelu'
 def trained_network(**options):
     """A tiny pre-training network whose weights are far from any initialisation."""
     torch.manual_seed(0)
-    net = UniQAPretrainCLIP(TINY, zero_shot_prompts=['bad', 'good'], **options)
+    net = UniQAPretrainCLIP(TINY, 'random', zero_shot_prompts=['bad', 'good'], **options)
     with torch.no_grad():
         for parameter in net.parameters():
             parameter.add_(0.05 * torch.randn_like(parameter))
@@ -91,7 +91,7 @@ def test_lora_checkpoint_is_merged_into_the_base_weights(tmp_path):
     for got, want in zip(features(loaded, images, tokens), features(net.clip, images, tokens)):
         torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match='not supported'):
-        UniQAPretrainCLIP(TINY, zero_shot_prompts=['bad'], lora={'target_modules': ['attn', 'c_fc']})
+        UniQAPretrainCLIP(TINY, 'random', zero_shot_prompts=['bad'], lora={'target_modules': ['attn', 'c_fc']})
 
 
 def test_wrong_checkpoints_are_refused_with_what_is_wrong(tmp_path, capsys):

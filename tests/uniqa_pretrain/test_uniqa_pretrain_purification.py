@@ -93,7 +93,7 @@ def test_cli_with_the_clip_text_tower(tmp_path, tiny_clip_checkpoint, capsys):
     ]))
     out, report_file = tmp_path / 'clean.jsonl', tmp_path / 'report.json'
     main(['purify', '--comments', str(comments), '--reference', str(reference), '--top-k', '2', '--out', str(out),
-          '--embedder', 'clip:tiny-clip-quickgelu', '--clip-weights', str(tiny_clip_checkpoint),
+          '--embedder', 'clip:tiny-clip-quickgelu', '--backbone-weights', str(tiny_clip_checkpoint),
           '--report', str(report_file), '--no-progress'])
     kept = read_records(out)[0]
     assert [r['image'] for r in kept] == ['a.jpg', 'a.jpg', 'b.jpg', 'b.jpg']
@@ -135,4 +135,18 @@ def test_missing_and_malformed_inputs_exit_2_naming_the_file(tmp_path, capsys):
                      '--out', str(tmp_path / 'clean.jsonl'), '--embedder', 'sentence', '--no-progress']) == 2
         error = capsys.readouterr().err
         assert error.startswith('pyiqa-uniqa purify: error: ') and needle in error and 'Traceback' not in error
+    assert not (tmp_path / 'clean.jsonl').exists()
+
+
+def test_a_missing_clip_file_is_named_with_the_flag_that_took_it(tmp_path, capsys):
+    """The CLIP embedder's weights come in through --backbone-weights, the flag its messages name."""
+    reference = tmp_path / 'caps.jsonl'
+    reference.write_text(json.dumps({'image': 'a.jpg', 'task': 'aesthetics', 'caption': REFERENCE}) + '\n')
+    comments = tmp_path / 'comments.jsonl'
+    comments.write_text(json.dumps({'image': 'a.jpg', 'comments': COMMENTS}) + '\n')
+    assert main(['purify', '--comments', str(comments), '--reference', str(reference), '--out',
+                 str(tmp_path / 'clean.jsonl'), '--embedder', 'clip:tiny-clip-quickgelu',
+                 '--backbone-weights', str(tmp_path / 'missing.pt'), '--no-progress']) == 2
+    error = capsys.readouterr().err
+    assert 'missing.pt' in error and '--backbone-weights' in error and 'Traceback' not in error
     assert not (tmp_path / 'clean.jsonl').exists()
