@@ -203,6 +203,29 @@ def test_nr_dataset_type_through_pyiqa(tmp_path):
     assert sorted(p for p, _ in by_column.paths_mos) == sorted(p for p, _ in plain.paths_mos)
 
 
+def test_cached_images_give_the_same_items_and_are_decoded_once(tmp_path, monkeypatch):
+    import torch
+    from PIL import Image
+    from pyiqa.data import build_dataset
+
+    opt = {'name': 'photos', 'type': 'PhotoDistortionNRDataset', 'dataroot_target': str(tmp_path / 'nr'),
+           'build_opts': dict(SMALL), 'augment': {'random_crop': 24, 'hflip': True}, 'phase': 'train'}
+    plain, cached = build_dataset(opt), build_dataset(opt | {'cache_images': True})
+    opened = []
+    real_open = Image.open
+    monkeypatch.setattr(Image, 'open', lambda path, *a, **k: opened.append(path) or real_open(path, *a, **k))
+    for epoch in range(2):
+        for index in range(len(plain)):
+            torch.manual_seed(epoch * 100 + index)
+            expected = plain[index]
+            torch.manual_seed(epoch * 100 + index)
+            item = cached[index]
+            assert torch.equal(item['img'], expected['img']) and item['img_path'] == expected['img_path']
+            assert item['mos_label'].dtype == expected['mos_label'].dtype
+            assert torch.equal(item['mos_label'], expected['mos_label'])
+    assert len(opened) == 2 * len(plain) + len(plain)  # the plain dataset every time, the cached one once
+
+
 def test_fr_dataset_type_through_pyiqa(tmp_path):
     from pyiqa.data import build_dataset
 
