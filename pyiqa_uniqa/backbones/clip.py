@@ -89,7 +89,7 @@ def create_clip(model_name=DEFAULT_CLIP, weights=RANDOM, device='cpu', source=OP
     open_clip = _known_model(model_name)
     value = resolve_weights(source, weights)
     if value == RANDOM:
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), _without_random_init_warning():  # random was asked for by name
             torch.manual_seed(seed)
             model = open_clip.create_model(model_name, pretrained=None)
     elif isinstance(value, Path):
@@ -132,7 +132,8 @@ class _DropRandomInitWarning(logging.Filter):
 
 @contextlib.contextmanager
 def _without_random_init_warning():
-    """open_clip warns that a model built without a tag is random; ours gets a file right after."""
+    """open_clip warns that a model built without a tag is random: ours gets a file right after, or
+    the caller asked for ``'random'`` by name (never a default in this package)."""
     drop = _DropRandomInitWarning()
     logging.getLogger().addFilter(drop)
     try:

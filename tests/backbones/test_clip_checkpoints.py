@@ -58,3 +58,17 @@ def test_unknown_model_and_unreachable_tag():
         create_clip('ViT-Z-99')
     with pytest.raises(RuntimeError, match="'no-such-tag'"):
         create_clip('tiny-clip-quickgelu', weights='no-such-tag')
+
+
+def test_no_random_init_warning_when_random_or_a_file_is_asked_for(tiny_clip_checkpoint, caplog):
+    """open_clip's "initialized randomly" warning is noise when 'random' was asked for by name or a
+    file follows; a random init the caller did not ask for still warns (open_clip's own call)."""
+    import logging
+
+    import open_clip
+    with caplog.at_level(logging.WARNING):
+        create_clip('tiny-clip-quickgelu', 'random')
+        create_clip('tiny-clip-quickgelu', tiny_clip_checkpoint)
+        assert not [r for r in caplog.records if 'No pretrained weights loaded' in r.getMessage()]
+        open_clip.create_model('tiny-clip-quickgelu', pretrained=None)
+    assert [r for r in caplog.records if 'No pretrained weights loaded' in r.getMessage()]
