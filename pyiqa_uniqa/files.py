@@ -1,7 +1,7 @@
 """Writing files safely: never half-written, never outside the output folder.
 
-- ``atomic_write(path)`` (and ``write_file(path, data)`` for data already in memory): the one way to write a file that must never be seen half-written (a
-  checkpoint, a table, a cache). The data goes to a temporary file beside ``path``, is flushed and
+- ``atomic_write(path)`` (and ``write_file(path, data)`` for data already in memory): the one way
+  to write a file that must never be seen half-written (a checkpoint, a table, a cache). The data goes to a temporary file beside ``path``, is flushed and
   fsynced, and replaces ``path`` in one ``os.replace``; on an error the temporary file is removed
   and ``path`` is untouched. Append-only logs (one fsynced line per record) are not rewritten
   this way: appending is already crash-safe for them.

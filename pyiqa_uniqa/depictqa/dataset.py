@@ -1,8 +1,9 @@
 """``DQ495KDataset``: DepictQA samples in the public DQ-495K JSON format (``records``), for pyiqa's trainer.
 
 Image paths are relative to ``dataroot_target``. Non-IQA records (``task_type: description``, the
-LAMM set) use another prompt layout and are skipped with a logged count. Images are read at load time with the official downscale-only rule
-(``resize``/``max_size``) and, when training, the official random centre crop.
+LAMM set) use another prompt layout and are skipped with a logged count. Images are read at load
+time with the official downscale-only rule (``resize``/``max_size``) and, when training, the
+official random centre crop.
 
 Options (YAML): ``meta_info_file`` (required; one file or a list), ``meta_repeats`` (per file, how
 often its records appear per epoch: the official ``meta_paths_weights``), ``dataroot_target``

@@ -2,8 +2,9 @@
 
 UniQA splits images into five levels (bad, poor, fair, good, perfect) by equal-width bins over the
 dataset's MOS range (an image in the top fifth of the range is *perfect*, as the paper's reviewers
-describe its MOS-based text guidance), and the level word guides the captioner. The bins are computed once over the whole dataset, before sharding, so every shard of a
-captioning job agrees on them.
+describe its MOS-based text guidance), and the level word guides the captioner. The bins are
+computed once over the whole dataset, before sharding, so every shard of a captioning job agrees
+on them.
 """
 from dataclasses import dataclass
 from pathlib import Path

@@ -3,7 +3,8 @@
 One item per image; each time an image is drawn, one of its captions is sampled (so each epoch
 sees one caption per image, as the official ``train_clip`` dataset does). Images go through the
 backbone's own evaluation preprocessing (resize the short side, centre crop; pixel values stay in
-[0, 1], the network normalises), captions through its tokenizer (truncated to the context length), both chosen by ``clip_model``.
+[0, 1], the network normalises), captions through its tokenizer (truncated to the context length),
+both chosen by ``clip_model``.
 
 Options (pyiqa dataset style)::
 
