@@ -149,10 +149,9 @@ class DepictQA(FrozenTowerModule):
         self.eval()
 
     @staticmethod
-    def missing_weights(network_options):
+    def missing_weights(options):
         """For the train preflight: one line per weight part a recipe's ``network`` options need that is
         not on this machine (the base models, the delta), found as the constructor finds them."""
-        options = {**network_options}
         model_config = options.get('model_config', 'wild')
         problems = []
         try:
