@@ -16,6 +16,13 @@ from pyiqa_uniqa.weights import CorruptWeightsError, WeightsNotFoundError, load_
 logger = logging.getLogger('pyiqa_uniqa')
 
 
+STATE_KEYS = ('iter', 'epoch', 'optimizers', 'schedulers')
+
+
+class StateWeightsMissingError(WeightsNotFoundError):
+    """A training state whose network weights (``models/net_<iter>.pth``) are not beside it."""
+
+
 def latest_state_file(opt):
     """The newest training state that is whole and has its network weights beside it.
 
@@ -23,46 +30,47 @@ def latest_state_file(opt):
     are) can leave a torn newest state: that one is skipped with a warning, and the run resumes
     from the one before.
     """
+    latest = _latest_state(opt)
+    return latest[0] if latest else None
+
+
+def _latest_state(opt):
+    """``(path, state, weights)`` of the newest usable training state, or None."""
     states_dir = Path(opt['root_path']) / 'experiments' / opt['name'] / 'training_states'
     states = sorted(states_dir.glob('*.state'), key=lambda p: int(p.stem)) if states_dir.is_dir() else []
     for state_path in reversed(states):
-        problem = _state_problem(state_path)
-        if not problem:
-            return state_path
-        logger.warning(f'Not resuming from {state_path}: {problem} Trying the one before.')
+        try:
+            return (state_path, *_read_state(state_path))
+        except (CorruptWeightsError, WeightsNotFoundError) as err:
+            logger.warning(f'Not resuming from {state_path}: {err} Trying the one before.')
     return None
 
 
-def _state_problem(state_path):
-    try:
-        state = load_state_dict(state_path)
-    except (CorruptWeightsError, WeightsNotFoundError) as err:
-        return str(err)
-    if not isinstance(state, dict) or 'iter' not in state:
-        return 'it is not a pyiqa training state.'
-    if not (state_path.parent.parent / 'models' / f'net_{state["iter"]}.pth').is_file():
-        return f'the network weights of iteration {state["iter"]} are missing.'
-    return ''
+def _read_state(state_path):
+    """A training state (optimizer/scheduler dicts; MultiStepRestartLR's Counter is allowed) and the
+    network weights saved at its iteration; an error naming what is wrong with either."""
+    state = load_state_dict(state_path)
+    if not isinstance(state, dict) or not set(STATE_KEYS) <= set(state):
+        raise CorruptWeightsError(f'{state_path} is not a pyiqa training state (expected {", ".join(STATE_KEYS)}).')
+    weights = state_path.parent.parent / 'models' / f'net_{state["iter"]}.pth'
+    if not weights.is_file():
+        raise StateWeightsMissingError(f'the network weights of iteration {state["iter"]} ({weights}) are missing.')
+    return state, weights
 
 
 def load_resume_state(opt):
-    state_path = opt['path'].get('resume_state')
-    if opt.get('auto_resume'):
-        state_path = latest_state_file(opt) or state_path
-    if not state_path:
+    latest = _latest_state(opt) if opt.get('auto_resume') else None
+    if latest is not None:
+        state_path, state, weights = latest  # read once: the scan already loaded and checked it
+    elif opt['path'].get('resume_state'):
+        state_path = Path(opt['path']['resume_state'])
+        try:
+            state, weights = _read_state(state_path)
+        except StateWeightsMissingError as err:
+            raise StateWeightsMissingError(f'Cannot resume from {state_path}: {err}') from None
+    else:
         return None
-    state_path = Path(state_path)
-    state = load_state_dict(state_path)  # optimizer/scheduler dicts (MultiStepRestartLR's Counter is allowed)
-    if not isinstance(state, dict) or not {'iter', 'epoch', 'optimizers', 'schedulers'} <= set(state):
-        raise CorruptWeightsError(f'{state_path} is not a pyiqa training state (expected iter, epoch, optimizers '
-                                  'and schedulers).')
     opt['path']['resume_state'] = str(state_path)
-
-    weights = state_path.parent.parent / 'models' / f'net_{state["iter"]}.pth'
-    if not weights.is_file():
-        raise WeightsNotFoundError(
-            f'Cannot resume from {state_path}: the network weights of iteration {state["iter"]} '
-            f'({weights}) are missing.')
     opt['path']['pretrain_network'] = str(weights)
     opt['path']['strict_load'] = True
     logger.info(f'Resuming from {state_path} with network weights {weights}.')
