@@ -145,7 +145,7 @@ class FrozenBackboneIQAModel(GeneralIQAModel):
         """
         if self.feature_reuse is not None and not self.use_ref:
             bare = self.get_bare_model(self.net)
-            scores = bare.forward_from_features(self.feature_reuse.features(bare, self.img_input, self.img_paths))
+            scores = self.scores_from_features(bare, self.feature_reuse.features(bare, self.img_input, self.img_paths))
         else:
             scores = self.net_forward(self.net)
         losses = OrderedDict()

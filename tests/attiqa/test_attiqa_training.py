@@ -129,6 +129,13 @@ def test_frozen_backbone_pretraining_validates_the_attributes_from_cached_featur
     images = len(cached.val_scores[0])
     assert uncached.tower_images['val'] == 2 * images and cached.tower_images['val'] == images
 
+    # training-feature reuse predicts the attributes too (the loss compares [B, 5] with [B, 5])
+    from pyiqa_uniqa.training.recipe_runner import run_training
+    opt['train']['feature_reuse_views'] = 1
+    reused = run_training(opt, 'feature reuse')
+    assert reused.val_scores[-1].shape[1] == len(ATTRIBUTES)
+    assert uncached.tower_images['train'] == 2 * images and reused.tower_images['train'] == images  # one view each
+
 
 def test_a_missing_backbone_file_is_one_preflight_line_and_nothing_is_created(image_folder, tmp_path, capsys,
                                                                               monkeypatch):
