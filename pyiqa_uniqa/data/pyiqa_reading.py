@@ -24,18 +24,29 @@ from pyiqa.utils.img_util import imread2tensor
 from pyiqa_uniqa.data.images import image_to_tensor, open_image
 
 
+def is_ours(network_class):
+    """Whether a network class is this package's (read by ``read_image``) rather than pyiqa's."""
+    return network_class.__module__.startswith('pyiqa_uniqa.')
+
+
+def read_for_metric(img, ours):
+    """The [1, 3, H, W] tensor ``create_metric(...)(img)`` scores for a path or a file's bytes (and,
+    for this package's metrics, a PIL image or an array): the rule of the module doc. ``ours``:
+    ``is_ours`` of the metric's network class."""
+    if ours:
+        return image_to_tensor(img)[None]
+    return imread2tensor(open_image(io.BytesIO(img) if isinstance(img, bytes) else img), rgb=True)[None]
+
+
 def read_strictly(to_batched_tensor):
     """``InferenceModel._to_batched_tensor`` with the behaviour of the module doc."""
 
     def strict_to_batched_tensor(self, img):
         if torch.is_tensor(img):
             return to_batched_tensor(self, img)
-        if type(self.net).__module__.startswith('pyiqa_uniqa.'):
-            return image_to_tensor(img)[None]
-        if isinstance(img, str):
-            return imread2tensor(open_image(img), rgb=True)[None]
-        if isinstance(img, bytes):
-            return imread2tensor(open_image(io.BytesIO(img)), rgb=True)[None]
+        ours = is_ours(type(self.net))
+        if ours or isinstance(img, (str, bytes)):
+            return read_for_metric(img, ours)
         return to_batched_tensor(self, img)
 
     strict_to_batched_tensor.reads_strictly = True

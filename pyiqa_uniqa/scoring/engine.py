@@ -23,7 +23,6 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pyiqa_uniqa.bench.metric_specs import MetricSpec, check_metric_names, parse_metric_specs
-from pyiqa_uniqa.data.images import strict_decoding
 from pyiqa_uniqa.errors import UserError
 from pyiqa_uniqa.scoring.columns import (
     DEFAULT_MIN_CONFIDENCE,
@@ -75,23 +74,23 @@ class ScoreRun:
     summaries: list = field(default_factory=list)
 
 
-def read_like_pyiqa(path):
-    """The tensor [3, H, W] ``create_metric(...)(path)`` scores: pyiqa's own reader, looked up at call
-    time (so any wrapper installed on it applies), with truncated files kept an error even after
-    pyiqa's AVA module has told PIL to pad them with grey (``data.images.strict_decoding``)."""
-    from pyiqa.models import inference_model
-
-    with strict_decoding():
-        return inference_model.imread2tensor(path, rgb=True)
+def read_like_pyiqa(path, ours):
+    """The tensor [3, H, W] ``create_metric(...)(path)`` scores: read as the start-up hook makes pyiqa
+    read it (``data.pyiqa_reading.read_for_metric``: this package's metrics through ``read_image``,
+    pyiqa's own through its ``imread2tensor``; strict decoding and the pixel limit for both).
+    ``ours``: ``pyiqa_reading.is_ours`` of the metric's network class."""
+    from pyiqa_uniqa.data.pyiqa_reading import read_for_metric
+    return read_for_metric(path, ours)[0]
 
 
 class RowReads:
     """Dataset over rows, each image read by ``read_like_pyiqa``; a row that cannot be read becomes
     an error record."""
 
-    def __init__(self, rows, with_ref):
+    def __init__(self, rows, with_ref, ours):
         self.rows = rows
         self.with_ref = with_ref
+        self.ours = ours
 
     def __len__(self):
         return len(self.rows)
@@ -101,14 +100,14 @@ class RowReads:
         if row.problem:
             return {'index': index, 'error': row.problem}
         try:
-            item = {'img': read_like_pyiqa(row.path)}
+            item = {'img': read_like_pyiqa(row.path, self.ours)}
         except Exception as err:  # noqa: BLE001 - missing, truncated, not an image: the row reports it
             return {'index': index, 'error': f'{type(err).__name__}: {err}'}
         if self.with_ref:
             if not row.ref:
                 return {'index': index, 'error': 'no reference image for this row: give --ref FOLDER or a ref column'}
             try:
-                item['ref_img'] = read_like_pyiqa(row.ref)
+                item['ref_img'] = read_like_pyiqa(row.ref, self.ours)
             except Exception as err:  # noqa: BLE001 - as above, for the reference
                 return {'index': index, 'error': f'reference {row.ref}: {type(err).__name__}: {err}'}
         return {'index': index, 'item': item}
@@ -191,11 +190,13 @@ def _score_column(metric, column, rows, settings, device, journal, show_progress
     import torch
     from torch.utils.data import DataLoader
 
+    from pyiqa_uniqa.data.pyiqa_reading import is_ours
     from pyiqa_uniqa.scoring.batching import collate_by_size
 
     batch_size = settings.batch_size or default_batch_size(column.spec.name, device)
     workers = settings.num_workers if settings.num_workers is not None else default_workers(device)
-    loader = DataLoader(RowReads(rows, column.full_reference), batch_size=batch_size, num_workers=workers,
+    reads = RowReads(rows, column.full_reference, is_ours(type(metric.net)))
+    loader = DataLoader(reads, batch_size=batch_size, num_workers=workers,
                         collate_fn=collate_by_size, worker_init_fn=_worker_init if workers else None,
                         pin_memory=str(device).startswith('cuda'), prefetch_factor=4 if workers else None)
     new = []

@@ -125,23 +125,25 @@ def rank_by_comparisons(scenes, metric, full_reference, progress=True):
     """A/B comparisons of every ordered pair in each scene -> (rankings, pair rows)."""
     from tqdm import tqdm
 
+    from pyiqa_uniqa.data.pyiqa_reading import is_ours
     from pyiqa_uniqa.scoring.engine import read_like_pyiqa
     from pyiqa_uniqa.scoring.statistics import soft_votes, win_rates
 
     rankings, pairs = [], []
+    ours = is_ours(type(metric.net))
     total = sum(len(s.candidates) * (len(s.candidates) - 1) for s in scenes)
     with tqdm(total=total, desc='A/B comparisons', unit='pair', file=sys.stderr, disable=not progress) as bar:
         for scene in scenes:
             images, problems = {}, {}
             for name, path in scene.candidates.items():
                 try:
-                    images[name] = read_like_pyiqa(path)
+                    images[name] = read_like_pyiqa(path, ours)
                 except Exception as err:  # noqa: BLE001 - the candidate is left unranked, with the reason
                     problems[name] = f'{type(err).__name__}: {err}'
             ref = None
             if full_reference:
                 try:
-                    ref = read_like_pyiqa(scene.ref) if scene.ref else None
+                    ref = read_like_pyiqa(scene.ref, ours) if scene.ref else None
                 except Exception as err:  # noqa: BLE001 - no comparison possible in this scene
                     problems = {n: f'reference {scene.ref}: {type(err).__name__}: {err}' for n in scene.candidates}
                 if ref is None and not problems:

@@ -12,8 +12,9 @@ SIZES = [(40, 56), (48, 48), (40, 56), (64, 40), (40, 56), (48, 48), (36, 60), (
 
 @pytest.fixture(scope='session')
 def photo_pairs(tmp_path_factory):
-    """``dist/`` and ``ref/`` with the same relative paths (two in a subfolder), mixed sizes and modes,
-    plus a truncated file and a file that is not an image in ``dist/`` only."""
+    """``dist/`` and ``ref/`` with the same relative paths (two in a subfolder), mixed sizes and modes
+    (16-bit grayscale, 8-bit grayscale, RGBA with transparent pixels: the inputs where this package's
+    reader and pyiqa's differ), plus a truncated file and a file that is not an image in ``dist/`` only."""
     root = tmp_path_factory.mktemp('pairs')
     rng = np.random.default_rng(0)
     for i, (h, w) in enumerate(SIZES):
@@ -23,10 +24,13 @@ def photo_pairs(tmp_path_factory):
         for folder, array in (('ref', ref), ('dist', dist)):
             (root / folder / name).parent.mkdir(parents=True, exist_ok=True)
             image = Image.fromarray(array)
-            if i == 5:
+            if i == 1:
+                image = Image.fromarray(array[..., 0].astype(np.uint16) * 257)  # 16-bit grayscale
+            elif i == 5:
                 image = image.convert('L')  # grayscale
             elif i == 7:
-                image = image.convert('RGBA')
+                alpha = np.where(np.arange(w) < w // 2, 255, 64).astype(np.uint8)[None].repeat(h, 0)
+                image = Image.fromarray(np.dstack([array, alpha]))  # RGBA, half of it translucent
             image.save(root / folder / name)
     (root / 'dist' / 'truncated.png').write_bytes((root / 'dist' / 'im0.png').read_bytes()[:80])
     (root / 'dist' / 'notes.png').write_text('not an image')

@@ -139,6 +139,7 @@ def _floor(spec, folder, settings):
     import torch
 
     from pyiqa_uniqa.backbones.frozen import has_frozen_features
+    from pyiqa_uniqa.data.pyiqa_reading import is_ours
     from pyiqa_uniqa.scoring.batching import collate_by_size
     from pyiqa_uniqa.scoring.columns import default_batch_size
     from pyiqa_uniqa.scoring.engine import read_like_pyiqa
@@ -149,8 +150,8 @@ def _floor(spec, folder, settings):
         return math.nan, math.nan, 'no frozen tower (frozen_features) to define a floor'
     rows = find_images(folder).rows
     batch_size = settings.batch_size or default_batch_size(spec.name, settings.device)
-    records = [{'index': i, 'item': {'img': read_like_pyiqa(row.path)}}
-               for i, row in enumerate(rows)]
+    ours = is_ours(type(metric.net))
+    records = [{'index': i, 'item': {'img': read_like_pyiqa(row.path, ours)}} for i, row in enumerate(rows)]
     batches = [group['img'] for start in range(0, len(records), batch_size)
                for group in collate_by_size(records[start:start + batch_size])[0]]
     best, best_cpu = math.inf, math.inf
