@@ -50,7 +50,7 @@ def encode_pairs(clip_model, tokenizer, pairs):
     """[(positive, negative), ...] -> unit-norm text features (positive [K, D], negative [K, D]),
     all prompts in one cached ``encode_prompts`` call."""
     prompts = [prompt for pair in pairs for prompt in pair]
-    text = F.normalize(encode_prompts(clip_model, tokenizer, prompts).float(), dim=-1)
+    text = F.normalize(encode_prompts(clip_model, tokenizer, prompts), dim=-1)
     return text[0::2], text[1::2]
 
 

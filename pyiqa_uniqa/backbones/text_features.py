@@ -1,7 +1,9 @@
 """Encode fixed prompts once.
 
 A frozen text tower gives the same features for the same prompts on every forward, so they are
-computed once under ``no_grad`` and kept. The cache key includes a fingerprint of the text tower's
+computed once under ``no_grad`` and kept, in the tower's own precision: autocast is switched off
+while they are encoded, since a first call from inside a half-precision training step would
+otherwise fix bf16/fp16 features for every later fp32 validation and scoring. The cache key includes a fingerprint of the text tower's
 weights (storage address and in-place version counter of each tensor), so loading new weights or
 moving the model invalidates it without anyone having to remember to.
 """
@@ -24,7 +26,7 @@ def encode_prompts(model, tokenizer, prompts):
     per_model = _cache.setdefault(model, {})
     if key not in per_model:
         device = next(model.parameters()).device
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(device.type, enabled=False):
             features = model.encode_text(tokenizer(list(prompts)).to(device))
         per_model.clear()  # keep only the features for the current weights
         per_model[key] = features

@@ -168,7 +168,7 @@ class UniQA(FrozenTowerModule):
         """One score per feature [N] from CLIP image features [N, D]."""
         if self.adapter is not None:
             features = self.adapter(features)
-        cosine = F.normalize(features, dim=-1) @ self.text_features().t().float()
+        cosine = F.normalize(features, dim=-1) @ self.text_features().t()
         logits = self.clip.logit_scale.exp() * cosine
         probs = logits.reshape(len(logits), self.groups, LEVELS_PER_GROUP).softmax(dim=-1)
         return (probs * self.score_level).sum(dim=-1).mean(dim=-1)

@@ -29,6 +29,17 @@ def test_prompts_encoded_once_and_recomputed_after_new_weights():
     assert tokenizer.calls == 2 and not torch.allclose(changed, first)
 
 
+def test_prompts_first_encoded_under_autocast_keep_the_towers_precision():
+    """A half-precision training step may be the first to ask; validation later reads the same cache."""
+    clip = create_clip('tiny-clip-quickgelu')
+    tokenizer = get_tokenizer('tiny-clip-quickgelu')
+    with torch.no_grad():
+        expected = clip.encode_text(tokenizer(['bad image', 'good image']))
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        cached = encode_prompts(clip, tokenizer, ['bad image', 'good image'])
+    assert cached.dtype == torch.float32 and torch.equal(cached, expected)
+
+
 class Holder(FrozenTowerModule):
     def __init__(self):
         super().__init__()
