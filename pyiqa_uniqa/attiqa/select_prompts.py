@@ -26,7 +26,7 @@ from pyiqa_uniqa.attiqa.errors import InputError
 from pyiqa_uniqa.attiqa.probe import labelled_probe, read_probe_table, synthetic_probe
 from pyiqa_uniqa.attiqa.prompt_bank import PROMPT_BANK
 from pyiqa_uniqa.attiqa.prompts_file import write_prompts_file
-from pyiqa_uniqa.data.photos import PHOTO_NAMES
+from pyiqa_uniqa.data.photos import ALL_PHOTO_NAMES, unknown_photo_names
 
 
 def sweep_srcc(scores, sweeps):
@@ -96,9 +96,9 @@ def add_arguments(parser):
 def run(args):
     # the user's inputs first: a wrong probe must not wait for CLIP to load (or download)
     if args.probe == 'synthetic':
-        unknown = sorted(set(args.photos or ()) - set(PHOTO_NAMES))
+        unknown = unknown_photo_names(args.photos or ())
         if unknown:
-            raise InputError(f'--photos {" ".join(unknown)}: unknown photo(s); available: {", ".join(PHOTO_NAMES)}.')
+            raise InputError(f'--photos {" ".join(unknown)}: unknown photo(s); available: {", ".join(ALL_PHOTO_NAMES)}.')
         table = None
     else:
         table = read_probe_table(args.probe, args.image_root)

@@ -35,7 +35,7 @@ import torch
 from tqdm import tqdm
 
 from pyiqa_uniqa.data.distortions import DISTORTIONS, LEVELS
-from pyiqa_uniqa.data.photos import ALL_PHOTO_NAMES, PHOTO_NAMES, load_photos
+from pyiqa_uniqa.data.photos import ALL_PHOTO_NAMES, PHOTO_NAMES, load_photos, unknown_photo_names
 from pyiqa_uniqa.data.rendering import encode_png, render_distortions, resize_short_side
 from pyiqa_uniqa.files import write_file
 
@@ -97,7 +97,7 @@ def _normalise_options(kind, distortions, levels, photos, size, seed, split_rati
         raise ValueError(f'levels must be distinct values from {LEVELS}; got {list(levels)}')
 
     photos = tuple(PHOTO_NAMES if photos is None else _as_sequence('photos', photos))
-    unknown = [p for p in photos if p not in ALL_PHOTO_NAMES]
+    unknown = unknown_photo_names(photos)
     if unknown or not photos or len(set(photos)) != len(photos):
         raise ValueError(f'photos must be distinct names from {", ".join(ALL_PHOTO_NAMES)}; got {list(photos)}')
 

@@ -90,10 +90,15 @@ def _load(name):
         return np.asarray(image.convert('RGB'))
 
 
+def unknown_photo_names(names):
+    """The names in ``names`` that are no photo here (``ALL_PHOTO_NAMES``), in their order."""
+    return [n for n in names if n not in ALL_PHOTO_NAMES]
+
+
 def load_photos(names=None):
     """Return ``[(name, uint8 array HxWx3 RGB), ...]`` in ``PHOTO_NAMES`` order (or the order of ``names``)."""
     names = PHOTO_NAMES if names is None else tuple(names)
-    unknown = [n for n in names if n not in ALL_PHOTO_NAMES]
+    unknown = unknown_photo_names(names)
     if unknown:
         raise ValueError(f'unknown photo(s) {unknown}; available: {", ".join(ALL_PHOTO_NAMES)}')
     if len(set(names)) != len(names):

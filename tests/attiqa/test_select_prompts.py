@@ -91,3 +91,20 @@ def test_wrong_probes_are_named_before_clip_loads(args, message, tmp_path, monke
     with pytest.raises(UserError, match=message):
         main(['--debug', 'select-prompts', *args, '--out', 'p.yml'])
     assert not (tmp_path / 'p.yml').exists()
+
+
+def test_every_photo_the_probe_can_load_passes_the_early_check(tmp_path, monkeypatch):
+    """--photos accepts what load_photos loads (the photos of other installed packages too)."""
+    from pyiqa_uniqa.attiqa import select_prompts
+    from pyiqa_uniqa.cli import main
+
+    class ClipReached(Exception):
+        pass
+
+    def reached(*args):
+        raise ClipReached
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(select_prompts, 'build_clip_from_args', reached)
+    with pytest.raises(ClipReached):
+        main(['select-prompts', '--photos', 'astronaut', 'kodim03', '--out', 'p.yml'])
