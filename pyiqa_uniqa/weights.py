@@ -351,9 +351,9 @@ def refused_global(err):
     return found.group(1) if found else None
 
 
-def unwrap_params(checkpoint, key='params'):
+def unwrap_params(checkpoint, key='params', source=None):
     """The state dict inside pyiqa's ``{'params': sd}``, a trainer's ``{'state_dict': sd}`` or a bare
-    state dict, with DataParallel's ``module.`` prefix removed."""
+    state dict, with DataParallel's ``module.`` prefix removed; ``source`` (the file) names it in errors."""
     if isinstance(checkpoint, dict):
         for wrapper in (key, 'params', 'state_dict'):
             if isinstance(checkpoint.get(wrapper), dict):
@@ -361,8 +361,14 @@ def unwrap_params(checkpoint, key='params'):
                 break
     import torch
     if not isinstance(checkpoint, dict) or not any(torch.is_tensor(v) for v in checkpoint.values()):
-        raise CorruptWeightsError(f'expected a state dict of tensors, found {_describe(checkpoint)}.')
+        where = f'{source}: ' if source is not None else ''
+        raise CorruptWeightsError(f'{where}expected a state dict of tensors, found {_describe(checkpoint)}.')
     return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in checkpoint.items()}
+
+
+def load_params(path, key='params'):
+    """The state dict of the checkpoint file ``path`` (``load_state_dict`` then ``unwrap_params``)."""
+    return unwrap_params(load_state_dict(path), key=key, source=path)
 
 
 def _describe(value):
@@ -406,6 +412,18 @@ def check_state_dict(state_dict, reference, *, what='the model', source='the che
     raise CheckpointMismatchError(' '.join(parts), missing, unexpected, wrong_shape)
 
 
+def load_checked_params(path, reference, *, key='params', required=None, rename=None, what='the model', hint='',
+                        source=None):
+    """The state dict of ``path`` once every key and shape is checked against ``reference`` (a model's
+    state dict, or a meta-device one: nothing is built); ``load_checkpoint``'s arguments, and
+    ``source``: how messages name the file (default: its path)."""
+    state_dict = load_params(path, key=key)
+    if rename is not None:
+        state_dict = rename(state_dict)
+    check_state_dict(state_dict, reference, what=what, source=source or str(path), required=required, hint=hint)
+    return state_dict
+
+
 def load_checkpoint(module, path, *, key='params', expect='complete', rename=None, what=None, hint=''):
     """Safely load ``path`` into ``module`` after checking every key and shape; returns the state dict.
 
@@ -416,17 +434,9 @@ def load_checkpoint(module, path, *, key='params', expect='complete', rename=Non
     """
     if expect not in ('complete', 'trainable'):
         raise ValueError(f"expect must be 'complete' or 'trainable', got {expect!r}")
-    try:
-        state_dict = unwrap_params(load_state_dict(path), key=key)
-    except CorruptWeightsError as err:
-        if str(path) in str(err):
-            raise
-        raise CorruptWeightsError(f'{path}: {err}') from err
-    if rename is not None:
-        state_dict = rename(state_dict)
     reference = module.state_dict()
-    required = trainable_state_dict(module) if expect == 'trainable' else reference
-    check_state_dict(state_dict, reference, what=what or module.__class__.__name__, source=str(path),
-                     required=required, hint=hint)
+    state_dict = load_checked_params(
+        path, reference, key=key, rename=rename, what=what or module.__class__.__name__, hint=hint,
+        required=trainable_state_dict(module) if expect == 'trainable' else reference)
     module.load_state_dict(state_dict, strict=expect == 'complete')
     return state_dict

@@ -31,10 +31,9 @@ from pyiqa_uniqa.weights import (
     WeightSource,
     check_state_dict,
     find_weights,
-    load_state_dict,
+    load_params,
     require_hf_model,
     resolve_weights,
-    unwrap_params,
 )
 
 # where the weights come from, as data (like timm's pretrained cfgs)
@@ -149,7 +148,7 @@ class ATTIQA(FrozenTowerModule):
 
     def load_checkpoint(self, path, complete=True):
         """Load a checkpoint (safely: no pickled code runs). ``complete``: every tensor must be there."""
-        state_dict = unwrap_params(load_state_dict(path))
+        state_dict = load_params(path)
         own = self.full_state_dict()
         try:
             check_state_dict(state_dict, own, what=f'ATTIQA(backbone={self.backbone.__class__.__name__})',

@@ -23,7 +23,7 @@ from pyiqa_uniqa.weights import (
     WeightsNotFoundError,
     WeightSource,
     hf_cache_path,
-    load_checkpoint,
+    load_checked_params,
     require_network,
     resolve_weights,
 )
@@ -41,7 +41,7 @@ OPENAI_CLIP = WeightSource(
     get="the model's Hugging Face repo (for ViT-B/16: https://huggingface.co/timm/vit_base_patch16_clip_224.openai)")
 
 __all__ = ['DEFAULT_CLIP', 'OPENAI_CLIP', 'clip_model_config', 'clip_reference_state_dict', 'create_clip',
-           'get_tokenizer', 'load_openai_weights']
+           'get_tokenizer', 'load_openai_weights', 'read_openai_weights']
 
 
 def _open_clip():
@@ -142,9 +142,10 @@ def _without_random_init_warning():
         logging.getLogger().removeFilter(drop)
 
 
-def load_openai_weights(model, path, model_name=''):
-    """Strictly load a flat OpenAI-layout file into an open_clip model (fp16 parts become fp32)."""
-    reference = model.state_dict()
+def read_openai_weights(path, reference, model_name='', *, what=None, source=None,
+                        hint='Is it a different CLIP geometry (model_name)?'):
+    """The state dict of a flat OpenAI-layout file, every key and shape checked against ``reference``
+    (a model's state dict, or ``clip_reference_state_dict`` to check a file without building one)."""
 
     def scalar_logit_scale(state_dict):  # some exports store logit_scale as a 0-d tensor, some as [1]
         scale = state_dict.get('logit_scale')
@@ -152,6 +153,11 @@ def load_openai_weights(model, path, model_name=''):
             state_dict['logit_scale'] = scale.reshape(reference['logit_scale'].shape)
         return state_dict
 
-    load_checkpoint(model, path, key='state_dict', rename=scalar_logit_scale, what=model_name or 'the CLIP model',
-                    hint='Is it a different CLIP geometry (model_name)?')
+    return load_checked_params(path, reference, key='state_dict', rename=scalar_logit_scale,
+                               what=what or model_name or 'the CLIP model', hint=hint, source=source)
+
+
+def load_openai_weights(model, path, model_name=''):
+    """Strictly load a flat OpenAI-layout file into an open_clip model (fp16 parts become fp32)."""
+    model.load_state_dict(read_openai_weights(path, model.state_dict(), model_name))
     return model

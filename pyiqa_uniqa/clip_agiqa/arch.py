@@ -31,8 +31,7 @@ from pyiqa_uniqa.weights import (
     WeightSource,
     check_state_dict,
     find_weights,
-    load_state_dict,
-    unwrap_params,
+    load_params,
 )
 
 QUALITY_LEVELS = ('terrible', 'bad', 'poor', 'average', 'good', 'perfect')
@@ -86,7 +85,7 @@ class CLIPAGIQA(FrozenTowerModule):
         elif pretrained_model_path is not None or weights_file is not None:
             source = find_weights(checkpoint_source(weights_file or Path(pretrained_model_path).name),
                                   pretrained_model_path)
-            checkpoint = unwrap_params(load_state_dict(source))
+            checkpoint = load_params(source)
         else:
             checkpoint = None
         if checkpoint is not None and torch.is_tensor(checkpoint.get('prompt_learner.ctx')):

@@ -14,7 +14,7 @@ import re
 import torch
 from transformers import CLIPVisionConfig, CLIPVisionModel
 
-from pyiqa_uniqa.weights import WeightsError, load_state_dict, unwrap_params
+from pyiqa_uniqa.weights import WeightsError, load_params
 
 _LORA_WITHOUT_ADAPTER = re.compile(r'(\.lora_[AB])\.weight$')
 
@@ -72,7 +72,7 @@ def openai_vision_to_hf(state):
 
 def load_openai_vision(path):
     """A CLIPVisionModel built from an OpenAI-layout state dict file (e.g. ViT-L-14 re-saved)."""
-    hf, config = openai_vision_to_hf(unwrap_params(load_state_dict(path)))
+    hf, config = openai_vision_to_hf(load_params(path))
     model = CLIPVisionModel(CLIPVisionConfig(**config))
     model.load_state_dict({k: v.to(torch.float32) for k, v in hf.items()}, strict=True)
     return model

@@ -67,9 +67,8 @@ from pyiqa_uniqa.training.option_check import OptionError
 from pyiqa_uniqa.weights import (
     frozen_parameter_names,
     load_checkpoint,
-    load_state_dict,
+    load_params,
     trainable_state_dict,
-    unwrap_params,
 )
 
 FEATURE_CACHE_CHOICES = ('auto', True, False)
@@ -287,7 +286,7 @@ class FrozenBackboneIQAModel(GeneralIQAModel):
         if strict:
             state_dict = load_checkpoint(net, load_path, key=key, expect='trainable')
         else:
-            state_dict = unwrap_params(load_state_dict(load_path), key=key)
+            state_dict = load_params(load_path, key=key)
             own = net.state_dict()
             fitting = {k: v for k, v in state_dict.items() if k in own and v.shape == own[k].shape}
             if len(fitting) < len(state_dict):

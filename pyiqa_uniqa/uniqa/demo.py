@@ -28,6 +28,7 @@ import torch
 import yaml
 
 from pyiqa_uniqa.backbones import clip_reference_state_dict
+from pyiqa_uniqa.backbones.clip import read_openai_weights
 from pyiqa_uniqa.data.photo_datasets import build_nr_dataset
 from pyiqa_uniqa.data.photos import available_photos
 from pyiqa_uniqa.errors import UserError
@@ -47,7 +48,6 @@ from pyiqa_uniqa.uniqa_pretrain.caption_prompts import CaptionPrompts
 from pyiqa_uniqa.uniqa_pretrain.captioning import caption_images, read_image_table
 from pyiqa_uniqa.uniqa_pretrain.captioning_models import TEMPLATE_MODEL, build_captioner
 from pyiqa_uniqa.uniqa_pretrain.export import export_backbone
-from pyiqa_uniqa.weights import check_state_dict, load_state_dict, unwrap_params
 
 ADAPTER_RECIPE = Path(__file__).with_name('demo.yml')
 PRETRAIN_RECIPE = Path(__file__).with_name('demo_pretrain.yml')
@@ -84,11 +84,10 @@ def check_arguments(args):
     if args.captioner != TEMPLATE_MODEL and (args.quick or args.backbone_weights):
         raise UserError('--captioner is for the full recipe (its captions feed the pre-training); '
                         'drop --quick / --backbone-weights, or --captioner.')
-    if args.backbone_weights:
+    if args.backbone_weights:  # checked as the metric will load it, without building the model
         path = Path(args.backbone_weights)
-        state_dict = unwrap_params(load_state_dict(path), key='state_dict')  # a missing or bad file stops here
-        check_state_dict(state_dict, clip_reference_state_dict(UNIQA_CLIP), source=f'--backbone-weights {path}',
-                         what=f'the official UniQA backbone ({UNIQA_CLIP}, OpenAI layout)')
+        read_openai_weights(path, clip_reference_state_dict(UNIQA_CLIP), source=f'--backbone-weights {path}',
+                            what=f'the official UniQA backbone ({UNIQA_CLIP}, OpenAI layout)', hint='')
 
 
 def demo_recipe(template, workdir, name, build_opts, network=None, train_dataset=None, epochs=None):

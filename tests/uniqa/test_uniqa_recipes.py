@@ -142,10 +142,20 @@ def test_demo_refuses_bad_arguments_before_any_work(tmp_path, png_named_pt, tiny
     assert not (tmp_path / 'demo').exists()
 
 
-def test_demo_takes_a_backbone_in_the_official_layout(vitb16_checkpoint):
+def test_demo_takes_a_backbone_in_the_official_layout(vitb16_checkpoint, tmp_path):
     import argparse
+
+    import torch
 
     from pyiqa_uniqa.uniqa.demo import check_arguments
 
-    check_arguments(argparse.Namespace(epochs=None, pretrain_epochs=None, captioner='template', quick=False,
-                                       backbone_weights=str(vitb16_checkpoint)))  # no error: it fits
+    def check(path):
+        check_arguments(argparse.Namespace(epochs=None, pretrain_epochs=None, captioner='template', quick=False,
+                                           backbone_weights=str(path)))
+
+    check(vitb16_checkpoint)  # no error: it fits
+    # an export storing logit_scale as [1], which the metric loads, passes the demo's check too
+    state_dict = torch.load(vitb16_checkpoint)
+    state_dict['logit_scale'] = state_dict['logit_scale'].reshape(1)
+    torch.save(state_dict, tmp_path / 'UniQA_weight.pt')
+    check(tmp_path / 'UniQA_weight.pt')
