@@ -31,6 +31,8 @@ class _PlainLoader(_BaseLoader):
     def construct_mapping(self, node, deep=False):
         seen = {}
         for key_node, _ in node.value:
+            if key_node.tag == 'tag:yaml.org,2002:merge':  # '<<: *defaults': merged by PyYAML, may be overridden
+                continue
             key = self.construct_object(key_node, deep=True)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
@@ -38,8 +40,6 @@ class _PlainLoader(_BaseLoader):
             seen[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep=deep)
 
-
-_PlainLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _PlainLoader.construct_mapping)
 
 
 def _where(source, mark):
