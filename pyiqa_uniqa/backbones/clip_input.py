@@ -3,19 +3,21 @@
 Images reach our networks as tensors in [0, 1] (pyiqa's convention), so the evaluation
 preprocessing of open_clip (``image_transform(..., is_train=False)``: resize the short side,
 bicubic, centre crop, normalise) is redone here on tensors, batched and on the model's device.
-The mean/std are open_clip's ``OPENAI_DATASET_MEAN``/``_STD``, the statistics every OpenAI-format
-CLIP was trained with; ``ClipInput.of(model)`` reads them, with the size, from the model's own
-preprocessing config, so a model trained with other statistics gets those.
+The mean/std are the values of open_clip's ``OPENAI_DATASET_MEAN``/``_STD``, the statistics every
+OpenAI-format CLIP was trained with (written out, so that importing this module does not import
+open_clip: DepictQA's Hugging Face CLIP and ATTIQA's labeller need only the constants and the
+resize); ``ClipInput.of(model)`` reads them, with the size, from the model's own preprocessing
+config, so a model trained with other statistics gets those.
 
 ``ClipInput`` is a module whose mean/std are non-persistent buffers: it moves with the network
 (``.to()``, DataParallel replicas) and never appears in a checkpoint.
 """
-import open_clip
 import torch
 import torch.nn.functional as F
-from open_clip import OPENAI_DATASET_MEAN as CLIP_MEAN
-from open_clip import OPENAI_DATASET_STD as CLIP_STD
 from torch import nn
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)  # open_clip.OPENAI_DATASET_MEAN
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)  # open_clip.OPENAI_DATASET_STD
 
 __all__ = ['CLIP_MEAN', 'CLIP_STD', 'ClipInput', 'resize_center_crop']
 
@@ -55,6 +57,7 @@ class ClipInput(nn.Module):
     @classmethod
     def of(cls, clip_model):
         """The input of an open_clip model (a CLIP or its ``visual`` tower)."""
+        import open_clip  # only here: the module's other users need no open_clip
         cfg = open_clip.get_model_preprocess_cfg(clip_model)
         size = cfg.get('size', 224)
         if isinstance(size, (tuple, list)):

@@ -32,6 +32,8 @@ def test_sizes_and_offsets_follow_torchvision():
 
 
 def test_of_reads_the_models_size_and_statistics():
+    import open_clip
+    assert (CLIP_MEAN, CLIP_STD) == (open_clip.OPENAI_DATASET_MEAN, open_clip.OPENAI_DATASET_STD)
     model = create_clip('tiny-clip-quickgelu')
     clip_input = ClipInput.of(model)
     assert clip_input.size == 224
