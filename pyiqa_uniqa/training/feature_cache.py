@@ -41,6 +41,11 @@ def input_digest(image):
     return tuple(data.shape), str(data.dtype), digest
 
 
+def input_digests(images):
+    """``input_digest`` of each image of a batch, copied to the CPU once for the whole batch."""
+    return [input_digest(image) for image in images.detach().contiguous().cpu()]
+
+
 def frozen_weights_fingerprint(net):
     """Identity, storage and in-place version of every frozen tensor of ``net`` (see module doc)."""
     towers = net.frozen_towers().values() if isinstance(net, FrozenTowerModule) else ()
@@ -68,7 +73,7 @@ class FrozenFeatureCache:
         if context != self.context:
             self.clear()
             self.context = context
-        keys = [input_digest(image) for image in images]
+        keys = input_digests(images)
         if all(key in self.entries for key in keys):
             self.hits += len(keys)
             return torch.stack([self.entries[key] for key in keys]).to(images.device)
