@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from pyiqa_uniqa.data.dataset_files import PATH_KEYS, SELF_BUILDING_TYPES
+from pyiqa_uniqa.data.dataset_files import PATH_KEYS, missing_paths
 from pyiqa_uniqa.errors import UserError
 from pyiqa_uniqa.options import load_yaml
 
@@ -121,9 +121,7 @@ def resolve_datasets(names, data_opt=None, data_root='./datasets'):
 
 def missing_files(spec):
     """Paths the dataset needs that do not exist (nothing for self-building types)."""
-    if spec.options.get('type') in SELF_BUILDING_TYPES:
-        return []
-    return [spec.options[k] for k in PATH_KEYS if spec.options.get(k) and not Path(spec.options[k]).exists()]
+    return [path for _, path in missing_paths(spec.options)]
 
 
 def ensure_available(spec, data_root, download=False):
