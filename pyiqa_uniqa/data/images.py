@@ -106,6 +106,8 @@ def read_image(source, max_pixels=MAX_PIXELS, draft_size=None, max_side=None):
         raise TypeError(f'Cannot read an image from {type(source).__name__}: give a path, a PIL image '
                         'or a numpy array (tensors go to the network as they are).')
     if max_side and max(image.size) > max_side:
+        if image is source:  # the caller's own RGB image: thumbnail() would shrink it in place
+            image = image.copy()
         image.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
     return image
 

@@ -25,6 +25,8 @@ def test_read_image_handles_alpha_16_bit_grayscale_and_damage(tmp_path):
     assert read_image(tmp_path / 'gray.png').mode == 'RGB'
     Image.fromarray(np.zeros((300, 600, 3), np.uint8)).save(tmp_path / 'big.png')
     assert read_image(tmp_path / 'big.png', max_side=100).size == (100, 50)
+    given = Image.fromarray(np.zeros((300, 600, 3), np.uint8))
+    assert read_image(given, max_side=100).size == (100, 50) and given.size == (600, 300)  # the caller's is kept
     (tmp_path / 'bad.jpg').write_bytes(b'\xff\xd8\xff not really')
     with pytest.raises(UnreadableImageError, match='Cannot read image .*bad.jpg'):
         read_image(tmp_path / 'bad.jpg')
