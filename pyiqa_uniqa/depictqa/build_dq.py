@@ -248,6 +248,13 @@ def build(images, out, options=None, progress=True):
     unknown = [n for n in names if n not in DISTORTIONS]
     if unknown:
         raise DQBuildError(f'unknown distortions {unknown}; available: {", ".join(DISTORTIONS)}')
+    bad = [s for s in options.settings if s not in ('fr', 'nr')] + [
+        t for t in options.tasks if t not in (KIND_IDENTIFY, KIND_RATE_AB, KIND_RATE_LEVEL)]
+    if bad:  # checked here, not only on the command line: DQ495KDataset's build_dq option builds too
+        raise DQBuildError(f'unknown --settings / --tasks value(s) {bad}: settings are fr, nr; tasks are '
+                           f'{KIND_IDENTIFY}, {KIND_RATE_AB}, {KIND_RATE_LEVEL}.')
+    if options.pair_types not in ('same', 'any'):
+        raise DQBuildError(f"pair_types must be 'same' or 'any', not {options.pair_types!r}.")
     # a seeded order independent of the folder listing; the first usable photos are held out
     sources = sorted(list_sources(images), key=lambda source: (_stable_seed(options.seed, source[0]), source[0]))
     out = Path(out)
@@ -342,11 +349,6 @@ def run(args):
         levels_per_image=args.levels_per_image, settings=split(args.settings), tasks=split(args.tasks),
         distortions=split(args.distortions) if args.distortions else None, test_images=args.test_images,
         pair_types=args.pair_types, min_gap=args.min_gap, seed=args.seed)
-    bad = [s for s in options.settings if s not in ('fr', 'nr')] + [
-        t for t in options.tasks if t not in (KIND_IDENTIFY, KIND_RATE_AB, KIND_RATE_LEVEL)]
-    if bad:
-        raise DQBuildError(f'unknown --settings / --tasks value(s) {bad}: settings are fr, nr; tasks are '
-                           f'{KIND_IDENTIFY}, {KIND_RATE_AB}, {KIND_RATE_LEVEL}.')
     result = build(args.images, args.out, options, progress=not args.quiet)
     for split_name in ('train', 'test'):
         if result[split_name] is not None:

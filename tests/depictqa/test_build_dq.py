@@ -1,7 +1,9 @@
 """build-dq: deterministic, resumable, and every label agrees with the distortion actually applied."""
 import json
+import re
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -131,6 +133,13 @@ def test_wrong_image_folders_are_one_line_errors_that_create_nothing(tmp_path, c
     assert 'holds no images' in capsys.readouterr().err and not (tmp_path / 'new').exists()
     assert main(['build-dq', '--images', 'skimage', '--out', str(tmp_path / 'x.json'), '--tasks', 'rank']) == 2
     assert "unknown --settings / --tasks value(s) ['rank']" in capsys.readouterr().err
+    # the same checks when the data set builds its records (build_dq option), before any folder is made
+    from pyiqa_uniqa.depictqa.build_dq import BuildOptions, DQBuildError
+    for wrong, says in ((BuildOptions(tasks=('identfy',)), "['identfy']"), (BuildOptions(settings=('xx',)), "['xx']"),
+                        (BuildOptions(pair_types='some'), "'some'")):
+        with pytest.raises(DQBuildError, match=re.escape(says)):
+            build('skimage', tmp_path / 'viaoption' / 'dq.json', wrong, progress=False)
+        assert not (tmp_path / 'viaoption').exists()
 
 
 def test_images_are_never_written_through_a_link_out_of_the_output_folder(photo_folder, tmp_path, capsys):
