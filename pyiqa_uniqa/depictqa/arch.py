@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import NamedTuple, Optional
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from pyiqa_uniqa.backbones import FrozenTowerModule
 from pyiqa_uniqa.backbones.clip_input import ClipInput
 from pyiqa_uniqa.backbones.lora import LoraConfig, get_peft_model
-from pyiqa_uniqa.backbones.precision import DTYPES, PRECISIONS, PrecisionError, frozen_autocast
+from pyiqa_uniqa.backbones.precision import DTYPES, check_precision, frozen_autocast
 from pyiqa_uniqa.backbones.sentence_embedder import SentenceEmbedder
 from pyiqa_uniqa.depictqa import templates
 from pyiqa_uniqa.depictqa.confidence import (
@@ -50,7 +50,7 @@ from pyiqa_uniqa.depictqa.sources import check_sources, release_weights
 from pyiqa_uniqa.depictqa.tiny_tokenizer import build_tiny_tokenizer
 from pyiqa_uniqa.depictqa.vision import Abstractor, build_vision_encoder, geometry_of, patch_tokens
 from pyiqa_uniqa.errors import UserError
-from pyiqa_uniqa.weights import RANDOM, load_checkpoint
+from pyiqa_uniqa.weights import RANDOM, load_checkpoint, load_state_dict, trainable_state_dict
 
 SCORE_METHODS = ('levels', 'compare')
 
@@ -118,15 +118,14 @@ class DepictQA(FrozenTowerModule):
         saved_folder = _saved_folder(model_config)
         check_sources(config, model_config, pretrained_model_path)
         delta = release_weights(model_config, pretrained_model_path)
-        self.precision = precision or ('fp16' if torch.cuda.is_available() else 'fp32')
-        if self.precision not in PRECISIONS:
-            raise PrecisionError(f'precision must be one of {", ".join(PRECISIONS)} (or None), not {precision!r}.')
+        # None: fp16 on CUDA as the official inference (model.half()), else fp32
+        self.precision = check_precision(precision or ('fp16' if torch.cuda.is_available() else 'fp32'), 'cpu')
         frozen_dtype = DTYPES[self.precision]
 
         self.tokenizer = _load_tokenizer(config, saved_folder)
         encoder = build_vision_encoder(config.vision, config.backbone_weights, config.init_seed)
         if saved_folder is not None:
-            encoder.load_state_dict(_read_safetensors(saved_folder / VISION_WEIGHTS_FILE))
+            encoder.load_state_dict(load_state_dict(saved_folder / VISION_WEIGHTS_FILE))
         self.hold_frozen('vision_encoder', encoder.to(frozen_dtype))
         self.clip_input = ClipInput(encoder.config.image_size)  # OpenAI CLIP's mean/std
         self.llm = _build_language_model(config, self.tokenizer, frozen_dtype)
@@ -136,7 +135,7 @@ class DepictQA(FrozenTowerModule):
             self.abstractor = Abstractor(width, config.abstractor) if config.abstractor else None
             self.vision_proj = nn.Linear(width, self.llm.get_input_embeddings().weight.shape[1])
         if saved_folder is not None:
-            self.load_state_dict(_read_safetensors(saved_folder / MODEL_WEIGHTS_FILE))
+            self.load_state_dict(load_state_dict(saved_folder / MODEL_WEIGHTS_FILE))
         if delta is not None:
             load_checkpoint(self, delta, expect='trainable', rename=normalise_delta_keys, what='this DepictQA network',
                             hint='Check that the model config (LoRA rank, projector width, abstractor) matches the file.')
@@ -366,8 +365,7 @@ class DepictQA(FrozenTowerModule):
     # --- persistence -------------------------------------------------------------------------------
     def trainable_state_dict(self):
         """The delta: projector, abstractor and LoRA, under the official key names."""
-        trainable = {name for name, p in self.named_parameters() if p.requires_grad}
-        return {k: v for k, v in self.state_dict().items() if k in trainable}
+        return trainable_state_dict(self)
 
     def save_pretrained(self, folder):
         """Write config, tokenizer and all weights (meant for small models: tests and demos)."""
@@ -394,10 +392,6 @@ def _saved_folder(model_config):
     if isinstance(model_config, (str, Path)) and model_config not in PRESETS:
         return Path(model_config).expanduser()
     return None
-
-
-def _read_safetensors(path):
-    return load_file(str(path))
 
 
 def _load_tokenizer(config, saved_folder):
