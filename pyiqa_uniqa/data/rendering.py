@@ -3,8 +3,8 @@
 Shared by every builder of synthetic data (the photo-distortion datasets, DepictQA's training
 records), so that the same photo, distortion, level and seed give the same pixels in each:
 
-- ``distortion_seed``: the seed of one (photo, distortion, level), stable across runs and Python
-  versions (``hash()`` is salted per process);
+- ``stable_seed``: a seed from any parts (seed, photo, ...), stable across runs and Python versions
+  (``hash()`` is salted per process); ``distortion_seed``: the one of (photo, distortion, level);
 - ``resize_short_side``: Lanczos to a short side, optionally downscale-only;
 - ``render_distortions``: one or several distortions applied in order, each with its own seed;
 - ``encode_png``: PNG bytes at zlib level 1 (a third of the default's encoding time, which
@@ -20,8 +20,12 @@ from PIL import Image
 from pyiqa_uniqa.data.distortions import apply_distortion
 
 
+def stable_seed(*parts):
+    return zlib.crc32('/'.join(str(part) for part in parts).encode())
+
+
 def distortion_seed(seed, photo, distortion, level):
-    return zlib.crc32(f'{seed}/{photo}/{distortion}/{level}'.encode())
+    return stable_seed(seed, photo, distortion, level)
 
 
 def resize_short_side(array, size, upscale=True):

@@ -25,7 +25,6 @@ import json
 import os
 import random
 import shutil
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +34,7 @@ from tqdm import tqdm
 from pyiqa_uniqa.data.distortions import ATTRIBUTE_EFFECTS, DISTORTIONS
 from pyiqa_uniqa.data.images import UnreadableImageError, read_image
 from pyiqa_uniqa.data.photos import load_photos
-from pyiqa_uniqa.data.rendering import encode_png, render_distortions, resize_short_side
+from pyiqa_uniqa.data.rendering import encode_png, render_distortions, resize_short_side, stable_seed
 from pyiqa_uniqa.depictqa import templates
 from pyiqa_uniqa.depictqa.records import KIND_IDENTIFY, KIND_RATE_AB, KIND_RATE_LEVEL
 from pyiqa_uniqa.errors import UserError
@@ -72,10 +71,6 @@ class BuildOptions:
     seed: int = 0
 
 
-def _stable_seed(*parts):
-    return zlib.crc32('/'.join(str(p) for p in parts).encode())
-
-
 def _compatible(first, second, effects):
     """Two distortions can be combined when they are different categories that do not undo each other."""
     if templates.distortion_word(first) == templates.distortion_word(second):
@@ -90,7 +85,7 @@ class SampleDrawer:
     def __init__(self, options, photo, names, effects, test):
         self.options, self.photo, self.names, self.test = options, photo, names, test
         self.effects = effects
-        self.rng = random.Random(_stable_seed(options.seed, photo))
+        self.rng = random.Random(stable_seed(options.seed, photo))
         self.p_single_word = 1.0 if test else options.p_single_word
         self.p_number = 1.0 if test else options.p_number
 
@@ -256,7 +251,7 @@ def build(images, out, options=None, progress=True):
     if options.pair_types not in ('same', 'any'):
         raise DQBuildError(f"pair_types must be 'same' or 'any', not {options.pair_types!r}.")
     # a seeded order independent of the folder listing; the first usable photos are held out
-    sources = sorted(list_sources(images), key=lambda source: (_stable_seed(options.seed, source[0]), source[0]))
+    sources = sorted(list_sources(images), key=lambda source: (stable_seed(options.seed, source[0]), source[0]))
     out = Path(out)
     image_dir = out.parent / f'{out.stem}_images'
     created = [folder for folder in (out.parent, image_dir) if not folder.exists()]

@@ -11,23 +11,19 @@ A meta file is a JSON list (or JSON lines) of records:
 
 Non-IQA records (``task_type: description``, the LAMM set) use another prompt layout. Every
 reader and writer of these files (the dataset, ``build-dq``, the evaluation) shares this module,
-which depends on no other part of the package but the error base.
+which depends on no other part of the package but the error base and the prompt table
+(``templates``, which imports nothing).
 """
 import json
 from pathlib import Path
 
+from pyiqa_uniqa.depictqa.templates import TASK_LAYOUTS
 from pyiqa_uniqa.errors import UserError
 
 IMAGE_FIELDS = {'ref': 'image_ref', 'A': 'image_A', 'B': 'image_B'}
-# task_type -> the images its records must name (by IMAGE_FIELDS key), in prompt order
-TASK_IMAGES = {
-    'quality_compare': ('ref', 'A', 'B'),
-    'quality_compare_noref': ('A', 'B'),
-    'quality_single_A': ('ref', 'A'),
-    'quality_single_A_noref': ('A',),
-    'quality_single_B': ('ref', 'B'),
-    'quality_single_B_noref': ('B',),
-}
+# task_type -> the images its records must name (by IMAGE_FIELDS key), in prompt order: the image
+# column of the official prompt layouts
+TASK_IMAGES = {task: tuple(image for _, image in layout) for task, layout in TASK_LAYOUTS.items()}
 
 # which accuracy a record's answer is scored by
 KIND_IDENTIFY = 'identify'      # distortion identification (Task 1 brief)
