@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 
 from pyiqa_uniqa.errors import UserError
 
-TASKS = ('score', 'describe')
 DEFAULT_MIN_CONFIDENCE = 0.5
 # Images per forward when --batch-size is not given. On a GPU batches keep the device busy. On a CPU
 # they do not make most metrics faster and make some slower (pyiqa's piqe: 77 -> 144 ms per 512x512

@@ -35,8 +35,9 @@ from pyiqa_uniqa.scoring.columns import (
     with_precision,
 )
 from pyiqa_uniqa.scoring.inputs import ImageRow
-from pyiqa_uniqa.scoring.journal import JournalWriter, done_keys, read_journal
+from pyiqa_uniqa.scoring.journal import JournalWriter, done_keys, keep, read_journal
 from pyiqa_uniqa.scoring.processes import Alone
+from pyiqa_uniqa.sharding import shard_of
 
 
 @dataclass
@@ -217,10 +218,6 @@ def _score_column(metric, column, rows, settings, device, journal, show_progress
     return new
 
 
-def _share(todo, processes):
-    return todo[processes.rank::processes.world]
-
-
 def score_rows(rows, columns, settings, processes=None):
     """Score ``rows`` (``ImageRow``s) for ``columns``; -> ``ScoreRun`` (complete on rank 0)."""
     processes = processes or Alone()
@@ -244,7 +241,7 @@ def score_rows(rows, columns, settings, processes=None):
     metrics, problem = {}, ''
     try:
         for column in columns:
-            if _share(todo[column.id], processes) and column.spec.label not in metrics:
+            if shard_of(todo[column.id], processes.rank, processes.world) and column.spec.label not in metrics:
                 metrics[column.spec.label] = _create(column, device)
     except Exception as err:  # noqa: BLE001 - every rank must hear of it, or the others wait forever
         problem = err
@@ -262,7 +259,7 @@ def score_rows(rows, columns, settings, processes=None):
             summary = ColumnSummary(column.spec.label, column.task, total=len({column.row_key(r.key) for r in rows}))
             summary.cached = summary.total - len(todo[column.id])
             start, start_cpu = time.perf_counter(), time.process_time()
-            share = _share(todo[column.id], processes)
+            share = shard_of(todo[column.id], processes.rank, processes.world)
             if share:
                 new += _score_column(metrics[column.spec.label], column, share, settings, device, journal,
                                      settings.progress and processes.rank == 0)
@@ -279,10 +276,7 @@ def score_rows(rows, columns, settings, processes=None):
         return ScoreRun(rows, columns, {}, summaries)
     for part in gathered:
         for record in part:
-            column = records.setdefault(record['column'], {})
-            key = (record['path'], record['ref'])
-            if 'error' not in record or 'error' in column.get(key, record):
-                column[key] = record
+            keep(records, record)
     for column, summary in zip(columns, summaries):
         column_records = records.get(column.id, {})
         keys = {column.row_key(r.key) for r in rows}

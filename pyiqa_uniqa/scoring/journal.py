@@ -32,15 +32,19 @@ def read_journal(folder):
         with open(path, encoding='utf-8') as f:
             for line in f:
                 try:
-                    record = json.loads(line)
-                    key = (record['path'], record['ref'])
-                    column = columns.setdefault(record['column'], {})
+                    keep(columns, json.loads(line))
                 except (ValueError, KeyError, TypeError):
                     continue  # a line cut short by a kill
-                if 'error' in record and 'error' not in column.get(key, record):
-                    continue
-                column[key] = record
     return columns
+
+
+def keep(columns, record):
+    """Put ``record`` into ``columns`` ({column id: {(path, ref): record}}): a later record of a row
+    replaces an earlier one, except that an error never replaces a result."""
+    key = (record['path'], record['ref'])
+    column = columns.setdefault(record['column'], {})
+    if 'error' not in record or 'error' in column.get(key, record):
+        column[key] = record
 
 
 def done_keys(records):
