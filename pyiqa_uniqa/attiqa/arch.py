@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pyiqa_uniqa.attiqa import FINETUNED_ON
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
 from pyiqa_uniqa.attiqa.errors import InputError
 from pyiqa_uniqa.backbones import FrozenTowerModule
@@ -48,7 +49,7 @@ HOW_TO_TRAIN = (
 CHECKPOINTS = {  # the metrics' weights_file names
     f'attiqa_{dataset}.pth': WeightSource(f'attiqa_{dataset}.pth', keyword='pretrained_model_path',
                                           what='The ATTIQA checkpoint', train=HOW_TO_TRAIN.format(dataset=dataset))
-    for dataset in ('koniq', 'livec', 'spaq', 'flive', 'ava')}
+    for dataset in FINETUNED_ON}
 
 
 def checkpoint_source(filename):

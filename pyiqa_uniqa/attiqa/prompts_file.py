@@ -13,7 +13,7 @@ import yaml
 
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES, check_attribute_names
 from pyiqa_uniqa.attiqa.errors import InputError, InputNotFoundError
-from pyiqa_uniqa.files import atomic_write
+from pyiqa_uniqa.files import write_file
 from pyiqa_uniqa.options import load_yaml
 
 
@@ -30,8 +30,7 @@ def write_prompts_file(path, chosen, candidates, **provenance):
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path) as handle:
-        handle.write('# written by pyiqa-uniqa select-prompts\n' + yaml.safe_dump(document, sort_keys=False))
+    write_file(path, '# written by pyiqa-uniqa select-prompts\n' + yaml.safe_dump(document, sort_keys=False))
     return path
 
 

@@ -20,14 +20,8 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from open_clip.loss import ClipLoss
+from pyiqa.utils.dist_util import get_dist_info
 from torch import nn
-
-
-def world():
-    """(rank, world size) of the running process group, or (0, 1) without one."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
 
 
 def check_equal_batches(features, world_size):
@@ -53,7 +47,7 @@ class SymmetricContrastiveLoss(nn.Module):
         if self.normalize:
             image_features = F.normalize(image_features, dim=-1)
             text_features = F.normalize(text_features, dim=-1)
-        rank, world_size = world()
+        rank, world_size = get_dist_info()
         if world_size > 1:
             check_equal_batches(image_features, world_size)
         clip_loss = ClipLoss(local_loss=True, gather_with_grad=True, rank=rank, world_size=world_size)
