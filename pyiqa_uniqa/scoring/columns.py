@@ -12,6 +12,7 @@
 package's archs run their frozen towers under autocast; see docs/scoring.md for the tolerance);
 any other metric refuses it, since pyiqa's built-ins would give other numbers in half precision.
 """
+import functools
 import hashlib
 import inspect
 import json
@@ -90,8 +91,8 @@ class Column:
     def full_reference(self):
         return metric_config(self.spec.name)['metric_mode'] == 'FR'
 
-    @property
-    def id(self):
+    @functools.cached_property
+    def id(self):  # read for every record: the hash is computed once per column
         """A stable name for the journal: what the numbers depend on, hashed."""
         import pyiqa
 
@@ -120,7 +121,8 @@ def check_describable(metric, column):
                         'give a descriptive metric such as depictqa or depictqa-fr.')
 
 
-def _as_floats(values, count, what):
+def as_floats(values, count, what):
+    """``values`` (a tensor, array or list) as ``count`` floats; an error naming ``what`` otherwise."""
     import torch
     scores = torch.as_tensor(values).detach().float().cpu().reshape(-1)
     if scores.numel() != count:
@@ -147,7 +149,7 @@ def run_batch(metric, column, images, refs=None, attributes=False):
     if isinstance(output, (tuple, list)):
         output, rest = output[0], output[1:]
         if rest and isinstance(rest[0], dict):
-            extras = {name: _as_floats(value, count, f'{column.spec.label}.{name}') for name, value in rest[0].items()}
-    scores = _as_floats(output, count, column.spec.label)
+            extras = {name: as_floats(value, count, f'{column.spec.label}.{name}') for name, value in rest[0].items()}
+    scores = as_floats(output, count, column.spec.label)
     return [{'score': score, 'extras': {name: values[i] for name, values in extras.items()}}
             for i, score in enumerate(scores)]

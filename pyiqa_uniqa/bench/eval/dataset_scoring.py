@@ -19,6 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pyiqa_uniqa.scoring.batching import collate_by_size
+from pyiqa_uniqa.scoring.columns import as_floats
 
 
 class NoReferenceImages(ValueError):
@@ -119,10 +120,7 @@ def _forward(metric, batch, device):
             out = metric(img)
     if isinstance(out, (tuple, list)):
         out = out[0]  # (score, extras) metrics: the score comes first
-    scores = torch.as_tensor(out).detach().float().cpu().reshape(-1)
-    if scores.numel() != img.shape[0]:
-        raise RuntimeError(f'metric returned {scores.numel()} scores for a batch of {img.shape[0]} images')
-    return scores.tolist()
+    return as_floats(out, img.shape[0], 'metric')
 
 
 def score_rows(metric, dataset, indices, cache, device, batch_size=8, num_workers=0, desc='scoring'):
