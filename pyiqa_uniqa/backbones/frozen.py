@@ -104,11 +104,18 @@ class FrozenTowerModule(nn.Module):
         tensors = [*tower.parameters(), *tower.buffers()]
         if device is None or not tensors or tensors[0].device == device:
             return tower
-        state = tuple((t.data_ptr(), t._version) for t in tensors)
+        state = tensor_state(tensors)
         copies = self.__dict__.setdefault('_tower_copies', {})
         if (name, device) not in copies or copies[name, device][0] != state:
             copies[name, device] = (state, _copy_to(tower, device))
         return copies[name, device][1]
+
+
+def tensor_state(tensors):
+    """What a cache of results computed from ``tensors`` depends on: each tensor's identity, storage,
+    in-place version counter, dtype and device. New weights, ``load_state_dict``, in-place edits and
+    ``.to()`` all change it; nobody has to remember to invalidate."""
+    return tuple((id(t), t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
 
 
 def _copy_to(module, device):

@@ -11,12 +11,13 @@ import weakref
 
 import torch
 
+from pyiqa_uniqa.backbones.frozen import tensor_state
+
 _cache = weakref.WeakKeyDictionary()  # model -> {(prompts, fingerprint, device): features}
 
 
 def _text_tower_fingerprint(model):
-    tensors = [p for name, p in model.named_parameters() if not name.startswith('visual.')]
-    return tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
+    return tensor_state([p for name, p in model.named_parameters() if not name.startswith('visual.')])
 
 
 def encode_prompts(model, tokenizer, prompts):

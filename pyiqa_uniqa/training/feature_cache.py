@@ -31,7 +31,7 @@ import random
 
 import torch
 
-from pyiqa_uniqa.backbones.frozen import FrozenTowerModule
+from pyiqa_uniqa.backbones.frozen import FrozenTowerModule, tensor_state
 
 
 def input_digest(image):
@@ -51,7 +51,7 @@ def frozen_weights_fingerprint(net):
     towers = net.frozen_towers().values() if isinstance(net, FrozenTowerModule) else ()
     tensors = [t for tower in towers for t in (*tower.parameters(), *tower.buffers())]
     tensors += [p for p in net.parameters() if not p.requires_grad] + list(net.buffers())
-    return tuple((id(t), t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
+    return tensor_state(tensors)
 
 
 class FrozenFeatureCache:
