@@ -153,12 +153,8 @@ def load_tensors_ignoring_objects(path):
     """The tensors and plain containers of a ``torch.save`` file; other objects become ``IgnoredObject``."""
     import torch
 
-    from pyiqa_uniqa.weights import CorruptWeightsError, UnsafeWeightsError, WeightsNotFoundError
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsNotFoundError(f'{path}: no such file.')
-    if path.stat().st_size == 0:
-        raise CorruptWeightsError(f'{path} is empty.')
+    from pyiqa_uniqa.weights import CorruptWeightsError, UnsafeWeightsError, checked_weight_file
+    path = checked_weight_file(path)
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as archive:
             if any(name.endswith('/constants.pkl') for name in archive.namelist()):

@@ -314,13 +314,19 @@ def require_hf_model(model_id, source, filename='config.json'):
 
 # --- loading ---------------------------------------------------------------------------------------
 
-def load_state_dict(path):
-    """Load a checkpoint file safely; returns whatever tensor container it holds."""
+def checked_weight_file(path):
+    """``Path(path)`` once it is a file that is not empty; the error a user can act on otherwise."""
     path = Path(path)
     if not path.is_file():
         raise WeightsNotFoundError(f'{path}: no such file.' if not path.is_dir() else f'{path} is a folder, not a file.')
     if path.stat().st_size == 0:
         raise CorruptWeightsError(f'{path} is empty.')
+    return path
+
+
+def load_state_dict(path):
+    """Load a checkpoint file safely; returns whatever tensor container it holds."""
+    path = checked_weight_file(path)
     if path.suffix == '.safetensors':
         from safetensors.torch import load_file
         try:
