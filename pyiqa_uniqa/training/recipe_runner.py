@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 from pyiqa.archs import build_network
@@ -26,8 +27,9 @@ from pyiqa.utils import set_random_seed
 from pyiqa_uniqa.backbones.frozen import FrozenTowerModule, has_frozen_features
 from pyiqa_uniqa.errors import UserError
 from pyiqa_uniqa.files import write_file
-from pyiqa_uniqa.options import apply_overrides, load_yaml
+from pyiqa_uniqa.options import load_yaml
 from pyiqa_uniqa.safe_pickle import load_plain_pickle
+from pyiqa_uniqa.training.command import normalize_options
 
 # the official UniQA KonIQ recipe: 8,058 training images in batches of 8 for 20 epochs (~20k
 # iterations, ~161k forwards), 2,015 validation images of 10 crops every 2,000 iterations: 10
@@ -56,13 +58,13 @@ def with_options(opt, **sections):
 def recipe_options(path, workdir, total_epoch=None, overrides=None):
     """A recipe as pyiqa's option parser leaves it for a one-process CPU run, files under ``workdir``;
     ``overrides``: ``section:key=value`` entries, as ``--force_yml`` takes them."""
-    opt = apply_overrides(load_yaml(path), overrides)
+    # what pyiqa's parser derives (train.py's own normalize_options), then a one-process CPU run here
+    opt = normalize_options(load_yaml(path), SimpleNamespace(opt=path, force_yml=overrides, auto_resume=False,
+                                                              debug=False))
     workdir = Path(workdir)
-    opt.update(is_train=True, dist=False, rank=0, world_size=1, num_gpu=0, auto_resume=False, root_path=str(workdir))
+    opt.update(dist=False, rank=0, world_size=1, num_gpu=0, root_path=str(workdir))
     opt['path'] = {**(opt.get('path') or {}), 'experiments_root': str(workdir),
                    'models': str(workdir / 'models'), 'training_states': str(workdir / 'training_states')}
-    for phase, dataset in opt['datasets'].items():
-        dataset['phase'] = phase.split('_')[0]
     if total_epoch:
         opt['train']['total_epoch'] = total_epoch
         if 'T_max' in opt['train'].get('scheduler', {}):
