@@ -17,6 +17,7 @@ import math
 import os
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -225,17 +226,15 @@ def score_rows(rows, columns, settings, processes=None):
     check_device_precision(settings.precision, device)
     journal_folder = Path(settings.journal) if settings.journal else None
     records = read_journal(journal_folder) if journal_folder and processes.rank == 0 else {}
+    # each column's rows by journal key, first row of a key only: a no-reference column scores an
+    # image once however many refs it has
+    keyed = {column.id: _rows_by_key(column, rows) for column in columns}
     todo = None
     if processes.rank == 0:
         todo = {}
         for column in columns:
             done = done_keys(records.get(column.id, {}))
-            wanted = list(dict.fromkeys(column.row_key(row.key) for row in rows))
-            # one row per journal key: a no-reference column scores an image once however many refs it has
-            first = {}
-            for row in rows:
-                first.setdefault(column.row_key(row.key), row)
-            todo[column.id] = [first[key] for key in wanted if key not in done]
+            todo[column.id] = [row for key, row in keyed[column.id].items() if key not in done]
     todo = processes.broadcast(todo)
 
     metrics, problem = {}, ''
@@ -256,7 +255,7 @@ def score_rows(rows, columns, settings, processes=None):
     summaries, new = [], []
     try:
         for column in columns:
-            summary = ColumnSummary(column.spec.label, column.task, total=len({column.row_key(r.key) for r in rows}))
+            summary = ColumnSummary(column.spec.label, column.task, total=len(keyed[column.id]))
             summary.cached = summary.total - len(todo[column.id])
             start, start_cpu = time.perf_counter(), time.process_time()
             share = shard_of(todo[column.id], processes.rank, processes.world)
@@ -277,12 +276,20 @@ def score_rows(rows, columns, settings, processes=None):
     for part in gathered:
         for record in part:
             keep(records, record)
+    scored = Counter(r['column'] for part in gathered for r in part if 'error' not in r)
     for column, summary in zip(columns, summaries):
         column_records = records.get(column.id, {})
-        keys = {column.row_key(r.key) for r in rows}
-        summary.scored = sum(1 for part in gathered for r in part if r['column'] == column.id and 'error' not in r)
-        summary.failed = sum(1 for key in keys if 'error' in column_records.get(key, {'error': ''}))
+        summary.scored = scored[column.id]
+        summary.failed = sum(1 for key in keyed[column.id] if 'error' in column_records.get(key, {'error': ''}))
     return ScoreRun(rows, columns, records, summaries)
+
+
+def _rows_by_key(column, rows):
+    """{journal key: its first row}, in the order of ``rows``."""
+    first = {}
+    for row in rows:
+        first.setdefault(column.row_key(row.key), row)
+    return first
 
 
 def score_images(paths, metrics, refs=None, *, device=None, precision='fp32', batch_size=None, num_workers=None,
