@@ -128,7 +128,7 @@ def train_enhancer(metric, train_images, steps=60, batch=4, patch=96, lr=1e-3, f
     generator = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        network = ResidualEnhancer()
+        network = ResidualEnhancer().to(train_images[0].device)
     optimiser = torch.optim.Adam(network.parameters(), lr=lr)
     for _ in range(steps):
         inputs = random_patches(train_images, batch, patch, generator)
@@ -148,7 +148,7 @@ def _figure(rows, path):
     fig, axes = plt.subplots(len(rows), 2, figsize=(6.4, 3.2 * len(rows)), dpi=110, squeeze=False)
     for (left, right), ax_row in zip(rows, axes):
         for (title, image), ax in zip((left, right), ax_row):
-            ax.imshow(image.permute(1, 2, 0).clamp(0, 1).numpy())
+            ax.imshow(image.permute(1, 2, 0).clamp(0, 1).cpu().numpy())
             ax.set_title(title, fontsize=8)
             ax.axis('off')
     fig.tight_layout()
@@ -170,12 +170,12 @@ def run_demo(metric_spec=DEFAULT_METRIC, out=None, pixel_steps=40, train_steps=6
     say(f'metric as loss: optimising the pixels of the degraded {name} ({pixel_steps} steps) ...')
     improved, before, after = improve_pixels(metric, photos[name][1].to(device), pixel_steps)
     say(f'  {spec.label}: {before:.4f} -> {after:.4f}')
-    train = [degraded for photo, (_, degraded) in photos.items() if photo not in HELD_OUT]
+    train = [degraded.to(device) for photo, (_, degraded) in photos.items() if photo not in HELD_OUT]
     say(f'metric as loss: training an enhancement network on {len(train)} photos ({train_steps} steps) ...')
     network = train_enhancer(metric, train, train_steps)
     held_before, held_after, held_images = [], [], []
     for photo in HELD_OUT:
-        degraded = photos[photo][1][None]
+        degraded = photos[photo][1][None].to(device)
         with torch.no_grad():
             enhanced = network(degraded)
         held_before.append(float(score_of(metric, degraded)))
