@@ -46,6 +46,11 @@ def network_class(name):
     return ARCH_REGISTRY.get(arch)
 
 
+def network_can(name, method):
+    """Whether the network a metric name builds has ``method`` (e.g. DepictQA's describe, compare)."""
+    return callable(getattr(network_class(name), method, None))
+
+
 def takes_argument(function, argument):
     parameters = inspect.signature(function).parameters
     return argument in parameters

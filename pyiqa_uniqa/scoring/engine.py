@@ -32,6 +32,7 @@ from pyiqa_uniqa.scoring.columns import (
     check_device_precision,
     default_batch_size,
     gives_attributes,
+    network_can,
     run_batch,
     with_precision,
 )
@@ -138,7 +139,7 @@ def resolve_columns(metrics, precision='fp32', describe=False):
     specs = [with_precision(spec, precision) for spec in specs]
     columns = [Column(spec) for spec in specs]
     if describe:
-        columns += [Column(spec, 'describe') for spec in specs if spec.name.startswith('depictqa')]
+        columns += [Column(spec, 'describe') for spec in specs if network_can(spec.name, 'describe')]
         if not any(c.task == 'describe' for c in columns):
             raise UserError('--describe: none of the metrics describes images; add depictqa (or depictqa-fr).')
     return columns

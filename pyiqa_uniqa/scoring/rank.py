@@ -237,6 +237,7 @@ def run(args):
     import pyiqa
 
     from pyiqa_uniqa.files import atomic_write
+    from pyiqa_uniqa.scoring.columns import network_can
     from pyiqa_uniqa.scoring.engine import ScoreSettings, resolve_columns
 
     scenes, over_folders = find_scenes(args.candidates, args.ref)
@@ -244,13 +245,10 @@ def run(args):
         raise UserError('rank: no scene has two candidates: the folders share no relative path.')
     column = resolve_columns([args.metric])[0]
     out = Path(args.out)
-    descriptive = column.spec.name.startswith('depictqa')
     if column.full_reference and not args.ref:
         raise UserError(f'rank: {column.spec.label} is a full-reference metric: give --ref.')
-    if descriptive:
+    if network_can(column.spec.name, 'compare'):  # a descriptive model: A/B comparisons
         metric = pyiqa.create_metric(column.spec.name, device=args.device, **column.spec.options)
-        if not callable(getattr(metric.net, 'compare', None)):
-            raise UserError(f'rank: {column.spec.label} cannot compare two images.')
         rankings, pairs = rank_by_comparisons(scenes, metric, column.full_reference, not args.no_progress)
         value_name = 'win rate'
     else:
