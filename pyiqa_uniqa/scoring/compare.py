@@ -14,11 +14,12 @@ import itertools
 import sys
 from pathlib import Path
 
+from pyiqa_uniqa.bench.command_setup import add_metric_arguments, prepare_metric_command
+
 
 def add_arguments(parser):
     parser.add_argument('folders', nargs='+', metavar='FOLDER', help='one folder of images per generator or method')
-    parser.add_argument('-m', '--metrics', nargs='+', required=True, metavar='METRIC',
-                        help='metrics, with options as for score ("name:key=value,...")')
+    add_metric_arguments(parser)  # -m, --metric-opt, --threads, --offline: as in score, eval and bench
     parser.add_argument('--ref', metavar='FOLDER', help='reference images for FR metrics, matched by relative path')
     parser.add_argument('--out', default='comparison', help='report folder (default ./comparison)')
     parser.add_argument('--resamples', type=int, default=2000, help='bootstrap resamples (default 2000)')
@@ -27,7 +28,6 @@ def add_arguments(parser):
     parser.add_argument('--device', help='cpu, cuda, ... (default: cuda when available)')
     parser.add_argument('--batch-size', type=int, help="images per batch (default: score's)")
     parser.add_argument('--num-workers', type=int, help="image-reading processes (default: score's)")
-    parser.add_argument('--offline', action='store_true', help='never try the Hugging Face Hub')
     parser.add_argument('--no-progress', action='store_true')
 
 
@@ -147,7 +147,6 @@ def command_line(args):
 
 
 def run(args):
-    from pyiqa_uniqa.bench.offline import configure_offline
     from pyiqa_uniqa.errors import UserError
 
     for folder in args.folders:
@@ -157,7 +156,7 @@ def run(args):
         raise UserError('compare: give at least two folders to compare.')
     if args.resamples < 100 or not 0 < args.level < 1:
         raise UserError('compare: --resamples must be >= 100 and --level between 0 and 1.')
-    configure_offline(args.offline)
+    specs = prepare_metric_command('compare', args)
     import pandas as pd
 
     from pyiqa_uniqa.files import atomic_write
@@ -168,7 +167,7 @@ def run(args):
         names = folder_names(args.folders)
     except ValueError as err:
         raise UserError(f'compare: {err}.') from None
-    columns = resolve_columns(args.metrics)
+    columns = resolve_columns(specs)
     out = Path(args.out)
     settings = ScoreSettings(device=args.device, batch_size=args.batch_size, num_workers=args.num_workers,
                              journal=out / 'journal', progress=not args.no_progress)
