@@ -65,7 +65,7 @@ setup(
     ],
     extras_require={'test': ['pytest>=7']},
     entry_points={
-        'console_scripts': ['pyiqa-uniqa = pyiqa_uniqa.cli:main'],
+        'console_scripts': ['pyiqa-uniqa = pyiqa_uniqa.apps.cli:main'],
         **{f'pyiqa.{g}': [f'pyiqa_uniqa = pyiqa_uniqa.plugin:register_{g}'] for g in GROUPS},
     },
     cmdclass={'build_py': BuildWithStartupFiles},

@@ -4,7 +4,7 @@ Same as ``pyiqa-uniqa train``: pyiqa's training pipeline, rooted at the working 
 """
 import sys
 
-from pyiqa_uniqa.training.command import main
+from pyiqa_uniqa.apps.train import main
 
 if __name__ == '__main__':
     sys.exit(main())

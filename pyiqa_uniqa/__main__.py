@@ -1,5 +1,5 @@
 import sys
 
-from pyiqa_uniqa.cli import main
+from pyiqa_uniqa.apps.cli import main
 
 sys.exit(main())

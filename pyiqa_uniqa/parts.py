@@ -4,15 +4,15 @@ Every part (a model family or a shared folder) declares, in its torch-free ``__i
 
 - ``METRICS``: metric name -> pyiqa metric config (``nr_metric``/``fr_metric`` below);
 - ``REGISTRY``: pyiqa registry group (archs, models, losses, datasets, metrics) -> {name: 'module:attr'};
-- ``COMMANDS``: ``pyiqa-uniqa`` sub-command -> ('module', one-line help).
 
-``configs.py``, ``plugin.py`` and ``cli.py`` merge these, so a new family touches only its own folder
-and one line here. Everything in this module and in the parts' ``__init__`` files stays importable
-without torch: the metric names are read by the start-up hook whenever pyiqa is imported.
+``configs.py`` and ``plugin.py`` merge these, so a new family touches only its own folder and one line
+here; its commands are one module each in ``pyiqa_uniqa/apps/`` and one line in ``apps.COMMANDS``.
+Everything in this module and in the parts' ``__init__`` files stays importable without torch: the
+metric names are read by the start-up hook whenever pyiqa is imported.
 """
 import importlib
 
-PARTS = ('training', 'data', 'bench', 'scoring', 'uniqa', 'uniqa_pretrain', 'attiqa', 'clip_agiqa', 'depictqa', 'testing')
+PARTS = ('training', 'data', 'uniqa', 'uniqa_pretrain', 'attiqa', 'clip_agiqa', 'depictqa', 'testing')
 
 
 def nr_metric(arch, lower_better=False, score_range='0, 1', **arch_opts):

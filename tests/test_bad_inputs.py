@@ -26,7 +26,7 @@ import pytest
 import torch
 from PIL import Image
 
-from pyiqa_uniqa.cli import main
+from pyiqa_uniqa.apps.cli import main
 from pyiqa_uniqa.errors import UserError
 from pyiqa_uniqa.testing.bad_images import png_header_only
 

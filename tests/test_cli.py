@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from pyiqa_uniqa import cli
+from pyiqa_uniqa.apps import cli
 from pyiqa_uniqa.errors import UserError
 
 
@@ -50,9 +50,9 @@ def test_bugs_keep_their_traceback(fake_command):
 
 
 def test_help_is_instant_and_imports_no_command():
-    code = ('import sys\nfrom pyiqa_uniqa.cli import main\n'
+    code = ('import sys\nfrom pyiqa_uniqa.apps.cli import main\n'
             'try:\n    main(["--help"])\nexcept SystemExit:\n    pass\n'
-            'heavy = [m for m in ("torch", "pyiqa", "open_clip", "pyiqa_uniqa.training.command") if m in sys.modules]\n'
+            'heavy = [m for m in ("torch", "pyiqa", "open_clip", "pyiqa_uniqa.apps.train") if m in sys.modules]\n'
             'print("HEAVY", heavy)')
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
     assert 'HEAVY []' in result.stdout, result.stdout + result.stderr

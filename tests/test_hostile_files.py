@@ -27,7 +27,7 @@ import torch
 import yaml
 from PIL import Image
 
-from pyiqa_uniqa.cli import main
+from pyiqa_uniqa.apps.cli import main
 from pyiqa_uniqa.errors import UserError
 from pyiqa_uniqa.testing.toy_datasets import write_toy_iqa_dataset
 

@@ -77,7 +77,7 @@ def test_entry_points_only_register_lazily():
 def test_part_declarations_are_torch_free():
     from pyiqa_uniqa.parts import PARTS
     imports = '; '.join(f'import pyiqa_uniqa.{part}' for part in PARTS)
-    out = python(f'import sys; {imports}; import pyiqa_uniqa.configs, pyiqa_uniqa.plugin, pyiqa_uniqa.cli; '
+    out = python(f'import sys; {imports}; import pyiqa_uniqa.configs, pyiqa_uniqa.plugin, pyiqa_uniqa.apps.cli; '
                  'print(sorted(m for m in ("torch", "pyiqa", "open_clip", "numpy") if m in sys.modules))')
     assert out.stdout.strip() == '[]'
 

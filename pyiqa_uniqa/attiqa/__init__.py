@@ -22,10 +22,3 @@ REGISTRY = {
     'datasets': {'AttributeLabelDataset': 'pyiqa_uniqa.attiqa.dataset:AttributeLabelDataset'},
     'metrics': {'calculate_attribute_srcc': 'pyiqa_uniqa.attiqa.attribute_metrics:calculate_attribute_srcc'},
 }
-
-COMMANDS = {
-    'select-prompts': ('pyiqa_uniqa.attiqa.select_prompts',
-                       'ATTIQA: pick the best CLIP prompt pair per attribute on a probe set'),
-    'label': ('pyiqa_uniqa.attiqa.label',
-              'ATTIQA: CLIP attribute pseudo-labels for a folder or CSV of images (resumable, sharded)'),
-}

@@ -13,10 +13,6 @@ METRICS = {
     'clip-agiqa-aigciqa2023': nr_metric('CLIPAGIQA', score_range='0, 100', weights_file='clip_agiqa_aigciqa2023.pth'),
 }
 
-COMMANDS = {
-    'agiqa-meta-info': ('pyiqa_uniqa.clip_agiqa.meta_info',
-                        'CLIP-AGIQA: pyiqa meta-info CSVs with the official 80/20 split (AGIQA-3K, AIGCIQA2023)'),
-}
 
 REGISTRY = {
     'archs': {'CLIPAGIQA': 'pyiqa_uniqa.clip_agiqa.arch:CLIPAGIQA'},

@@ -20,7 +20,3 @@ REGISTRY = {
         'calculate_dq_level_accuracy': 'pyiqa_uniqa.depictqa.evaluation:calculate_dq_level_accuracy',
     },
 }
-
-COMMANDS = {
-    'build-dq': ('pyiqa_uniqa.depictqa.build_dq', 'DepictQA: build brief samples (DQ-495K JSON) from an image folder'),
-}

@@ -29,7 +29,7 @@ from pyiqa_uniqa.errors import UserError
 from pyiqa_uniqa.files import write_file
 from pyiqa_uniqa.options import load_yaml
 from pyiqa_uniqa.safe_pickle import load_plain_pickle
-from pyiqa_uniqa.training.command import normalize_options
+from pyiqa_uniqa.training.pipeline import normalize_options
 
 # the official UniQA KonIQ recipe: 8,058 training images in batches of 8 for 20 epochs (~20k
 # iterations, ~161k forwards), 2,015 validation images of 10 crops every 2,000 iterations: 10

@@ -30,7 +30,3 @@ METRICS = {
 REGISTRY = {
     'archs': {'UniQA': 'pyiqa_uniqa.uniqa.arch:UniQA'},
 }
-
-COMMANDS = {
-    'demo': ('pyiqa_uniqa.uniqa.demo', 'the main job: UniQA on bundled photos offline; SRCC/PLCC by stage'),
-}

@@ -11,12 +11,3 @@ REGISTRY = {
     'losses': {'SymmetricContrastiveLoss': 'pyiqa_uniqa.uniqa_pretrain.contrastive_loss:SymmetricContrastiveLoss'},
     'datasets': {'ImageTextDataset': 'pyiqa_uniqa.uniqa_pretrain.image_text_dataset:ImageTextDataset'},
 }
-
-COMMANDS = {
-    'caption': ('pyiqa_uniqa.uniqa_pretrain.captioning',
-                'UniQA: MOS-level-guided quality/aesthetic captions with a vision-language model (resumable, sharded)'),
-    'purify': ('pyiqa_uniqa.uniqa_pretrain.purification',
-               'UniQA: keep the top-k most relevant and informative human comments per image'),
-    'export-backbone': ('pyiqa_uniqa.uniqa_pretrain.export',
-                        'UniQA: write a pre-trained CLIP checkpoint in the official OpenAI layout'),
-}

@@ -28,7 +28,7 @@ def write_labels(image_folder, path):
 def test_pretraining_run_lowers_the_ranking_loss(image_folder, tmp_path, monkeypatch):
     import torch
 
-    from pyiqa_uniqa.cli import main
+    from pyiqa_uniqa.apps.cli import main
     write_labels(image_folder, tmp_path / 'attrs.csv')
     data = {'type': 'AttributeLabelDataset', 'dataroot_target': str(image_folder),
             'meta_info_file': str(tmp_path / 'attrs.csv'), 'num_worker_per_gpu': 0}
@@ -139,7 +139,7 @@ def test_frozen_backbone_pretraining_validates_the_attributes_from_cached_featur
 
 def test_a_missing_backbone_file_is_one_preflight_line_and_nothing_is_created(image_folder, tmp_path, capsys,
                                                                               monkeypatch):
-    from pyiqa_uniqa.cli import main
+    from pyiqa_uniqa.apps.cli import main
     write_labels(image_folder, tmp_path / 'attrs.csv')
     data = {'type': 'AttributeLabelDataset', 'dataroot_target': str(image_folder),
             'meta_info_file': str(tmp_path / 'attrs.csv'), 'num_worker_per_gpu': 0, 'batch_size_per_gpu': 3}

@@ -3,7 +3,7 @@ import csv
 
 import pytest
 
-from pyiqa_uniqa.attiqa import label
+from pyiqa_uniqa.apps import label
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
 from pyiqa_uniqa.attiqa.image_sources import list_images
 
@@ -77,7 +77,7 @@ def test_killed_run_resumes_with_every_image_labelled_exactly_once(image_folder,
 def test_command_with_two_shards_merges_into_a_pyiqa_meta_info(image_folder, tmp_path, capsys):
     import pandas as pd
 
-    from pyiqa_uniqa.cli import main
+    from pyiqa_uniqa.apps.cli import main
     out = tmp_path / 'attrs.csv'
     common = ['label', '--images', str(image_folder), '--out', str(out), '--model-name', 'tiny-clip-quickgelu',
               '--backbone-weights', 'random', '--batch-size', '4', '--num-workers', '0', '--no-progress']
@@ -134,7 +134,7 @@ BAD_IMAGE_LISTS = {
 def test_bad_image_lists_are_named_before_clip_loads(case, tmp_path, monkeypatch, capsys):
     import re
 
-    from pyiqa_uniqa.cli import main
+    from pyiqa_uniqa.apps.cli import main
     from pyiqa_uniqa.errors import UserError
     make, error, message = BAD_IMAGE_LISTS[case]
     source = make(tmp_path)
@@ -152,7 +152,7 @@ def test_bad_image_lists_are_named_before_clip_loads(case, tmp_path, monkeypatch
 def test_a_job_that_labels_nothing_fails_and_leaves_nothing(tmp_path, capsys):
     import re
 
-    from pyiqa_uniqa.cli import main
+    from pyiqa_uniqa.apps.cli import main
     _write(tmp_path / 'img' / 'a.png', 'not an image')
     _write(tmp_path / 'img' / 'b.png', 'not an image either')
     listing = _write(tmp_path / 'list.csv', 'name\na.png\nb.png\n')

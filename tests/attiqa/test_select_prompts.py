@@ -11,7 +11,7 @@ import yaml
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
 from pyiqa_uniqa.attiqa.prompt_bank import PROMPT_BANK
 from pyiqa_uniqa.attiqa.prompts_file import load_prompt_pairs
-from pyiqa_uniqa.attiqa.select_prompts import pick_best, sweep_srcc
+from pyiqa_uniqa.apps.select_prompts import pick_best, sweep_srcc
 
 
 def test_synthetic_probe_orders_images_by_real_severity():
@@ -33,7 +33,7 @@ def test_choice_is_the_highest_signed_srcc():
 
 
 def test_command_scores_every_candidate_and_writes_the_best(tmp_path, capsys):
-    from pyiqa_uniqa.cli import main
+    from pyiqa_uniqa.apps.cli import main
     out = tmp_path / 'prompts.yml'
     assert main(['select-prompts', '--model-name', 'tiny-clip-quickgelu', '--backbone-weights', 'random',
                  '--photos', 'astronaut', '--out', str(out)]) == 0
@@ -78,8 +78,8 @@ def test_prompts_file_errors_are_clear(tmp_path):
 def test_wrong_probes_are_named_before_clip_loads(args, message, tmp_path, monkeypatch, capsys):
     import re
 
-    from pyiqa_uniqa.attiqa import select_prompts
-    from pyiqa_uniqa.cli import main
+    from pyiqa_uniqa.apps import select_prompts
+    from pyiqa_uniqa.apps.cli import main
     from pyiqa_uniqa.errors import UserError
     (tmp_path / 'a.png').write_bytes(b'')
     (tmp_path / 'probe.csv').write_text('image,quality\na.png,1\n')
@@ -95,8 +95,8 @@ def test_wrong_probes_are_named_before_clip_loads(args, message, tmp_path, monke
 
 def test_every_photo_the_probe_can_load_passes_the_early_check(tmp_path, monkeypatch):
     """--photos accepts what load_photos loads (the photos of other installed packages too)."""
-    from pyiqa_uniqa.attiqa import select_prompts
-    from pyiqa_uniqa.cli import main
+    from pyiqa_uniqa.apps import select_prompts
+    from pyiqa_uniqa.apps.cli import main
 
     class ClipReached(Exception):
         pass

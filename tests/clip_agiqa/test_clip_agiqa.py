@@ -90,7 +90,7 @@ def test_official_split_and_meta_info(tmp_path):
     import pandas as pd
     from scipy.io import savemat
 
-    from pyiqa_uniqa.clip_agiqa.meta_info import (
+    from pyiqa_uniqa.apps.agiqa_meta_info import (
         agiqa3k_table,
         aigciqa2023_table,
         official_split,
@@ -143,7 +143,7 @@ def test_half_precision_clip_scores_close_to_fp32(TINY, precision):
 def test_meta_info_command_writes_the_split_or_names_the_wrong_source(tmp_path, capsys):
     import pandas as pd
 
-    from pyiqa_uniqa.cli import main
+    from pyiqa_uniqa.apps.cli import main
     data = tmp_path / 'data.csv'
     pd.DataFrame({'name': [f'img{i}.jpg' for i in range(10)], 'mos_quality': range(10)}).to_csv(data, index=False)
     out = tmp_path / 'meta.csv'

@@ -136,7 +136,7 @@ def test_validation_is_equal_with_and_without_the_feature_cache(toy_recipe):
 
 
 def test_a_missing_clip_file_is_one_preflight_line_and_nothing_is_created(toy_recipe, capsys, monkeypatch):
-    from pyiqa_uniqa.cli import main
+    from pyiqa_uniqa.apps.cli import main
     opt = yaml.safe_load(toy_recipe.read_text())
     opt['network']['backbone_weights'] = 'missing_clip.pt'
     toy_recipe.write_text(yaml.safe_dump(opt))

@@ -4,7 +4,7 @@ import importlib
 
 import pytest
 
-from pyiqa_uniqa.cli import COMMANDS, main
+from pyiqa_uniqa.apps.cli import COMMANDS, main
 from pyiqa_uniqa.plugin import LAZY_REGISTRATIONS
 
 TARGETS = sorted((group, name, target) for group, entries in LAZY_REGISTRATIONS.items()

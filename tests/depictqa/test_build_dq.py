@@ -104,7 +104,7 @@ def test_labels_agree_with_the_applied_distortions(built_dq, small_options):
 
 
 def test_cli_writes_train_and_test_files(photo_folder, tmp_path, capsys):
-    from pyiqa_uniqa.cli import main
+    from pyiqa_uniqa.apps.cli import main
     out = tmp_path / 'cli' / 'dq.json'
     assert main(['build-dq', '--images', str(photo_folder), '--out', str(out), '--size', '24',
                  '--identify-per-image', '2', '--pairs-per-image', '2', '--levels-per-image', '0',
@@ -115,7 +115,7 @@ def test_cli_writes_train_and_test_files(photo_folder, tmp_path, capsys):
 
 
 def test_wrong_image_folders_are_one_line_errors_that_create_nothing(tmp_path, capsys):
-    from pyiqa_uniqa.cli import main
+    from pyiqa_uniqa.apps.cli import main
     unusable = tmp_path / 'unusable'
     unusable.mkdir()
     (unusable / 'broken.jpg').write_bytes(b'\xff\xd8\xff\xe0 not a jpeg')
@@ -143,7 +143,7 @@ def test_wrong_image_folders_are_one_line_errors_that_create_nothing(tmp_path, c
 
 
 def test_images_are_never_written_through_a_link_out_of_the_output_folder(photo_folder, tmp_path, capsys):
-    from pyiqa_uniqa.cli import main
+    from pyiqa_uniqa.apps.cli import main
     outside = tmp_path / 'outside'
     outside.mkdir()
     images = tmp_path / 'out' / 'dq_images'

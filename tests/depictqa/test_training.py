@@ -6,7 +6,7 @@ import yaml
 
 
 def test_short_training_run_saves_only_the_delta(built_dq, tmp_path, monkeypatch):
-    from pyiqa_uniqa.cli import main
+    from pyiqa_uniqa.apps.cli import main
     from pyiqa_uniqa.depictqa.arch import DepictQA
     from pyiqa_uniqa.weights import load_state_dict, unwrap_params
     data = {'type': 'DQ495KDataset', 'resize': 64, 'max_size': 128, 'min_size': 16, 'num_worker_per_gpu': 0,

@@ -8,7 +8,7 @@ import pytest
 import torch
 import yaml
 
-from pyiqa_uniqa.cli import main
+from pyiqa_uniqa.apps.cli import main
 from pyiqa_uniqa.testing.toy_datasets import write_toy_iqa_dataset
 
 REPO = Path(__file__).resolve().parents[2]

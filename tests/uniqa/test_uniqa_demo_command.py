@@ -19,7 +19,7 @@ import torch
 from scipy import stats
 
 from pyiqa_uniqa.backbones import create_clip
-from pyiqa_uniqa.uniqa.demo_training import TrainingProgress
+from pyiqa_uniqa.apps.uniqa_demo.demo_training import TrainingProgress
 
 ROWS = ('random init, zero-shot', 'pre-trained, zero-shot', 'adapter on the random backbone',
         'adapter on the pre-trained backbone')
@@ -90,7 +90,7 @@ def test_files_are_written_in_the_workdir(demo_runs):
 def test_the_reuse_lines_rebuild_the_final_scorer(demo_runs, tmp_path):
     import pyiqa
 
-    from pyiqa_uniqa.uniqa.demo_report import HeldOut, evaluate
+    from pyiqa_uniqa.apps.uniqa_demo.demo_report import HeldOut, evaluate
 
     _, workdir, first, _ = demo_runs
     lines = first[first.index('Reuse the result:'):].splitlines()
@@ -147,7 +147,7 @@ def test_held_out_scores_correlate_as_reported():
     """``evaluate`` scores each image once, in file order, and its SRCC/PLCC are scipy's."""
     from PIL import Image
 
-    from pyiqa_uniqa.uniqa.demo_report import HeldOut, evaluate
+    from pyiqa_uniqa.apps.uniqa_demo.demo_report import HeldOut, evaluate
 
     rng = np.random.default_rng(0)
     images = [Image.fromarray(rng.integers(0, 255, size, dtype=np.uint8)) for size in
@@ -166,7 +166,7 @@ def test_held_out_scores_correlate_as_reported():
 
 
 def test_a_failed_training_stage_reports_the_end_of_its_output(tmp_path):
-    from pyiqa_uniqa.uniqa.demo_training import DemoStageError, TrainingJob
+    from pyiqa_uniqa.apps.uniqa_demo.demo_training import DemoStageError, TrainingJob
 
     job = TrainingJob('c  pre-training', tmp_path / 'missing.yml', tmp_path)
     with pytest.raises(DemoStageError, match=r'(?s)c  pre-training failed \(exit status 2\).*missing.yml: no such'):

@@ -7,7 +7,7 @@ from pyiqa_uniqa.backbones.frozen import has_frozen_features
 from pyiqa_uniqa.backbones.precision import PrecisionError
 from pyiqa_uniqa.training.recipe_runner import recipe_options, run_training
 from pyiqa_uniqa.uniqa.arch import UniQA
-from pyiqa_uniqa.uniqa.demo import ADAPTER_RECIPE
+from pyiqa_uniqa.apps.uniqa_demo.demo import ADAPTER_RECIPE
 
 
 @pytest.fixture(scope='module')

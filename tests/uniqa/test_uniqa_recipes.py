@@ -76,7 +76,7 @@ def test_every_adapter_metric_names_an_existing_recipe():
 def test_demo_recipes_are_the_packaged_ones_and_agree(tmp_path):
     from pyiqa_uniqa.backbones import clip_model_config
     from pyiqa_uniqa.data.photos import ALL_PHOTO_NAMES
-    from pyiqa_uniqa.uniqa.demo import ADAPTER_RECIPE, PRETRAIN_RECIPE
+    from pyiqa_uniqa.apps.uniqa_demo.demo import ADAPTER_RECIPE, PRETRAIN_RECIPE
 
     # the recipes in options/ are the ones the (installed) demo reads
     assert (OPTIONS / 'demo.yml').read_text() == ADAPTER_RECIPE.read_text()
@@ -100,7 +100,7 @@ def test_demo_recipes_are_the_packaged_ones_and_agree(tmp_path):
 
 
 def test_demo_recipe_moves_paths_into_the_workdir(tmp_path):
-    from pyiqa_uniqa.uniqa.demo import ADAPTER_RECIPE, OFFICIAL_NETWORK, demo_recipe
+    from pyiqa_uniqa.apps.uniqa_demo.demo import ADAPTER_RECIPE, OFFICIAL_NETWORK, demo_recipe
 
     build_opts = {'size': 224, 'photos': ['astronaut', 'chelsea', 'coffee']}
     network = {**OFFICIAL_NETWORK, 'backbone_weights': str(tmp_path / 'UniQA_weight.pt')}
@@ -131,7 +131,7 @@ def png_named_pt(tmp_path):
 ])
 def test_demo_refuses_bad_arguments_before_any_work(tmp_path, png_named_pt, tiny_clip_checkpoint, capsys,
                                                     monkeypatch, argv, message):
-    from pyiqa_uniqa.cli import main
+    from pyiqa_uniqa.apps.cli import main
 
     monkeypatch.setenv('HF_HUB_OFFLINE', '1')
     files = {'PNG': str(png_named_pt), 'TINY': str(tiny_clip_checkpoint)}
@@ -147,7 +147,7 @@ def test_demo_takes_a_backbone_in_the_official_layout(vitb16_checkpoint, tmp_pat
 
     import torch
 
-    from pyiqa_uniqa.uniqa.demo import check_arguments
+    from pyiqa_uniqa.apps.uniqa_demo.demo import check_arguments
 
     def check(path):
         check_arguments(argparse.Namespace(epochs=None, pretrain_epochs=None, captioner='template', quick=False,

@@ -14,7 +14,7 @@ RECIPE = Path(__file__).resolve().parents[2] / 'options' / 'uniqa' / 'livec.yml'
 def test_livec_recipe_trains_and_its_adapter_loads(tmp_path, tiny_clip_checkpoint, monkeypatch):
     import pyiqa
 
-    from pyiqa_uniqa.training import command
+    from pyiqa_uniqa.apps import train as command
 
     write_toy_iqa_dataset(tmp_path / 'data', 'nr')
     opt = yaml.safe_load(RECIPE.read_text())

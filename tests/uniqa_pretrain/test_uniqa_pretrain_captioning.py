@@ -5,9 +5,9 @@ import re
 import numpy as np
 import pytest
 
-from pyiqa_uniqa.cli import main
+from pyiqa_uniqa.apps.cli import main
 from pyiqa_uniqa.uniqa_pretrain.caption_prompts import CaptionPrompts, mos_levels
-from pyiqa_uniqa.uniqa_pretrain.captioning import (
+from pyiqa_uniqa.apps.caption import (
     caption_images,
     read_image_table,
     shard_output_path,

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from pyiqa_uniqa.backbones import create_clip, openai_dtype
-from pyiqa_uniqa.cli import main
+from pyiqa_uniqa.apps.cli import main
 from pyiqa_uniqa.uniqa_pretrain.arch import UniQAPretrainCLIP
 from pyiqa_uniqa.weights import CheckpointMismatchError
 

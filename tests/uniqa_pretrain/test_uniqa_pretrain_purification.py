@@ -4,9 +4,9 @@ import re
 
 import torch
 
-from pyiqa_uniqa.cli import main
+from pyiqa_uniqa.apps.cli import main
 from pyiqa_uniqa.uniqa_pretrain.captioning_records import read_records
-from pyiqa_uniqa.uniqa_pretrain.purification import ordinal_ranks, purify, rank_comments
+from pyiqa_uniqa.apps.purify import ordinal_ranks, purify, rank_comments
 
 REFERENCE = 'Sharp focus, beautiful light and composition.'
 COMMENTS = [

@@ -6,7 +6,7 @@ import torch
 import yaml
 
 from pyiqa_uniqa.backbones import create_clip
-from pyiqa_uniqa.cli import main
+from pyiqa_uniqa.apps.cli import main
 from pyiqa_uniqa.weights import load_state_dict
 
 
