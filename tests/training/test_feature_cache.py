@@ -9,7 +9,7 @@ from pyiqa_uniqa.training.feature_cache import FrozenFeatureCache
 from pyiqa_uniqa.training.recipe_runner import recipe_options, runs_without_and_with_feature_cache
 
 RECIPE = Path(__file__).with_name('tiny_train.yml')
-DEMO_RECIPE = Path(__file__).parents[2] / 'pyiqa_uniqa' / 'uniqa' / 'demo.yml'
+DEMO_RECIPE = Path(__file__).parents[2] / 'pyiqa_uniqa' / 'apps' / 'uniqa_demo' / 'demo.yml'
 
 
 class CountingNet(TinyIQANet):
