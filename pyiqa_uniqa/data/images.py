@@ -118,6 +118,9 @@ def open_image(path, max_pixels=MAX_PIXELS, draft_size=None, max_bytes=None, wor
         try:
             image = Image.open(io.BytesIO(data))
             check_pixel_count(image.width, image.height, max_pixels, name)
+            if image.mode in ('P', 'PA') and image.palette is None:  # e.g. a PNG whose PLTE precedes IHDR
+                raise UnreadableImageError(f'Cannot read image {name}: it is a palette image without a valid '
+                                           'palette (damaged or misordered), so its colours are unknown.')
             if image.format == 'JPEG':
                 if draft_size:
                     image.draft('RGB', (draft_size, draft_size))

@@ -23,7 +23,9 @@ The start-up hook (``pyiqa_uniqa/hook.py``) wraps ``InferenceModel._to_batched_t
 - every metric: a tensor must be floating point, [B, C, H, W] with C 1 or 3 (a [C, H, W] image is
   batched), not empty, finite, and in [0, 1] where the metric checks the range; an image smaller
   than a metric's blocks (``MIN_SIDE``) and a score that is not finite (piqe on a black image:
-  it divides by the image's maximum) are a ``MetricInputError`` naming the input.
+  it divides by the image's maximum) are a ``MetricInputError`` naming the input. Half-precision
+  tensors are scored in float32: pyiqa's range check adds 1e-6 to 1, which half precision rounds
+  away, so it would refuse any image holding a pure white pixel.
 """
 import io
 
@@ -104,6 +106,8 @@ def read_strictly(to_batched_tensor):
         if torch.is_tensor(img):
             check_tensor(img, self.metric_name, self.eps if getattr(self, 'check_input_range', True) else None)
             tensor = img if img.dim() == 4 else img[None]
+            if tensor.dtype in (torch.float16, torch.bfloat16):
+                tensor = tensor.float()
         else:
             ours = is_ours(type(self.net))
             if ours or isinstance(img, (str, bytes, np.ndarray)):
