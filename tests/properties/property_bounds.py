@@ -53,3 +53,10 @@ def check_case(name, call, names, folder=None, finite=is_finite):
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - _START_PEAK
     assert grown < MEMORY_BYTES, f'peak memory grew by {grown / 2 ** 20:.0f} MiB (bound {MEMORY_BYTES / 2 ** 20:.0f})'
     assert _files(folder) == before, 'files were left behind'
+
+
+def cases(ci):
+    """``max_examples`` for a property: ``ci`` in the CI profile (cheap properties run more), the long
+    profile's count otherwise."""
+    from hypothesis import settings
+    return ci if os.environ.get('PYIQA_UNIQA_PROPERTIES', 'ci') == 'ci' else settings.default.max_examples

@@ -13,10 +13,10 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from property_bounds import check_case
+from property_bounds import cases, check_case
 
 from pyiqa_uniqa.data.images import read_image
 
@@ -125,11 +125,13 @@ def piqe_file(path):
         return _PIQE[0](str(path))
 
 
+@settings(max_examples=cases(600))
 @given(image_files())
 def test_generated_image_files_through_read_image(case):
     _through(read_image_file, case[0], case[2])
 
 
+@settings(max_examples=cases(300))
 @given(image_files())
 def test_generated_image_files_through_pyiqa_piqe(case):
     _through(piqe_file, case[0], case[2])

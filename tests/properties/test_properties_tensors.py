@@ -7,9 +7,9 @@ image) or a ``UserError`` naming the input (property_bounds.py).
 """
 import numpy as np
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from property_bounds import check_case
+from property_bounds import cases, check_case
 
 from pyiqa_uniqa.data.images import read_image
 
@@ -70,16 +70,19 @@ def _names(tensor):
     return [f'shape {tuple(tensor.shape)}', f'of shape {tuple(tensor.shape)}']
 
 
+@settings(max_examples=cases(120))
 @given(tensors())
 def test_generated_tensors_through_a_tiny_uniqa(tensor):
     check_case('uniqa tensors', lambda: _score('uniqa', tensor), _names(tensor))
 
 
+@settings(max_examples=cases(200))
 @given(tensors())
 def test_generated_tensors_through_pyiqa_piqe(tensor):
     check_case('piqe tensors', lambda: _score('piqe', tensor), _names(tensor))
 
 
+@settings(max_examples=cases(400))
 @given(arrays(ranks=(0, 1, 2, 3, 4), sides=(0, 1, 2, 3, 4, 5, 16)))
 def test_generated_arrays_through_read_image(array):
     check_case('read_image arrays', lambda: read_image(array), [f'array of shape {array.shape}'],
