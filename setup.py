@@ -53,6 +53,7 @@ setup(
         'numpy',
         'pandas',
         'pillow',
+        'simplejpeg',  # libjpeg-turbo with warnings as errors: finds a JPEG cut short behind a new end marker
         'tqdm',
         'safetensors',
         'kornia>=0.7',  # the distortion library
@@ -63,7 +64,7 @@ setup(
         'sentence-transformers>=3',  # the one sentence embedder (purification, DepictQA confidence)
         'matplotlib',  # benchmark plots
     ],
-    extras_require={'test': ['pytest>=7']},
+    extras_require={'test': ['pytest>=7', 'hypothesis>=6']},
     entry_points={
         'console_scripts': ['pyiqa-uniqa = pyiqa_uniqa.apps.cli:main'],
         **{f'pyiqa.{g}': [f'pyiqa_uniqa = pyiqa_uniqa.plugin:register_{g}'] for g in GROUPS},

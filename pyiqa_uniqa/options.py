@@ -7,8 +7,16 @@ instead: PyYAML's safe constructors (mappings, lists, strings, numbers, booleans
 ``!!float`` / ``!!int`` / ``!!str`` tags pyiqa's recipes use), mappings in file order as pyiqa's
 ``ordered_yaml`` keeps them. A Python tag, a syntax error, a repeated key, a binary file or content
 that is not a mapping is an ``OptionsFileError`` naming the file and the line.
+
+Only YAML's core types are built: mappings, lists, strings, integers, floats, booleans and null.
+A date (``name: 2024-02-30``) stays the text it is, as a name or a path needs it; the tags of
+other types (``!!timestamp``, ``!!binary``, ``!!set``, ``!!omap``, ``!!pairs``) are refused like a
+Python tag; a value its tag cannot build (``!!float abc``, ``!!bool maybe``, an integer of 5000
+digits, a list as a key) and a list or mapping that contains itself (``a: &x [*x]``) are an
+``OptionsFileError`` naming the file and line, never an exception from inside PyYAML.
 """
 import re
+from collections.abc import Hashable
 from pathlib import Path
 
 import yaml
@@ -25,21 +33,63 @@ class OptionsFileError(UserError, ValueError):
     """An option file cannot be read as plain options."""
 
 
+_CORE = 'tag:yaml.org,2002:'
+_NOT_PLAIN_TAGS = ('timestamp', 'binary', 'set', 'omap', 'pairs')
+
+
 class _PlainLoader(_BaseLoader):
-    """SafeLoader that also refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
+    """SafeLoader of the core types (module doc) that also refuses a key given twice in one mapping
+    (PyYAML keeps the last silently)."""
+
+    # dates stay text: no implicit timestamp resolver
+    yaml_implicit_resolvers = {first: [(tag, pattern) for tag, pattern in resolvers if tag != _CORE + 'timestamp']
+                               for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()}
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as err:  # PyYAML's constructors
+            tag = node.tag.replace(_CORE, '!!')
+            raise yaml.constructor.ConstructorError(
+                None, None, f'this {tag} value cannot be read ({err.__class__.__name__}: {err})',
+                node.start_mark) from None
 
     def construct_mapping(self, node, deep=False):
+        if not isinstance(node, yaml.MappingNode):
+            return super().construct_mapping(node, deep=deep)  # PyYAML's "expected a mapping node"
         seen = {}
         for key_node, _ in node.value:
             if key_node.tag == 'tag:yaml.org,2002:merge':  # '<<: *defaults': merged by PyYAML, may be overridden
                 continue
             key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, Hashable):
+                raise yaml.constructor.ConstructorError(
+                    None, None, f'a {type(key).__name__} cannot be a key; keys are names', key_node.start_mark)
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f'the key {key!r} is given twice (first on line {seen[key] + 1})', key_node.start_mark)
             seen[key] = key_node.start_mark.line
         return super().construct_mapping(node, deep=deep)
 
+    def refuse_tag(self, node):
+        raise yaml.constructor.ConstructorError(
+            None, None, f"could not determine a constructor for the tag '{node.tag}'", node.start_mark)
+
+
+for _tag in _NOT_PLAIN_TAGS:
+    _PlainLoader.add_constructor(_CORE + _tag, _PlainLoader.refuse_tag)
+
+
+def _contains_itself(data, inside=()):
+    """Whether a list or mapping of ``data`` contains itself (a recursive YAML alias)."""
+    if not isinstance(data, (dict, list)):
+        return False
+    if any(data is outer for outer in inside):
+        return True
+    values = data.values() if isinstance(data, dict) else data
+    return any(_contains_itself(value, (*inside, data)) for value in values)
 
 
 def _where(source, mark):
@@ -49,7 +99,7 @@ def _where(source, mark):
 def parse_yaml(text, source='<text>'):
     """Plain data from YAML ``text``; ``source`` names it in errors (a file name, a flag)."""
     try:
-        return yaml.load(text, Loader=_PlainLoader)  # noqa: S506 - _PlainLoader is a SafeLoader
+        data = yaml.load(text, Loader=_PlainLoader)  # noqa: S506 - _PlainLoader is a SafeLoader
     except yaml.constructor.ConstructorError as err:
         unknown_tag = re.search(r"constructor for the tag '([^']+)'", err.problem or '')
         if unknown_tag:
@@ -62,6 +112,12 @@ def parse_yaml(text, source='<text>'):
         raise OptionsFileError(f'{_where(source, err.problem_mark)}: not valid YAML ({err.problem}).') from None
     except yaml.YAMLError as err:  # e.g. a reader error: characters YAML does not allow
         raise OptionsFileError(f'{source}: not a YAML text file ({err}).') from None
+    except RecursionError:
+        raise OptionsFileError(f'{source}: nested too deeply to be options.') from None
+    if _contains_itself(data):
+        raise OptionsFileError(f'{source}: a list or mapping contains itself (a recursive alias, &name ... *name); '
+                               'options must be a tree.')
+    return data
 
 
 def load_yaml(path, what='options file'):
@@ -83,6 +139,18 @@ def load_yaml(path, what='options file'):
     return data
 
 
+_INTEGER = re.compile(r'[0-9]+')  # ASCII digits: str.isdigit() also takes '²', which int() refuses
+_DECIMAL = re.compile(r'[0-9]+\.[0-9]*|\.[0-9]+')
+
+
+def _integer(value, source, entry):
+    try:
+        return int(value)
+    except ValueError:  # more digits than Python converts (4300)
+        raise OptionsFileError(f'{source} {entry.partition("=")[0]}=...: the number has {len(value)} digits, '
+                               'too many to be an option.') from None
+
+
 def parse_override(entry, source='--force_yml'):
     """``'train:total_iter=100'`` -> ``(['train', 'total_iter'], 100)``, the values read as pyiqa reads
     them (``~``/``none`` -> None, ``true``/``false``, ``!!float 1e-4``, numbers, ``[...]`` lists), but
@@ -98,9 +166,9 @@ def parse_override(entry, source='--force_yml'):
         parsed = lowered == 'true'
     elif value.startswith(('!!float', '[')):
         parsed = parse_yaml(value, f'{source} {entry!r}')
-    elif value.isdigit():
-        parsed = int(value)
-    elif value.replace('.', '', 1).isdigit():
+    elif _INTEGER.fullmatch(value):
+        parsed = _integer(value, source, entry)
+    elif _DECIMAL.fullmatch(value):
         parsed = float(value)
     else:
         parsed = value

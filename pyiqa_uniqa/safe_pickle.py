@@ -12,6 +12,11 @@ decide every global themselves:
   'val_result'}``, where the warm-up scheduler's state holds its successor scheduler and that one's
   optimizer as objects). Tensors and plain containers come back; every other global becomes an
   ``IgnoredObject`` placeholder class, which is never imported and whose "construction" stores nothing.
+
+What a pickle holds it brings along (its size is the file's), but a few allowed constructors build
+from a number: ``bytearray(2**31)``, ``bytes(n)`` and numpy's ``_reconstruct`` (whose shape a real
+pickle gives as ``(0,)`` before filling it). Those are bounded: a call that
+would build more than ``MAX_CONSTRUCTED_BYTES`` (64 MiB) is refused, naming the file.
 """
 import _compat_pickle
 import io
@@ -34,6 +39,7 @@ _BUILTIN_GLOBALS = {('builtins', name) for name in (
     ('collections', 'OrderedDict'),
 }
 PLAIN_GLOBALS = frozenset(_NUMPY_GLOBALS | _BUILTIN_GLOBALS)
+MAX_CONSTRUCTED_BYTES = 2 ** 26
 PLAIN_DATA = 'lists, dicts, tuples, sets, numbers, strings, bytes and numpy arrays'
 
 
@@ -43,6 +49,44 @@ class UnsafePickleError(UserError, pickle.UnpicklingError):
 
 class UnreadablePickleError(UserError, pickle.UnpicklingError):
     """Empty, truncated, or not a pickle at all."""
+
+
+def _bounded(constructor, path, size):
+    """``constructor``, refusing a call whose ``size(*args, **kwargs)`` (bytes to build) is over the bound."""
+
+    def build(*args, **kwargs):
+        wanted = size(*args, **kwargs)
+        if wanted > MAX_CONSTRUCTED_BYTES:
+            raise UnreadablePickleError(
+                f'{path} asks {constructor.__module__}.{constructor.__name__} to build {wanted:,} bytes, more than '
+                f'the {MAX_CONSTRUCTED_BYTES:,} an unpickled constructor may (a damaged or hostile file); '
+                'it was not loaded.')
+        return constructor(*args, **kwargs)
+    return build
+
+
+def _count_bytes(value=b'', *args):
+    return value if isinstance(value, int) else 0  # bytes(n), bytearray(n); from data: bounded by the file
+
+
+def _array_bytes(subtype=None, shape=(), dtype=float, *args):
+    """Bytes ``_reconstruct(subtype, shape, dtype)`` allocates."""
+    import numpy as np
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if not all(isinstance(side, int) for side in shape):
+        return 0  # numpy refuses it itself
+    return int(np.prod([max(side, 0) for side in shape], dtype=object)) * np.dtype(dtype).itemsize
+
+
+_SIZED = {('builtins', 'bytes'): _count_bytes, ('builtins', 'bytearray'): _count_bytes,
+          **{(core, '_reconstruct'): _array_bytes for core in ('numpy.core.multiarray', 'numpy._core.multiarray')}}
+
+
+def _plain_global(unpickler, module, name):
+    """An allowed plain-data global, bounded where it builds from a number (module doc)."""
+    found = pickle.Unpickler.find_class(unpickler, module, name)
+    size = _SIZED.get((module, name))
+    return _bounded(found, unpickler.path, size) if size else found
 
 
 def _python3_name(module, name):
@@ -58,7 +102,7 @@ class _PlainDataUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         module, name = _python3_name(module, name)
         if (module, name) in PLAIN_GLOBALS:
-            return super().find_class(module, name)
+            return _plain_global(self, module, name)
         raise UnsafePickleError(
             f'{self.path} asks for {module}.{name}, which is not plain data ({PLAIN_DATA}); it was not '
             'loaded, because unpickling it could run code.')
@@ -85,7 +129,7 @@ def load_plain_pickle(path):
     unpickler.path = path
     try:
         return unpickler.load()
-    except UnsafePickleError:
+    except (UnsafePickleError, UnreadablePickleError):
         raise
     except Exception as err:  # noqa: BLE001 - damaged bytes fail in many ways inside the unpickler
         raise UnreadablePickleError(
@@ -129,6 +173,7 @@ def _tensor_globals():
 
 class _TensorsIgnoringObjectsUnpickler(pickle.Unpickler):
     """torch's loader subclasses this (it routes storages itself); every other global comes here."""
+    path = 'the checkpoint'
 
     def find_class(self, module, name):
         module, name = _python3_name(module, name)
@@ -136,7 +181,7 @@ class _TensorsIgnoringObjectsUnpickler(pickle.Unpickler):
         if allowed is not None:
             return allowed
         if (module, name) in PLAIN_GLOBALS:
-            return super().find_class(module, name)
+            return _plain_global(self, module, name)
         return type(name, (IgnoredObject,), {'global_name': f'{module}.{name}', '__module__': __name__})
 
 
@@ -155,12 +200,20 @@ def load_tensors_ignoring_objects(path):
 
     from pyiqa_uniqa.weights import CorruptWeightsError, UnsafeWeightsError, checked_weight_file
     path = checked_weight_file(path)
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            if any(name.endswith('/constants.pkl') for name in archive.namelist()):
-                # torch.load hands TorchScript archives to torch.jit.load, which builds their code
-                raise UnsafeWeightsError(f'{path} is a TorchScript archive, not a checkpoint; it was not loaded.')
     try:
+        if _is_torchscript(path):
+            # torch.load hands TorchScript archives to torch.jit.load, which builds their code
+            raise UnsafeWeightsError(f'{path} is a TorchScript archive, not a checkpoint; it was not loaded.')
         return torch.load(path, map_location='cpu', weights_only=False, pickle_module=_TENSORS_IGNORING_OBJECTS)
-    except Exception as err:  # noqa: BLE001 - a damaged file fails in many ways inside torch
-        raise CorruptWeightsError(f'{path} is truncated or not a PyTorch checkpoint.') from err
+    except UnsafeWeightsError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a damaged file fails in many ways inside zipfile and torch
+        raise CorruptWeightsError(f'{path} is truncated or not a PyTorch checkpoint ({err.__class__.__name__}).') from err
+
+
+def _is_torchscript(path):
+    """Whether ``path`` is a zip archive with TorchScript code (a damaged zip raises, for the caller to report)."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.endswith('/constants.pkl') for name in archive.namelist())

@@ -164,3 +164,44 @@ def test_torchscript_and_damaged_files_are_refused(tmp_path):
     (tmp_path / 'cut.pt').write_bytes((tmp_path / 'good.pt').read_bytes()[:300])
     with pytest.raises(CorruptWeightsError, match='cut.pt'):
         load_tensors_ignoring_objects(tmp_path / 'cut.pt')
+
+
+class Calls:
+    """Pickles as ``function(*args)``: what a damaged or hostile file may ask of an allowed global."""
+
+    def __init__(self, function, *args):
+        self.call = (function, args)
+
+    def __reduce__(self):
+        return self.call
+
+
+@pytest.mark.parametrize('call', [
+    Calls(bytearray, 2 ** 31), Calls(bytes, 2 ** 28),
+    Calls(np._core.multiarray._reconstruct, np.ndarray, (10 ** 11,), b'b'),  # real pickles give the shape (0,)
+], ids=['bytearray', 'bytes', 'ndarray'])
+def test_allowed_constructors_build_no_more_than_the_bound(tmp_path, call):
+    from pyiqa_uniqa.safe_pickle import MAX_CONSTRUCTED_BYTES, UnreadablePickleError
+    path = tmp_path / 'split.pkl'
+    path.write_bytes(pickle.dumps({'train': call}))
+    with pytest.raises(UnreadablePickleError, match=rf'{path.name} asks .* to build [\d,]+ bytes, more than the '
+                                                    f'{MAX_CONSTRUCTED_BYTES:,}'):
+        load_plain_pickle(path)
+
+
+def test_a_zip_checkpoint_with_a_damaged_directory_is_a_corrupt_weights_error(tmp_path):
+    import io
+    from pyiqa_uniqa.weights import load_state_dict
+    buffer = io.BytesIO()
+    torch.save({'w': torch.zeros(2)}, buffer)
+    data = bytearray(buffer.getvalue())
+    # the first central-directory entry says its name is UTF-8 and its name is not: zipfile raises
+    # UnicodeDecodeError while listing the archive (the TorchScript check happens before torch.load)
+    entry = data.find(b'PK\x01\x02')
+    data[entry + 9] |= 0x08
+    data[entry + 46] = 0xff
+    path = tmp_path / 'ckpt.pt'
+    path.write_bytes(bytes(data))
+    for load in (load_state_dict, load_tensors_ignoring_objects):
+        with pytest.raises(CorruptWeightsError, match='ckpt.pt is truncated or not a PyTorch checkpoint'):
+            load(path)

@@ -13,24 +13,60 @@ Files fail loudly. A truncated or undecodable file raises ``UnreadableImageError
 also after pyiqa's AVA dataset module has switched PIL's global ``LOAD_TRUNCATED_IMAGES`` on (it
 does so on import, and pyiqa imports every dataset module when a lookup misses), after which PIL
 would pad a damaged file with grey and say nothing: ``strict_decoding`` switches that off while
-we decode. An image of more than ``max_pixels`` pixels is refused from its header, before any
-decoding; the default, ``MAX_PIXELS`` = 2**28 (16384 x 16384), admits the 200-megapixel frames
-of current phone sensors and stops the files no camera makes (decompression bombs) before they
-take gigabytes. PIL's own bomb check is off while we decode: this limit replaces it.
+we decode. A JPEG cut short and given a new end marker decodes without an error in PIL (libjpeg
+pads it with grey and only warns), so a JPEG's entropy-coded data is first run through
+libjpeg-turbo (``simplejpeg``) at 1/8 scale with warnings as errors: cheap, and it finds the
+premature end.
+
+Before any pixel is decoded, three checks read the header (an image's decoding allocates its
+whole size first, then finds out whether the data is there):
+
+- ``max_pixels``: more than ``MAX_PIXELS`` = 2**28 (16384 x 16384) is refused; that admits the
+  200-megapixel frames of current phone sensors and stops the files no camera makes. PIL's own
+  bomb check is off while we decode: this limit replaces it.
+- the file's size: a format's strongest compression bounds how many pixels one byte can hold
+  (deflate 1032:1 in PNG and TIFF, LZW's 4096-long strings in GIF, raw BMP and TIFF rows), so a
+  file too small for the pixels its header declares is truncated, and is refused as such;
+- ``max_bytes``: the memory decoding and what follows will take, from the header: the pixels
+  times the bytes of the file's own mode (16-bit and float data are 2 and 4 bytes a sample), of
+  the RGB result, and of the caller's working copies (``work_bytes_per_pixel``: a metric's
+  float tensors). The default, ``MAX_IMAGE_BYTES`` = 4 GiB, or ``$PYIQA_UNIQA_MAX_IMAGE_BYTES``.
+  ``draft_size`` lets a JPEG decode at a reduced scale (PIL's ``draft``), and the bound is then
+  that of the reduced image.
+
+16-bit and float data are converted to 8 bits a band of rows at a time, so the conversion's
+working copies stay small whatever the image's size.
 
 Tensors reach networks through ``three_channels``, the same rule on the tensor side.
 """
 import contextlib
 import io
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, ImageMode
 
 from pyiqa_uniqa.errors import UserError
 
 MAX_PIXELS = 2 ** 28
+MAX_IMAGE_BYTES = 4 * 2 ** 30
+MAX_IMAGE_BYTES_VARIABLE = 'PYIQA_UNIQA_MAX_IMAGE_BYTES'
+RGB_BYTES = 4  # PIL keeps an RGB pixel in 4 bytes
+TENSOR_BYTES = 24  # image_to_tensor: a float32 HxWx3 array, then its CxHxW copy
+# the most pixels one byte of a file can describe at its format's strongest compression (at 1 bit a
+# pixel); formats and compressions without such a bound (arithmetic coders, run lengths that skip
+# rows, fax codes) are left to max_bytes
+_DEFLATE, _LZW = 1032, 4096 / 12  # deflate's largest ratio; an LZW code of >= 12 bits for a 4096-long string
+_MOST_PIXELS_PER_BYTE = {
+    ('PNG', None): 8 * _DEFLATE,
+    ('GIF', None): 8 * _LZW,  # one code per pixel index string, whatever the colour depth
+    ('BMP', 'raw'): 8,
+    ('TIFF', 'raw'): 8, ('TIFF', 'packbits'): 8 * 64, ('TIFF', 'tiff_lzw'): 8 * 8 * _LZW,
+    ('TIFF', 'tiff_adobe_deflate'): 8 * _DEFLATE, ('TIFF', 'tiff_deflate'): 8 * _DEFLATE,
+}
+CHUNK_PIXELS = 2 ** 20  # rows converted to 8 bits at a time (see the module doc)
 _ALPHA_MODES = ('RGBA', 'LA', 'PA', 'RGBa', 'La')
 
 
@@ -53,27 +89,59 @@ def strict_decoding():
         ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS = truncated, bomb_limit
 
 
-def open_image(path, max_pixels=MAX_PIXELS, draft_size=None):
-    """The decoded PIL image of the file at ``path``, in the file's own mode.
+def max_image_bytes():
+    """The default ``max_bytes``: ``$PYIQA_UNIQA_MAX_IMAGE_BYTES`` when set, else ``MAX_IMAGE_BYTES``."""
+    value = os.environ.get(MAX_IMAGE_BYTES_VARIABLE, '').strip()
+    if not value:
+        return MAX_IMAGE_BYTES
+    try:
+        return int(float(value))
+    except ValueError:
+        raise UserError(f'${MAX_IMAGE_BYTES_VARIABLE} is {value!r}; set it to a number of bytes, '
+                        'e.g. 8e9, or unset it.') from None
+
+
+def open_image(path, max_pixels=MAX_PIXELS, draft_size=None, max_bytes=None, work_bytes_per_pixel=0):
+    """The decoded PIL image of the file at ``path`` (or of a binary file object), in the file's own mode.
 
     ``draft_size`` lets a JPEG decode at a reduced scale that is still at least that size (cheap
-    for huge photos). A missing file raises FileNotFoundError; a folder, a damaged file or one of
-    more than ``max_pixels`` pixels (None: no limit) raises UnreadableImageError.
+    for huge photos). The header is checked before decoding (module doc): ``max_pixels`` (None: no
+    limit), the file's size, and ``max_bytes`` (None: ``max_image_bytes()``) for the decoded image,
+    its RGB copy and ``work_bytes_per_pixel`` more. A missing file raises FileNotFoundError; a
+    folder, a damaged file or one over a limit raises UnreadableImageError.
     """
     if isinstance(path, (str, os.PathLike)) and os.path.isdir(path):
         raise UnreadableImageError(f'Cannot read image {path}: it is a folder, not an image file.')
+    data = path.read() if hasattr(path, 'read') else _read_file(path)
+    name = getattr(path, 'name', None) or ('image bytes' if hasattr(path, 'read') else path)
     with strict_decoding():
         try:
-            image = Image.open(path)
-            check_pixel_count(image.width, image.height, max_pixels, path)
-            if draft_size and image.format == 'JPEG':
-                image.draft('RGB', (draft_size, draft_size))
+            image = Image.open(io.BytesIO(data))
+            check_pixel_count(image.width, image.height, max_pixels, name)
+            if image.mode in ('P', 'PA') and image.palette is None:  # e.g. a PNG whose PLTE precedes IHDR
+                raise UnreadableImageError(f'Cannot read image {name}: it is a palette image without a valid '
+                                           'palette (damaged or misordered), so its colours are unknown.')
+            if image.format == 'JPEG':
+                if draft_size:
+                    image.draft('RGB', (draft_size, draft_size))
+                check_jpeg_data(data, name)
+            check_file_size(image, len(data), name)
+            check_memory(image, max_image_bytes() if max_bytes is None else max_bytes, work_bytes_per_pixel, name)
             image.load()
-        except (FileNotFoundError, UnreadableImageError):
+        except UnreadableImageError:
             raise
         except Exception as err:  # noqa: BLE001 - PIL fails in many ways on damaged files
-            raise UnreadableImageError(f'Cannot read image {path}: {err.__class__.__name__}: {err}') from err
+            raise UnreadableImageError(f'Cannot read image {name}: {err.__class__.__name__}: {err}') from err
     return image
+
+
+def _read_file(path):
+    try:
+        return Path(path).read_bytes()
+    except (FileNotFoundError, PermissionError):
+        raise
+    except (OSError, ValueError) as err:  # a name the system refuses (NUL byte, too long), a loop
+        raise UnreadableImageError(f'Cannot read image {path!r}: {err.__class__.__name__}: {err}') from err
 
 
 def check_pixel_count(width, height, max_pixels, name):
@@ -85,13 +153,58 @@ def check_pixel_count(width, height, max_pixels, name):
             f'{max_pixels:,} allowed (max_pixels); downscale it first, or raise max_pixels if it is genuine.')
 
 
-def read_image(source, max_pixels=MAX_PIXELS, draft_size=None, max_side=None):
+def check_jpeg_data(data, name):
+    """Refuse a JPEG whose entropy-coded data ends early, even when an end marker follows (module doc)."""
+    import simplejpeg
+    try:
+        space = simplejpeg.decode_jpeg_header(data)[2]
+        simplejpeg.decode_jpeg(data, colorspace='CMYK' if space in ('CMYK', 'YCCK') else 'GRAY', min_height=1,
+                               min_width=1, strict=True)
+    except ValueError as err:
+        # other warnings (extra bytes between markers) are harmless: PIL decodes those files whole
+        if 'premature end' in str(err):
+            raise UnreadableImageError(f'Cannot read image {name}: it is truncated ({err}).') from None
+
+
+def check_file_size(image, size, name):
+    """Refuse a file too small to hold the pixels its header declares (module doc)."""
+    compression = image.info.get('compression') if image.format == 'TIFF' else None
+    if image.format == 'BMP':
+        compression = 'raw' if image.tile and image.tile[0][0] == 'raw' else 'rle'
+    most = _MOST_PIXELS_PER_BYTE.get((image.format, compression))
+    if most is not None and size * most < image.width * image.height:
+        raise UnreadableImageError(
+            f'Cannot read image {name}: it is truncated: its header declares {image.width}x{image.height} pixels, '
+            f'more than {size:,} bytes of {image.format} can hold.')
+
+
+def _mode_bytes(mode):
+    """Bytes PIL keeps a pixel of ``mode`` in: 1 for L and P, 2 for 16-bit, 4 for float, 32-bit and every
+    multi-band 8-bit mode."""
+    described = ImageMode.getmode(mode)
+    return np.dtype(described.typestr).itemsize if len(described.bands) == 1 else 4
+
+
+def check_memory(image, max_bytes, work_bytes_per_pixel, name):
+    """Refuse an image whose decoding and conversion would take more than ``max_bytes`` (module doc)."""
+    pixels = image.width * image.height
+    needed = pixels * (_mode_bytes(image.mode) + RGB_BYTES + work_bytes_per_pixel)
+    if max_bytes is not None and needed > max_bytes:
+        raise UnreadableImageError(
+            f'Cannot read image {name}: {image.width}x{image.height} {image.mode} pixels would take '
+            f'{needed / 2 ** 30:.1f} GiB to decode and score, more than the {max_bytes / 2 ** 30:.1f} GiB allowed; '
+            f'downscale it first, or raise the limit (${MAX_IMAGE_BYTES_VARIABLE}, in bytes) if this machine has '
+            'the memory.')
+
+
+def read_image(source, max_pixels=MAX_PIXELS, draft_size=None, max_side=None, max_bytes=None,
+               work_bytes_per_pixel=0):
     """An 8-bit RGB PIL image from a path, a file's bytes, a PIL image or a numpy array, by the
     module's rule.
 
     Arrays are HxW, HxWx1, HxWx3 or HxWx4 (RGBA), of uint8, uint16, bool, float in [0, 1] or
     other integers (see the module doc). ``max_side`` shrinks the result (bicubic) so its longer
-    side is at most that; ``draft_size`` is ``open_image``'s.
+    side is at most that; ``draft_size``, ``max_bytes`` and ``work_bytes_per_pixel`` are ``open_image``'s.
     """
     if isinstance(source, Image.Image):
         check_pixel_count(source.width, source.height, max_pixels, _describe(source))
@@ -99,9 +212,10 @@ def read_image(source, max_pixels=MAX_PIXELS, draft_size=None, max_side=None):
     elif isinstance(source, np.ndarray):
         image = _from_array(source, max_pixels)
     elif isinstance(source, (str, os.PathLike)):
-        image = _from_pil(open_image(source, max_pixels, draft_size), source)
+        image = _from_pil(open_image(source, max_pixels, draft_size, max_bytes, work_bytes_per_pixel), source)
     elif isinstance(source, bytes):  # a file's contents, as pyiqa accepts them
-        image = _from_pil(open_image(io.BytesIO(source), max_pixels, draft_size), 'image bytes')
+        image = _from_pil(open_image(io.BytesIO(source), max_pixels, draft_size, max_bytes, work_bytes_per_pixel),
+                          'image bytes')
     else:
         raise TypeError(f'Cannot read an image from {type(source).__name__}: give a path, a PIL image '
                         'or a numpy array (tensors go to the network as they are).')
@@ -113,7 +227,8 @@ def read_image(source, max_pixels=MAX_PIXELS, draft_size=None, max_side=None):
 
 
 def image_to_tensor(source, **read_options):
-    """[3, H, W] float32 in [0, 1] from anything ``read_image`` takes."""
+    """[3, H, W] float32 in [0, 1] from anything ``read_image`` takes (its memory bound counting the tensor)."""
+    read_options.setdefault('work_bytes_per_pixel', TENSOR_BYTES)
     array = np.asarray(read_image(source, **read_options), dtype=np.float32) / 255.0
     return torch.from_numpy(array).permute(2, 0, 1).contiguous()
 
@@ -167,7 +282,7 @@ def _to_uint8(array, name):
     if array.dtype == np.bool_:
         return array.astype(np.uint8) * 255
     if np.issubdtype(array.dtype, np.floating):
-        if not np.isfinite(array).all():
+        if not _all_finite(array):
             raise UnreadableImageError(f'Cannot read an image from {name}: it holds NaN or infinite values.')
         low, high = float(array.min()), float(array.max())
         if low < -1e-3 or high > 1 + 1e-3:
@@ -184,7 +299,19 @@ def _to_uint8(array, name):
         scale = 65535.0 if sixteen_bit or high > 255 else 255.0
     else:
         raise UnreadableImageError(f'Cannot read an image from {name}: unsupported dtype {array.dtype}.')
-    return np.clip(array.astype(np.float64) / scale * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    result = np.empty(array.shape, np.uint8)
+    for rows in _row_bands(array):  # float64 copies of a band at a time (module doc)
+        result[rows] = np.clip(array[rows].astype(np.float64) / scale * 255.0 + 0.5, 0, 255)
+    return result
+
+
+def _row_bands(array):
+    step = max(1, CHUNK_PIXELS // max(1, array[0].size if len(array) else 1))
+    return [slice(top, top + step) for top in range(0, len(array), step)]
+
+
+def _all_finite(array):
+    return all(np.isfinite(array[rows]).all() for rows in _row_bands(array))
 
 
 def _describe(source):

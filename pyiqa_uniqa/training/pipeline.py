@@ -23,13 +23,16 @@ from os import path as osp
 def normalize_options(opt, args):
     """The options pyiqa's ``parse_options`` derives without side effects (pyiqa 0.1.16).
 
-    Unlike pyiqa, ``--force_yml`` is applied first, so it can also set ``manual_seed``, and a
-    missing section is left for the preflight to report.
+    Unlike pyiqa, ``--force_yml`` is applied first, so it can also set ``manual_seed``; then every
+    value's kind and the run's name are checked (``preflight.check_shape``), and a missing section
+    is left for the preflight to report.
     """
     import torch
 
     from pyiqa_uniqa.options import apply_overrides
+    from pyiqa_uniqa.training.preflight import check_shape
     apply_overrides(opt, args.force_yml, source=f'{args.opt} --force_yml')
+    check_shape(opt, args.opt, root=os.getcwd())
     opt['auto_resume'] = args.auto_resume
     opt['is_train'] = True
     if args.debug and 'name' in opt and not str(opt['name']).startswith('debug'):

@@ -16,6 +16,10 @@ looks first and reports every problem at once, one line each:
 
 A dataset class may declare ``missing_inputs(dataset_options) -> [line, ...]`` to check inputs of
 its own (globs, lists of JSON files); otherwise the four pyiqa path keys are checked.
+
+Before all that, and before anything derives values from the options, ``check_shape`` checks
+that each value is of the kind its key takes and that the run's name keeps it inside the working
+folder (``option_types.py``).
 """
 import difflib
 import functools
@@ -27,6 +31,7 @@ from pathlib import Path
 from pyiqa_uniqa.data.dataset_files import PATH_KEYS, builds_itself, how_to_get, missing_paths
 from pyiqa_uniqa.errors import UserError
 from pyiqa_uniqa.safe_pickle import load_plain_pickle
+from pyiqa_uniqa.training.option_types import name_problems, type_problems
 from pyiqa_uniqa.weights import WeightsNotFoundError, find_weights, weight_kind
 
 REQUIRED_SECTIONS = ('name', 'model_type', 'num_gpu', 'datasets', 'network', 'path', 'train', 'logger')
@@ -77,6 +82,15 @@ def _pyiqa_classes(package, pattern):
     folder = Path(importlib.util.find_spec(package).submodule_search_locations[0])
     return {name: path.stem for path in sorted(folder.glob(pattern))
             for name in _CLASS.findall(path.read_text(encoding='utf-8', errors='replace'))}
+
+
+def check_shape(opt, source, root='.'):
+    """Raise one ``PreflightError`` listing every value of the wrong kind, and a ``name`` that would put
+    the run outside ``root`` (``option_types.py``)."""
+    problems = type_problems(opt) or name_problems(opt, Path(root))
+    if problems:
+        lines = '\n'.join(f'  - {problem}' for problem in problems)
+        raise PreflightError(f'{source} has options of the wrong kind; nothing was created:\n{lines}')
 
 
 def check_inputs(opt, source):

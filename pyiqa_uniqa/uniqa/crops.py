@@ -8,7 +8,10 @@ centre-plus-corners variant. All images of a batch share one tensor size, hence 
 offsets, so every crop of every image goes through the encoder in a single batch.
 
 Images smaller than the crop on either side are upscaled (bilinear, aspect ratio kept) until the
-short side equals the crop size, instead of failing as the official code does. Crops at the same
+short side equals the crop size, instead of failing as the official code does. At test time only
+the crops of that upscaled image are computed (``grid_sample`` at the same source points as
+``interpolate``), never the whole of it: a 2x65535 strip would upscale to 224x7.3M pixels, 20 GB
+of floats, for ten 224x224 crops. Crops at the same
 offset (e.g. an image exactly the crop size) are encoded once and stand for every view that drew
 them, which leaves the mean unchanged.
 """
@@ -22,12 +25,9 @@ CROP_MODES = ('random', 'five')
 
 def fit_to_crop(images, crop_size):
     """Upscale ``images`` [B, C, H, W] whose short side is below ``crop_size`` (see module doc)."""
-    height, width = images.shape[-2:]
-    short = min(height, width)
-    if short >= crop_size:
+    size = fitted_size(*images.shape[-2:], crop_size)
+    if size == tuple(images.shape[-2:]):
         return images
-    scale = crop_size / short
-    size = (max(crop_size, round(height * scale)), max(crop_size, round(width * scale)))
     return F.interpolate(images, size=size, mode='bilinear', align_corners=False)
 
 
@@ -60,11 +60,32 @@ def view_crops(images, crop_size, mode='random', num_crops=10, seed=0):
     at the first distinct offset, then at the next...), and ``views`` [V], the distinct crop of each
     of the V views (V = ``num_crops`` for ``random``, 5 for ``five``, repeats included).
     """
-    images = fit_to_crop(images, crop_size)
-    offsets = crop_offsets(*images.shape[-2:], crop_size, mode, num_crops, seed)
+    size = fitted_size(*images.shape[-2:], crop_size)
+    offsets = crop_offsets(*size, crop_size, mode, num_crops, seed)
     distinct = list(dict.fromkeys(offsets))
-    crops = torch.cat([images[:, :, top:top + crop_size, left:left + crop_size] for top, left in distinct])
+    crops = torch.cat([fitted_crop(images, size, top, left, crop_size) for top, left in distinct])
     return crops, torch.tensor([distinct.index(offset) for offset in offsets])
+
+
+def fitted_crop(images, size, top, left, crop_size):
+    """The ``crop_size`` crop at (top, left) of ``images`` upscaled to ``size`` (``fit_to_crop``), computed
+    from the source pixels alone: bilinear ``grid_sample`` at the points ``interpolate`` samples."""
+    if tuple(size) == tuple(images.shape[-2:]):
+        return images[:, :, top:top + crop_size, left:left + crop_size]
+    steps = torch.arange(crop_size, dtype=images.dtype, device=images.device) + 0.5
+    # align_corners=False: output pixel i of n samples the normalised source point 2 (i + 0.5) / n - 1
+    ys, xs = (2 * (steps + top) / size[0] - 1), (2 * (steps + left) / size[1] - 1)
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing='xy'), dim=-1).expand(len(images), -1, -1, -1)
+    return F.grid_sample(images, grid, mode='bilinear', padding_mode='border', align_corners=False)
+
+
+def fitted_size(height, width, crop_size):
+    """(height, width) of an image after ``fit_to_crop``."""
+    short = min(height, width)
+    if short >= crop_size:
+        return height, width
+    scale = crop_size / short
+    return max(crop_size, round(height * scale)), max(crop_size, round(width * scale))
 
 
 def per_view(values, views, batch_size):

@@ -102,3 +102,16 @@ def test_image_files_through_pyiqa(tiny_clip_checkpoint, tmp_path):
         image.save(tmp_path / name)
         score = metric(str(tmp_path / name))
         assert score.shape == (1, 1) and torch.isfinite(score).all(), name
+
+
+def test_thin_images_are_cropped_from_the_source_never_upscaled_whole():
+    # the crops of the upscaled image, computed from the source alone: same values as fit_to_crop's
+    images = torch.rand(2, 3, 50, 130, generator=torch.Generator().manual_seed(0))
+    crops, views = view_crops(images, 224, 'five')
+    fitted = fit_to_crop(images, 224)
+    expected, _ = view_crops(fitted, 224, 'five')
+    assert crops.shape == expected.shape and torch.allclose(crops, expected, atol=1e-4)
+    # a 2x65535 strip would be 224x7.3M pixels (20 GB) upscaled whole (an allocation error here);
+    # its crops take a few MB
+    crops, _ = view_crops(torch.rand(1, 3, 2, 65535), 224, 'random', 10)
+    assert crops.shape == (10, 3, 224, 224)
