@@ -87,7 +87,7 @@ def summary_lines(run):
         task = ' (describe)' if s.task == 'describe' else ''
         rate = f', {s.images_per_second:.2f} images/s' if s.scored else ''
         lines.append(f'{s.label}{task}: {s.total} images ({s.scored} scored now in {s.seconds:.1f} s '
-                     f'[{s.cpu_seconds:.2f} CPU-s]{rate}, '
+                     f'[{s.cpu_seconds:.2f} CPU-s]{rate}, {s.changed} of them again because the file changed; '
                      f'{s.cached} from the journal), {s.failed} without a value')
     return lines
 
