@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from pyiqa_uniqa.apps.bench.metric_specs import MetricSpec, check_metric_names, parse_metric_specs
 from pyiqa_uniqa.content_keys import file_key, still_same
-from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.errors import Interrupted, UserError
 from pyiqa_uniqa.apps.scoring.columns import (
     DEFAULT_MIN_CONFIDENCE,
     Column,
@@ -153,7 +153,10 @@ def resolve_columns(metrics, precision='fp32', describe=False):
 
 def _device(settings):
     import torch
+
+    from pyiqa_uniqa.apps.bench.metric_checks import check_device
     if settings.device:
+        check_device(settings.device, 'device')
         return settings.device
     if torch.cuda.is_available():
         return f'cuda:{int(os.environ.get("LOCAL_RANK", "0"))}'
@@ -162,7 +165,14 @@ def _device(settings):
 
 def _create(column, device):
     import pyiqa
-    metric = pyiqa.create_metric(column.spec.name, device=device, **column.spec.options)
+
+    from pyiqa_uniqa.apps.bench.metric_checks import refused_options
+    try:
+        metric = pyiqa.create_metric(column.spec.name, device=device, **column.spec.options)
+    except (TypeError, ValueError) as err:
+        if isinstance(err, UserError) or refused_options(column.spec, err) is None:
+            raise
+        raise refused_options(column.spec, err) from err
     check_describable(metric, column)
     return metric
 
@@ -279,6 +289,10 @@ def score_rows(rows, columns, settings, processes=None):
             summaries.append(summary)
             if last_use[column.spec.label] is column:
                 metrics.pop(column.spec.label, None)
+    except KeyboardInterrupt:
+        if journal is None:
+            raise
+        raise Interrupted(journal.saved, journal_folder) from None
     finally:
         if journal is not None:
             journal.close()
