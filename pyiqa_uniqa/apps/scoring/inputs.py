@@ -69,7 +69,11 @@ def _join(root, name):
 
 
 def _listed_row(root, name, source, ref=''):
-    """A row for a name read from a list file: relative names must stay inside ``root``."""
+    """A row for a name read from a list file: relative names must stay inside ``root``; a name no
+    file can have (a NUL byte) is the row's problem."""
+    if '\x00' in name:
+        return ImageRow(name.replace('\x00', '\\0'), ref, problem=f'{source}: the name contains a NUL byte, '
+                        'which no file name can; fix the list.'), None
     if os.path.isabs(os.path.expanduser(name)):
         return ImageRow(os.path.expanduser(name), ref), None
     try:
@@ -94,10 +98,12 @@ def _pick_column(columns, wanted, candidates, what, flag, source):
 def _table_rows(source, root, path_column, ref_column):
     import pandas as pd
 
-    try:
+    try:  # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the first column's name
         table = pd.read_csv(source, sep='\t' if source.suffix.lower() == '.tsv' else ',', dtype=str,
-                            keep_default_na=False)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as err:
+                            keep_default_na=False, encoding='utf-8-sig')
+    except UnicodeDecodeError:
+        raise UserError(f'{source}: not UTF-8 text; save the CSV as UTF-8 and give it again.') from None
+    except (ValueError, pd.errors.ParserError) as err:
         raise UserError(f'{source}: not a readable CSV ({type(err).__name__}: {err}).') from None
     path_column = _pick_column(list(table.columns), path_column, PATH_COLUMNS, 'path', '--path-column', source)
     ref_column = _pick_column(list(table.columns), ref_column, REF_COLUMNS, 'ref', '--ref-column', source)
@@ -124,7 +130,7 @@ def _table_rows(source, root, path_column, ref_column):
 
 def _text_rows(source, root):
     try:
-        lines = source.read_text(encoding='utf-8').splitlines()
+        lines = source.read_text(encoding='utf-8-sig').splitlines()  # -sig: a byte-order mark is no path
     except UnicodeDecodeError:
         raise UserError(f'{source}: not a text file of image paths (it is not UTF-8 text); give a folder, '
                         'a glob, a text file with one path per line or a CSV.') from None
@@ -141,6 +147,8 @@ def _text_rows(source, root):
 def find_images(images, image_root=None, path_column=None, ref_column=None):
     """Every row ``--images`` names (see the module doc) -> ``ImageList``."""
     text = os.path.expanduser(str(images))
+    if '\x00' in text:
+        raise UserError(f'--images {images!r}: contains a NUL byte, which no file name can.')
     source = Path(text)
     kept = None
     if source.is_dir():

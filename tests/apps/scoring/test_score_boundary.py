@@ -137,3 +137,25 @@ def test_a_csvs_other_columns_are_kept(photos, tmp_path):
     table = pd.read_csv(out)
     assert list(table.columns) == ['path', 'mos', 'prompt', 'piqe', 'error']
     assert table['mos'].tolist() == [3.5, 1.25] and table['prompt'].tolist() == ['a cat', 'a dog, running']
+
+
+def test_odd_names_in_a_list_are_row_errors_naming_the_line_and_a_bom_is_no_path(photos, tmp_path):
+    (tmp_path / 'loop1').symlink_to('loop2')
+    (tmp_path / 'loop2').symlink_to('loop1')
+    listing = tmp_path / 'list.txt'
+    listing.write_bytes('\ufeffphotos/im0.png\nphotos/a\x00b.png\nloop1/x.png\n'.encode() + b'x' * 300 + b'.png\n')
+    out = tmp_path / 'scores.csv'
+    assert _score('-m', 'piqe', '--images', str(listing), '--out', str(out)) == 0
+    table = pd.read_csv(out, keep_default_na=False).set_index('path')
+    assert table.loc[str(tmp_path / 'photos/im0.png'), 'error'] == ''  # the byte-order mark is not in the name
+    errors = dict(zip(table.index, table['error']))
+    assert any('line 2: the name contains a NUL byte' in e for e in errors.values())
+    assert any('line 3' in e and 'cannot be followed' in e for e in errors.values())
+    assert any('File name too long' in e for e in errors.values())
+
+
+def test_a_csv_not_in_utf8_is_one_line(photos, tmp_path, capsys):
+    listing = tmp_path / 'list.csv'
+    listing.write_bytes('path,name\nphotos/im0.png,caf\xe9\n'.encode('latin-1'))
+    assert _score('-m', 'piqe', '--images', str(listing), '--out', str(tmp_path / 'o.csv')) == 2
+    assert 'list.csv: not UTF-8 text; save the CSV as UTF-8' in capsys.readouterr().err
