@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from pyiqa_uniqa.apps.bench.metric_checks import check_device
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
 from pyiqa_uniqa.attiqa.clip_scorer import (
     CLIPAttributeScorer,
@@ -60,7 +61,9 @@ def listing_fingerprint(paths):
 
 
 def check_manifest(parts_dir, manifest):
-    """The parts of one job must come from the same images, shard count and prompts."""
+    """The parts of one job must come from the same images, shard count, prompts and CLIP. Only
+    compares: ``write_manifest`` records a new job once its model has loaded, so a mistake in the
+    request (a bad --backbone-weights) leaves nothing that would refuse the corrected retry."""
     path = parts_dir / 'manifest.json'
     if path.exists():
         try:
@@ -73,7 +76,11 @@ def check_manifest(parts_dir, manifest):
         if changed:
             raise InputError(f'{parts_dir} holds parts of a different job ({", ".join(changed)} changed). '
                              'Resume with the same --images/--prompts/--shard n/CLIP, or use another --out.')
-    else:
+
+
+def write_manifest(parts_dir, manifest):
+    path = parts_dir / 'manifest.json'
+    if not path.exists():
         parts_dir.mkdir(parents=True, exist_ok=True)
         write_file(path, json.dumps(manifest, indent=1))  # shards starting together write the same manifest
 
@@ -194,13 +201,16 @@ def run(args):
     pairs = load_prompt_pairs(args.prompts) if args.prompts else dict(DEFAULT_PAIRS)
     out = Path(args.out)
     parts_dir = out.with_name(out.name + '.parts')
-    check_manifest(parts_dir, {'images': len(paths), 'listing': listing_fingerprint(paths), 'shards': count,
-                               'prompts': {k: list(v) for k, v in pairs.items()},
-                               'clip': [args.model_name, str(labeller_weights(args)), args.precision]})
+    manifest = {'images': len(paths), 'listing': listing_fingerprint(paths), 'shards': count,
+                'prompts': {k: list(v) for k, v in pairs.items()},
+                'clip': [args.model_name, str(labeller_weights(args)), args.precision]}
+    check_manifest(parts_dir, manifest)
     if not args.merge:
+        check_device(args.device)
         device = args.device or (f'cuda:{os.environ.get("LOCAL_RANK", "0")}' if torch.cuda.is_available() else 'cpu')
         clip_model, tokenizer = build_clip_from_args(args, device)
         scorer = CLIPAttributeScorer(clip_model, tokenizer, pairs, args.precision)
+        write_manifest(parts_dir, manifest)
         label_file, failed_file, done_marker = part_paths(parts_dir, index, count)
         labelled, failed, skipped = label_shard(
             scorer, root, shard_of(paths, index, count), label_file, failed_file, args.batch_size,

@@ -174,3 +174,15 @@ def test_half_precision_labels_stay_close_to_fp32(tiny_scorer):
     images = torch.rand(4, 3, 64, 80, generator=torch.Generator().manual_seed(0))
     reference, labels = tiny_scorer(images), half(images)
     assert not torch.equal(labels, reference) and (labels - reference).abs().max() < 0.02
+
+
+def test_a_bad_backbone_weights_leaves_no_manifest_and_the_corrected_retry_runs(image_folder, tmp_path, capsys):
+    from pyiqa_uniqa.apps.cli import main
+    out = tmp_path / 'attrs.csv'
+    common = ['label', '--images', str(image_folder), '--out', str(out), '--model-name', 'tiny-clip-quickgelu',
+              '--batch-size', '4', '--num-workers', '0', '--no-progress']
+    assert main(common + ['--backbone-weights', str(tmp_path / 'no_such.pt')]) == 2
+    assert 'no_such.pt' in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no parts folder, no manifest
+    assert main(common + ['--backbone-weights', 'random']) == 0
+    assert out.is_file()
