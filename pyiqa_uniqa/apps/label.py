@@ -7,8 +7,10 @@ could not be read (reported, skipped, never retried silently).
 
 Long jobs: ``--shard i/n`` (or torchrun's RANK/WORLD_SIZE) takes every n-th image. Each shard
 appends to its own part file under ``<out>.parts/`` batch by batch (flushed), so a killed shard
-resumes where it stopped with nothing lost or labelled twice. When a shard finishes and all shard
-parts are complete, it merges them into ``<out>`` (``--merge`` does only that).
+resumes where it stopped with nothing lost or labelled twice. A part row holds its image's content
+key (``content_keys``): an image changed since it was labelled (or failed) is labelled again when
+its shard runs again, never kept with the old label. When a shard finishes and all shard parts are
+complete, it merges them into ``<out>`` (``--merge`` does only that).
 """
 import csv
 import hashlib
@@ -36,6 +38,7 @@ from pyiqa_uniqa.attiqa.label_store import ResumableCSV
 from pyiqa_uniqa.attiqa.prompt_bank import DEFAULT_PAIRS
 from pyiqa_uniqa.attiqa.prompts_file import load_prompt_pairs
 from pyiqa_uniqa.backbones.clip_input import resize_center_crop
+from pyiqa_uniqa.content_keys import file_key, still_same
 from pyiqa_uniqa.data.images import UnreadableImageError, image_to_tensor
 from pyiqa_uniqa.files import atomic_write, write_file
 from pyiqa_uniqa.sharding import shard_from_environment, shard_of
@@ -43,12 +46,27 @@ from pyiqa_uniqa.sharding import shard_from_environment, shard_of
 PATH_COLUMN = 'image_path'
 LABEL_COLUMNS = [PATH_COLUMN, *ATTRIBUTES]
 FAILED_COLUMNS = ['image_path', 'error']
+# shard parts also hold each image's content key (content_keys, as JSON): a resumed shard keeps a
+# label or a failure only while the file still has the content it was made from
+CONTENT_COLUMN = 'content'
 
 
 def _check_probabilities(row):
-    for value in row[1:]:
+    for value in row[1:1 + len(ATTRIBUTES)]:
         if not 0.0 <= float(value) <= 1.0:
             raise ValueError(value)
+
+
+def _content(key):
+    return json.dumps(key, separators=(',', ':'))
+
+
+def _same_content(root, row):
+    try:
+        key = json.loads(row[-1])
+    except ValueError:
+        return False
+    return still_same(Path(root) / row[0], key)
 
 
 def part_paths(parts_dir, index, count):
@@ -95,13 +113,19 @@ class LabelImages:
         return len(self.paths)
 
     def __getitem__(self, position):
-        try:  # draft_size: a large JPEG decodes at a reduced scale, still at least CLIP's size
-            image = image_to_tensor(self.root / self.paths[position], draft_size=self.size)
+        """-> (position, image or None, error or '', content key or None)."""
+        path = self.root / self.paths[position]
+        try:  # the key first: an edit made while the image is decoded shows at the next resume
+            key = file_key(path)
         except FileNotFoundError:  # reported and skipped like a damaged file
-            return position, None, 'missing file'
+            return position, None, 'missing file', None
+        except OSError as err:
+            return position, None, str(err), None
+        try:  # draft_size: a large JPEG decodes at a reduced scale, still at least CLIP's size
+            image = image_to_tensor(path, draft_size=self.size)
         except UnreadableImageError as err:
-            return position, None, str(err)
-        return position, resize_center_crop(image.unsqueeze(0), self.size)[0], ''
+            return position, None, str(err), key
+        return position, resize_center_crop(image.unsqueeze(0), self.size)[0], '', key
 
 
 def _keep_batch(items):
@@ -113,9 +137,19 @@ def _keep_batch(items):
 def label_shard(scorer, root, paths, label_file, failed_file, batch_size=32, num_workers=0, progress=True):
     """Label ``paths`` into ``label_file`` (resuming), unreadable ones into ``failed_file``.
     Returns (newly labelled, newly failed, already done)."""
-    labels = ResumableCSV(label_file, LABEL_COLUMNS, _check_probabilities)
-    failures = ResumableCSV(failed_file, FAILED_COLUMNS)
-    done = {row[0] for row in labels.recover()} | {row[0] for row in failures.recover()}
+    labels = ResumableCSV(label_file, [*LABEL_COLUMNS, CONTENT_COLUMN], _check_probabilities)
+    failures = ResumableCSV(failed_file, [*FAILED_COLUMNS, CONTENT_COLUMN])
+    done, changed = set(), 0
+    for store in (labels, failures):
+        rows = store.recover()
+        kept = [row for row in rows if _same_content(root, row)]
+        if len(kept) < len(rows):  # files changed since: their rows go, the images are labelled again
+            store.rewrite(kept)
+            changed += len(rows) - len(kept)
+        done |= {row[0] for row in kept}
+    if changed:
+        tqdm.write(f'{changed} image(s) changed since they were labelled (or failed): labelling them again',
+                   file=sys.stderr)
     todo = [p for p in paths if p not in done]
     loader = DataLoader(LabelImages(root, todo, scorer.size), batch_size=batch_size, num_workers=num_workers,
                         collate_fn=_keep_batch)
@@ -123,13 +157,14 @@ def label_shard(scorer, root, paths, label_file, failed_file, batch_size=32, num
     with tqdm(total=len(paths), initial=len(paths) - len(todo), unit='img', disable=not progress,
               desc=f'label {Path(label_file).stem}') as bar:
         for batch in loader:
-            good = [(todo[i], image) for i, image, _ in batch if image is not None]
-            bad = [(todo[i], error) for i, image, error in batch if image is None]
+            good = [(todo[i], image, key) for i, image, _, key in batch if image is not None]
+            bad = [(todo[i], error, key) for i, image, error, key in batch if image is None]
             if good:
-                probabilities = scorer(torch.stack([image for _, image in good])).cpu().tolist()
-                labels.append([[path, *(f'{p:.6f}' for p in row)] for (path, _), row in zip(good, probabilities)])
-            failures.append([[path, error] for path, error in bad])
-            for path, error in bad:
+                probabilities = scorer(torch.stack([image for _, image, _ in good])).cpu().tolist()
+                labels.append([[path, *(f'{p:.6f}' for p in row), _content(key)]
+                               for (path, _, key), row in zip(good, probabilities)])
+            failures.append([[path, error, _content(key)] for path, error, key in bad])
+            for path, error, _ in bad:
                 tqdm.write(f'skipped unreadable image {path}: {error}', file=sys.stderr)
             labelled, failed = labelled + len(good), failed + len(bad)
             bar.update(len(batch))
@@ -152,10 +187,10 @@ def merge_parts(parts_dir, count, paths, out, val_fraction):
     for index in range(count):
         label_file, failed_file, _ = part_paths(parts_dir, index, count)
         for target, path, columns in ((labelled, label_file, LABEL_COLUMNS), (failed, failed_file, FAILED_COLUMNS)):
-            for row in ResumableCSV(path, columns).recover():
+            for row in ResumableCSV(path, [*columns, CONTENT_COLUMN]).recover():
                 if row[0] in labelled or row[0] in failed:
                     raise InputError(f'{row[0]} appears in more than one shard part under {parts_dir}.')
-                target[row[0]] = row
+                target[row[0]] = row[:-1]  # the content key stays in the parts
     missing = [p for p in paths if p not in labelled and p not in failed]
     if missing:
         raise InputError(f'{len(missing)} images have no label yet (e.g. {missing[:3]}); rerun the shards.')
