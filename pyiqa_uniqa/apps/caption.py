@@ -24,7 +24,7 @@ from tqdm import tqdm
 from pyiqa_uniqa.content_keys import file_key, still_same
 from pyiqa_uniqa.data.images import UnreadableImageError
 from pyiqa_uniqa.files import atomic_write
-from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.errors import Interrupted, UserError
 from pyiqa_uniqa.sharding import parse_shard, shard_of
 from pyiqa_uniqa.uniqa_pretrain.caption_prompts import TASKS, CaptionPrompts, mos_levels
 from pyiqa_uniqa.uniqa_pretrain.captioning_models import (
@@ -167,13 +167,19 @@ def caption_images(rows, captioner, task, out_path, batch_size=8, progress=True,
     failed = []
     with RecordAppender(out_path) as appender, tqdm(total=len(rows), initial=len(rows) - len(todo), unit='img',
                                                     desc=f'caption {task}', disable=not progress, file=sys.stderr) as bar:
-        for start in range(0, len(todo), batch_size):
-            batch = todo[start:start + batch_size]
-            keys = [_file_key_or_none(row.path) for row in batch]  # before decoding: see content_keys
-            captions = _caption_batch(captioner, task, batch, failed)
-            appender.write([{**_record(row, task, captioner, caption), 'file': key}
-                            for row, caption, key in zip(batch, captions, keys) if caption is not None])
-            bar.update(len(batch))
+        written = 0
+        try:
+            for start in range(0, len(todo), batch_size):
+                batch = todo[start:start + batch_size]
+                keys = [_file_key_or_none(row.path) for row in batch]  # before decoding: see content_keys
+                captions = _caption_batch(captioner, task, batch, failed)
+                records = [{**_record(row, task, captioner, caption), 'file': key}
+                           for row, caption, key in zip(batch, captions, keys) if caption is not None]
+                appender.write(records)
+                written += len(records)
+                bar.update(len(batch))
+        except KeyboardInterrupt:  # the CLI says how many are saved and how to resume
+            raise Interrupted(written, out_path) from None
     return {'images': len(rows), 'already_done': already_done, 'changed': len(changed & {r.image for r in rows}),
             'captioned': len(todo) - len(failed), 'missing': len(missing), 'failed': failed,
             'torn_lines_dropped': len([p for p in problems if 'torn' in p]), 'out': str(out_path)}

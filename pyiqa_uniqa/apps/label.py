@@ -12,6 +12,7 @@ key (``content_keys``): an image changed since it was labelled (or failed) is la
 its shard runs again, never kept with the old label. When a shard finishes and all shard parts are
 complete, it merges them into ``<out>`` (``--merge`` does only that).
 """
+import contextlib
 import csv
 import hashlib
 import json
@@ -40,6 +41,7 @@ from pyiqa_uniqa.attiqa.prompts_file import load_prompt_pairs
 from pyiqa_uniqa.backbones.clip_input import resize_center_crop
 from pyiqa_uniqa.content_keys import file_key, still_same
 from pyiqa_uniqa.data.images import UnreadableImageError, image_to_tensor
+from pyiqa_uniqa.errors import Interrupted
 from pyiqa_uniqa.files import atomic_write, write_file
 from pyiqa_uniqa.sharding import shard_from_environment, shard_of
 
@@ -155,7 +157,8 @@ def label_shard(scorer, root, paths, label_file, failed_file, batch_size=32, num
                         collate_fn=_keep_batch)
     labelled = failed = 0
     with tqdm(total=len(paths), initial=len(paths) - len(todo), unit='img', disable=not progress,
-              desc=f'label {Path(label_file).stem}') as bar:
+              desc=f'label {Path(label_file).stem}') as bar, _saved_on_interrupt(lambda: labelled + failed,
+                                                                                    Path(label_file).parent):
         for batch in loader:
             good = [(todo[i], image, key) for i, image, _, key in batch if image is not None]
             bad = [(todo[i], error, key) for i, image, error, key in batch if image is None]
@@ -169,6 +172,15 @@ def label_shard(scorer, root, paths, label_file, failed_file, batch_size=32, num
             labelled, failed = labelled + len(good), failed + len(bad)
             bar.update(len(batch))
     return labelled, failed, len(paths) - len(todo)
+
+
+@contextlib.contextmanager
+def _saved_on_interrupt(count, folder):
+    """Ctrl-C becomes ``errors.Interrupted`` with the rows this run saved, for the CLI's resume line."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(count(), folder) from None
 
 
 def split_of(path, val_fraction):

@@ -77,7 +77,7 @@ def test_split_option_captions_one_split_with_bins_over_all_rows(image_table, tm
 
 
 def test_tiny_llava_killed_mid_run_resumes_with_every_image_exactly_once(image_table, tiny_llava, tmp_path,
-                                                                        monkeypatch):
+                                                                        monkeypatch, capsys):
     out = tmp_path / 'caps.jsonl'
     command = ['caption', '--data', str(image_table), '--task', 'aesthetics', '--model', str(tiny_llava),
                '--out', str(out), '--batch-size', '4', '--max-new-tokens', '6', '--no-progress']
@@ -91,6 +91,7 @@ def test_tiny_llava_killed_mid_run_resumes_with_every_image_exactly_once(image_t
 
     monkeypatch.setattr(VisionLanguageCaptioner, 'caption', killed_on_second_batch)
     assert main(command) == 130  # the CLI's status for Ctrl-C
+    assert '4 rows saved to the journal' in capsys.readouterr().err
     assert len(records(out)) == 4  # batch 1 was flushed before the kill
     with open(out, 'a') as f:  # and a write torn by the kill: half a record, no newline
         f.write('{"image": "images/img_04.png", "level": "po')
