@@ -72,6 +72,9 @@ def inside_folder(root, name, source='', what='output folder'):
     where = f'{source}: ' if source else ''
     relative = Path(text)
     problem = None
+    if '\x00' in text:  # no file system allows it; os calls would raise ValueError
+        raise UnsafePathError(f'{where}the name {text!r} contains a NUL byte, which no file name can; '
+                              'fix the list that gave it.')
     if not text or relative == Path('.'):
         problem = 'it names no file'
     elif relative.is_absolute() or relative.drive or text.startswith('~'):
@@ -80,7 +83,12 @@ def inside_folder(root, name, source='', what='output folder'):
         problem = "it contains '..'"
     else:
         target = Path(root) / relative
-        if not target.resolve().is_relative_to(Path(root).resolve()):
+        try:
+            resolved = target.resolve()
+        except (OSError, RuntimeError) as err:  # a symlink loop (RuntimeError before Python 3.13), a name too long
+            raise UnsafePathError(f'{where}the name {text!r} cannot be followed inside the {what} {root} '
+                                  f'({getattr(err, "strerror", None) or err}); fix the name or the links.') from None
+        if not resolved.is_relative_to(Path(root).resolve()):
             problem = 'a symlink on the way points outside it'
     if problem:
         raise UnsafePathError(f'{where}the name {text!r} points outside the {what} {root} ({problem}); '

@@ -1,11 +1,12 @@
-"""The CLI's error style: a user mistake is one line and status 2; --debug shows the traceback."""
+"""The CLI's one boundary: a user mistake is one line and status 2, Ctrl-C is status 130 with a word about
+resuming, a bug is one line naming --debug and status 1; --debug shows the traceback; --version."""
 import subprocess
 import sys
 
 import pytest
 
 from pyiqa_uniqa.apps import cli
-from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.errors import Interrupted, UserError
 
 
 class _Command:
@@ -43,10 +44,39 @@ def test_debug_shows_the_traceback_and_a_commands_own_debug_stays_its_own(fake_c
     assert cli.main(['fake', '--debug']) == 2  # the command's --debug is not the global one
 
 
-def test_bugs_keep_their_traceback(fake_command):
-    fake_command.raises = ZeroDivisionError('a bug')
+def test_a_bug_is_one_line_naming_debug_and_status_1(fake_command, capsys):
+    fake_command.raises = ZeroDivisionError('a bug\nsecond line')
+    assert cli.main(['fake']) == 1
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and 'this is a bug' in err and 'ZeroDivisionError: a bug' in err
+    assert '--debug fake' in err and 'Traceback' not in err
     with pytest.raises(ZeroDivisionError):
-        cli.main(['fake'])
+        cli.main(['--debug', 'fake'])
+
+
+def test_an_os_error_is_one_line_and_status_1(fake_command, capsys):
+    fake_command.raises = OSError(28, 'No space left on device', 'out.csv')
+    assert cli.main(['fake']) == 1
+    assert capsys.readouterr().err == "pyiqa-uniqa fake: error: [Errno 28] No space left on device: 'out.csv'\n"
+
+
+@pytest.mark.parametrize('raised, line', [
+    (KeyboardInterrupt(), 'pyiqa-uniqa fake: interrupted\n'),
+    (Interrupted(7, 'out.csv.journal'),
+     'pyiqa-uniqa fake: interrupted: 7 rows saved to the journal (out.csv.journal); run the same command to resume\n'),
+])
+def test_ctrl_c_is_status_130_and_says_how_to_resume(fake_command, capsys, raised, line):
+    fake_command.raises = raised
+    assert cli.main(['fake']) == 130
+    assert capsys.readouterr().err.lstrip('\n') == line
+
+
+def test_version_names_the_package_and_pyiqa(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(['--version'])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith('pyiqa-uniqa 0.') and '(pyiqa 0.' in out
 
 
 def test_help_is_instant_and_imports_no_command():

@@ -80,3 +80,14 @@ def test_inside_folder_refuses_escapes(tmp_path, name, reason):
     assert isinstance(info.value, UserError)
     with pytest.raises(UnsafePathError, match=f'outside the image folder {root}'):
         inside_folder(root, name, what='image folder')
+
+
+@pytest.mark.parametrize('name, reason', [
+    ('a\x00b.png', 'contains a NUL byte'), ('loop1/x.png', 'cannot be followed'),
+])
+def test_inside_folder_turns_names_no_file_can_have_into_the_family(tmp_path, name, reason):
+    (tmp_path / 'loop1').symlink_to('loop2')
+    (tmp_path / 'loop2').symlink_to('loop1')
+    with pytest.raises(UnsafePathError, match=reason) as info:
+        inside_folder(tmp_path, name, source='list.txt, line 2')
+    assert str(info.value).startswith('list.txt, line 2: ')

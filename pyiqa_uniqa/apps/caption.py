@@ -7,9 +7,12 @@ model, prompt, caption.
 
 Resume: records are appended and fsync'ed per batch; a restarted run with the same command skips
 images already in the output file (and cuts a torn last line), so a killed job ends with every
-image captioned exactly once. ``--shard i/n`` takes every n-th image starting at i (0-based) and
+image captioned exactly once. Each record holds its image's content key (``content_keys``): an image
+changed since its caption was written is captioned again and its old record dropped; a record
+without a key (written before keys existed) counts as changed. ``--shard i/n`` takes every n-th image starting at i (0-based) and
 writes ``<out stem>.shard<i>of<n>.jsonl``; the level bins are still computed over the whole CSV.
 """
+import json
 import logging
 import sys
 from dataclasses import dataclass
@@ -18,8 +21,10 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from pyiqa_uniqa.content_keys import file_key, still_same
 from pyiqa_uniqa.data.images import UnreadableImageError
-from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.files import atomic_write
+from pyiqa_uniqa.errors import Interrupted, UserError
 from pyiqa_uniqa.sharding import parse_shard, shard_of
 from pyiqa_uniqa.uniqa_pretrain.caption_prompts import TASKS, CaptionPrompts, mos_levels
 from pyiqa_uniqa.uniqa_pretrain.captioning_models import (
@@ -131,7 +136,7 @@ def _severity(value):
 def caption_images(rows, captioner, task, out_path, batch_size=8, progress=True, skip_missing=False):
     """Caption ``rows`` not yet in ``out_path``; returns a summary dict."""
     out_path = Path(out_path)
-    done, problems = set(), []
+    done, problems, changed = set(), [], set()
     if out_path.exists():
         records, problems = read_records(out_path)  # a damaged line mid-file raises, naming it
         for record in records:
@@ -140,7 +145,15 @@ def caption_images(rows, captioner, task, out_path, batch_size=8, progress=True,
                     f'{out_path} already holds captions from task {record.get("task")!r} with model '
                     f'{record.get("model")!r}; this run is task {task!r} with {captioner.name!r}. '
                     'Use another --out, or the same task and model to resume.')
-            done.add(record.get('image'))
+        # a caption is kept only for the content it describes (content_keys); a changed image's
+        # record is dropped (the file is rewritten whole) and the image captioned again
+        path_of = {row.image: row.path for row in rows}
+        changed = {r.get('image') for r in records
+                   if r.get('image') in path_of and not still_same(path_of[r['image']], r.get('file'))}
+        if changed:
+            with atomic_write(out_path, 'w', encoding='utf-8') as f:
+                f.writelines(json.dumps(r, ensure_ascii=False) + '\n' for r in records if r.get('image') not in changed)
+        done = {r.get('image') for r in records} - changed
     todo = [row for row in rows if row.image not in done]
     already_done = len(rows) - len(todo)
     missing = [row for row in todo if not row.path.is_file()]
@@ -154,15 +167,29 @@ def caption_images(rows, captioner, task, out_path, batch_size=8, progress=True,
     failed = []
     with RecordAppender(out_path) as appender, tqdm(total=len(rows), initial=len(rows) - len(todo), unit='img',
                                                     desc=f'caption {task}', disable=not progress, file=sys.stderr) as bar:
-        for start in range(0, len(todo), batch_size):
-            batch = todo[start:start + batch_size]
-            captions = _caption_batch(captioner, task, batch, failed)
-            appender.write([_record(row, task, captioner, caption)
-                            for row, caption in zip(batch, captions) if caption is not None])
-            bar.update(len(batch))
-    return {'images': len(rows), 'already_done': already_done,
+        written = 0
+        try:
+            for start in range(0, len(todo), batch_size):
+                batch = todo[start:start + batch_size]
+                keys = [_file_key_or_none(row.path) for row in batch]  # before decoding: see content_keys
+                captions = _caption_batch(captioner, task, batch, failed)
+                records = [{**_record(row, task, captioner, caption), 'file': key}
+                           for row, caption, key in zip(batch, captions, keys) if caption is not None]
+                appender.write(records)
+                written += len(records)
+                bar.update(len(batch))
+        except KeyboardInterrupt:  # the CLI says how many are saved and how to resume
+            raise Interrupted(written, out_path) from None
+    return {'images': len(rows), 'already_done': already_done, 'changed': len(changed & {r.image for r in rows}),
             'captioned': len(todo) - len(failed), 'missing': len(missing), 'failed': failed,
             'torn_lines_dropped': len([p for p in problems if 'torn' in p]), 'out': str(out_path)}
+
+
+def _file_key_or_none(path):
+    try:
+        return file_key(path)
+    except OSError:  # unreadable: the captioner reports it
+        return None
 
 
 def _caption_batch(captioner, task, batch, failed):
@@ -236,7 +263,8 @@ def run(args):
     out = shard_output_path(args.out, index, count)
     summary = caption_images(rows, captioner, args.task, out, args.batch_size,
                              progress=not args.no_progress, skip_missing=args.skip_missing)
-    print(f"{summary['out']}: {summary['captioned']} captioned now, {summary['already_done']} already done, "
+    print(f"{summary['out']}: {summary['captioned']} captioned now ({summary['changed']} of them again because the "
+          f"image changed), {summary['already_done']} already done, "
           f"{summary['missing']} missing, {len(summary['failed'])} unreadable "
           f"(of {summary['images']} images in shard {index}/{count}).")
     for line in summary['failed'][:10]:

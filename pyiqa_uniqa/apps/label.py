@@ -7,9 +7,12 @@ could not be read (reported, skipped, never retried silently).
 
 Long jobs: ``--shard i/n`` (or torchrun's RANK/WORLD_SIZE) takes every n-th image. Each shard
 appends to its own part file under ``<out>.parts/`` batch by batch (flushed), so a killed shard
-resumes where it stopped with nothing lost or labelled twice. When a shard finishes and all shard
-parts are complete, it merges them into ``<out>`` (``--merge`` does only that).
+resumes where it stopped with nothing lost or labelled twice. A part row holds its image's content
+key (``content_keys``): an image changed since it was labelled (or failed) is labelled again when
+its shard runs again, never kept with the old label. When a shard finishes and all shard parts are
+complete, it merges them into ``<out>`` (``--merge`` does only that).
 """
+import contextlib
 import csv
 import hashlib
 import json
@@ -22,6 +25,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from pyiqa_uniqa.apps.bench.metric_checks import check_device
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
 from pyiqa_uniqa.attiqa.clip_scorer import (
     CLIPAttributeScorer,
@@ -35,19 +39,36 @@ from pyiqa_uniqa.attiqa.label_store import ResumableCSV
 from pyiqa_uniqa.attiqa.prompt_bank import DEFAULT_PAIRS
 from pyiqa_uniqa.attiqa.prompts_file import load_prompt_pairs
 from pyiqa_uniqa.backbones.clip_input import resize_center_crop
+from pyiqa_uniqa.content_keys import file_key, still_same
 from pyiqa_uniqa.data.images import UnreadableImageError, image_to_tensor
+from pyiqa_uniqa.errors import Interrupted
 from pyiqa_uniqa.files import atomic_write, write_file
 from pyiqa_uniqa.sharding import shard_from_environment, shard_of
 
 PATH_COLUMN = 'image_path'
 LABEL_COLUMNS = [PATH_COLUMN, *ATTRIBUTES]
 FAILED_COLUMNS = ['image_path', 'error']
+# shard parts also hold each image's content key (content_keys, as JSON): a resumed shard keeps a
+# label or a failure only while the file still has the content it was made from
+CONTENT_COLUMN = 'content'
 
 
 def _check_probabilities(row):
-    for value in row[1:]:
+    for value in row[1:1 + len(ATTRIBUTES)]:
         if not 0.0 <= float(value) <= 1.0:
             raise ValueError(value)
+
+
+def _content(key):
+    return json.dumps(key, separators=(',', ':'))
+
+
+def _same_content(root, row):
+    try:
+        key = json.loads(row[-1])
+    except ValueError:
+        return False
+    return still_same(Path(root) / row[0], key)
 
 
 def part_paths(parts_dir, index, count):
@@ -60,7 +81,9 @@ def listing_fingerprint(paths):
 
 
 def check_manifest(parts_dir, manifest):
-    """The parts of one job must come from the same images, shard count and prompts."""
+    """The parts of one job must come from the same images, shard count, prompts and CLIP. Only
+    compares: ``write_manifest`` records a new job once its model has loaded, so a mistake in the
+    request (a bad --backbone-weights) leaves nothing that would refuse the corrected retry."""
     path = parts_dir / 'manifest.json'
     if path.exists():
         try:
@@ -73,7 +96,11 @@ def check_manifest(parts_dir, manifest):
         if changed:
             raise InputError(f'{parts_dir} holds parts of a different job ({", ".join(changed)} changed). '
                              'Resume with the same --images/--prompts/--shard n/CLIP, or use another --out.')
-    else:
+
+
+def write_manifest(parts_dir, manifest):
+    path = parts_dir / 'manifest.json'
+    if not path.exists():
         parts_dir.mkdir(parents=True, exist_ok=True)
         write_file(path, json.dumps(manifest, indent=1))  # shards starting together write the same manifest
 
@@ -88,13 +115,19 @@ class LabelImages:
         return len(self.paths)
 
     def __getitem__(self, position):
-        try:  # draft_size: a large JPEG decodes at a reduced scale, still at least CLIP's size
-            image = image_to_tensor(self.root / self.paths[position], draft_size=self.size)
+        """-> (position, image or None, error or '', content key or None)."""
+        path = self.root / self.paths[position]
+        try:  # the key first: an edit made while the image is decoded shows at the next resume
+            key = file_key(path)
         except FileNotFoundError:  # reported and skipped like a damaged file
-            return position, None, 'missing file'
+            return position, None, 'missing file', None
+        except OSError as err:
+            return position, None, str(err), None
+        try:  # draft_size: a large JPEG decodes at a reduced scale, still at least CLIP's size
+            image = image_to_tensor(path, draft_size=self.size)
         except UnreadableImageError as err:
-            return position, None, str(err)
-        return position, resize_center_crop(image.unsqueeze(0), self.size)[0], ''
+            return position, None, str(err), key
+        return position, resize_center_crop(image.unsqueeze(0), self.size)[0], '', key
 
 
 def _keep_batch(items):
@@ -106,27 +139,48 @@ def _keep_batch(items):
 def label_shard(scorer, root, paths, label_file, failed_file, batch_size=32, num_workers=0, progress=True):
     """Label ``paths`` into ``label_file`` (resuming), unreadable ones into ``failed_file``.
     Returns (newly labelled, newly failed, already done)."""
-    labels = ResumableCSV(label_file, LABEL_COLUMNS, _check_probabilities)
-    failures = ResumableCSV(failed_file, FAILED_COLUMNS)
-    done = {row[0] for row in labels.recover()} | {row[0] for row in failures.recover()}
+    labels = ResumableCSV(label_file, [*LABEL_COLUMNS, CONTENT_COLUMN], _check_probabilities)
+    failures = ResumableCSV(failed_file, [*FAILED_COLUMNS, CONTENT_COLUMN])
+    done, changed = set(), 0
+    for store in (labels, failures):
+        rows = store.recover()
+        kept = [row for row in rows if _same_content(root, row)]
+        if len(kept) < len(rows):  # files changed since: their rows go, the images are labelled again
+            store.rewrite(kept)
+            changed += len(rows) - len(kept)
+        done |= {row[0] for row in kept}
+    if changed:
+        tqdm.write(f'{changed} image(s) changed since they were labelled (or failed): labelling them again',
+                   file=sys.stderr)
     todo = [p for p in paths if p not in done]
     loader = DataLoader(LabelImages(root, todo, scorer.size), batch_size=batch_size, num_workers=num_workers,
                         collate_fn=_keep_batch)
     labelled = failed = 0
     with tqdm(total=len(paths), initial=len(paths) - len(todo), unit='img', disable=not progress,
-              desc=f'label {Path(label_file).stem}') as bar:
+              desc=f'label {Path(label_file).stem}') as bar, _saved_on_interrupt(lambda: labelled + failed,
+                                                                                    Path(label_file).parent):
         for batch in loader:
-            good = [(todo[i], image) for i, image, _ in batch if image is not None]
-            bad = [(todo[i], error) for i, image, error in batch if image is None]
+            good = [(todo[i], image, key) for i, image, _, key in batch if image is not None]
+            bad = [(todo[i], error, key) for i, image, error, key in batch if image is None]
             if good:
-                probabilities = scorer(torch.stack([image for _, image in good])).cpu().tolist()
-                labels.append([[path, *(f'{p:.6f}' for p in row)] for (path, _), row in zip(good, probabilities)])
-            failures.append([[path, error] for path, error in bad])
-            for path, error in bad:
+                probabilities = scorer(torch.stack([image for _, image, _ in good])).cpu().tolist()
+                labels.append([[path, *(f'{p:.6f}' for p in row), _content(key)]
+                               for (path, _, key), row in zip(good, probabilities)])
+            failures.append([[path, error, _content(key)] for path, error, key in bad])
+            for path, error, _ in bad:
                 tqdm.write(f'skipped unreadable image {path}: {error}', file=sys.stderr)
             labelled, failed = labelled + len(good), failed + len(bad)
             bar.update(len(batch))
     return labelled, failed, len(paths) - len(todo)
+
+
+@contextlib.contextmanager
+def _saved_on_interrupt(count, folder):
+    """Ctrl-C becomes ``errors.Interrupted`` with the rows this run saved, for the CLI's resume line."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(count(), folder) from None
 
 
 def split_of(path, val_fraction):
@@ -145,10 +199,10 @@ def merge_parts(parts_dir, count, paths, out, val_fraction):
     for index in range(count):
         label_file, failed_file, _ = part_paths(parts_dir, index, count)
         for target, path, columns in ((labelled, label_file, LABEL_COLUMNS), (failed, failed_file, FAILED_COLUMNS)):
-            for row in ResumableCSV(path, columns).recover():
+            for row in ResumableCSV(path, [*columns, CONTENT_COLUMN]).recover():
                 if row[0] in labelled or row[0] in failed:
                     raise InputError(f'{row[0]} appears in more than one shard part under {parts_dir}.')
-                target[row[0]] = row
+                target[row[0]] = row[:-1]  # the content key stays in the parts
     missing = [p for p in paths if p not in labelled and p not in failed]
     if missing:
         raise InputError(f'{len(missing)} images have no label yet (e.g. {missing[:3]}); rerun the shards.')
@@ -194,13 +248,16 @@ def run(args):
     pairs = load_prompt_pairs(args.prompts) if args.prompts else dict(DEFAULT_PAIRS)
     out = Path(args.out)
     parts_dir = out.with_name(out.name + '.parts')
-    check_manifest(parts_dir, {'images': len(paths), 'listing': listing_fingerprint(paths), 'shards': count,
-                               'prompts': {k: list(v) for k, v in pairs.items()},
-                               'clip': [args.model_name, str(labeller_weights(args)), args.precision]})
+    manifest = {'images': len(paths), 'listing': listing_fingerprint(paths), 'shards': count,
+                'prompts': {k: list(v) for k, v in pairs.items()},
+                'clip': [args.model_name, str(labeller_weights(args)), args.precision]}
+    check_manifest(parts_dir, manifest)
     if not args.merge:
+        check_device(args.device)
         device = args.device or (f'cuda:{os.environ.get("LOCAL_RANK", "0")}' if torch.cuda.is_available() else 'cpu')
         clip_model, tokenizer = build_clip_from_args(args, device)
         scorer = CLIPAttributeScorer(clip_model, tokenizer, pairs, args.precision)
+        write_manifest(parts_dir, manifest)
         label_file, failed_file, done_marker = part_paths(parts_dir, index, count)
         labelled, failed, skipped = label_shard(
             scorer, root, shard_of(paths, index, count), label_file, failed_file, args.batch_size,

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from pyiqa_uniqa.attiqa.errors import InputError
+from pyiqa_uniqa.files import write_file
 
 
 class ResumableCSV:
@@ -48,6 +49,10 @@ class ResumableCSV:
     def append(self, rows):
         if rows:
             self._append_text(self._format(rows))
+
+    def rewrite(self, rows):
+        """Replace the file by the header and ``rows`` (atomically): drops rows that no longer hold."""
+        write_file(self.path, self._format([self.columns, *rows]))
 
     def _is_valid(self, row):
         if len(row) != len(self.columns):

@@ -254,6 +254,8 @@ def build(images, out, options=None, progress=True):
     sources = sorted(list_sources(images), key=lambda source: (stable_seed(options.seed, source[0]), source[0]))
     out = Path(out)
     image_dir = out.parent / f'{out.stem}_images'
+    for photo, _ in sources:  # every name is checked before the first folder is made
+        inside_folder(image_dir, f'{photo}/pristine.png', source=f'--images {images}')
     created = [folder for folder in (out.parent, image_dir) if not folder.exists()]
     image_dir.mkdir(parents=True, exist_ok=True)
     records = {'train': [], 'test': []}

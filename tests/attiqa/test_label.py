@@ -174,3 +174,40 @@ def test_half_precision_labels_stay_close_to_fp32(tiny_scorer):
     images = torch.rand(4, 3, 64, 80, generator=torch.Generator().manual_seed(0))
     reference, labels = tiny_scorer(images), half(images)
     assert not torch.equal(labels, reference) and (labels - reference).abs().max() < 0.02
+
+
+def test_a_bad_backbone_weights_leaves_no_manifest_and_the_corrected_retry_runs(image_folder, tmp_path, capsys):
+    from pyiqa_uniqa.apps.cli import main
+    out = tmp_path / 'attrs.csv'
+    common = ['label', '--images', str(image_folder), '--out', str(out), '--model-name', 'tiny-clip-quickgelu',
+              '--batch-size', '4', '--num-workers', '0', '--no-progress']
+    assert main(common + ['--backbone-weights', str(tmp_path / 'no_such.pt')]) == 2
+    assert 'no_such.pt' in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no parts folder, no manifest
+    assert main(common + ['--backbone-weights', 'random']) == 0
+    assert out.is_file()
+
+
+def test_an_image_changed_since_it_was_labelled_is_labelled_again(image_folder, tmp_path, capsys):
+    import shutil
+
+    import pandas as pd
+    from PIL import Image
+
+    from pyiqa_uniqa.apps.cli import main
+    images = tmp_path / 'images'
+    shutil.copytree(image_folder, images)
+    out = tmp_path / 'attrs.csv'
+    argv = ['label', '--images', str(images), '--out', str(out), '--model-name', 'tiny-clip-quickgelu',
+            '--backbone-weights', 'random', '--batch-size', '4', '--num-workers', '0', '--no-progress']
+    assert main(argv) == 0
+    before = pd.read_csv(out).set_index('image_path')
+    changed = before.index[0]
+    Image.new('RGB', (64, 64), 'white').save(images / changed)  # new content under the same name
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert '1 image(s) changed since they were labelled' in capsys.readouterr().err
+    after = pd.read_csv(out).set_index('image_path')
+    assert list(after.index) == list(before.index)  # one row per image still
+    assert not after.loc[changed, list(ATTRIBUTES)].equals(before.loc[changed, list(ATTRIBUTES)])
+    assert after.drop(changed).equals(before.drop(changed))

@@ -1,6 +1,7 @@
 """build-dq: deterministic, resumable, and every label agrees with the distortion actually applied."""
 import json
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -154,3 +155,15 @@ def test_images_are_never_written_through_a_link_out_of_the_output_folder(photo_
     err = capsys.readouterr().err
     assert 'points outside the output folder' in err and 'Traceback' not in err
     assert list(outside.iterdir()) == []
+
+
+def test_an_unsafe_source_name_is_refused_before_any_folder_is_made(photo_folder, tmp_path, capsys):
+    from pyiqa_uniqa.apps.cli import main
+    images = tmp_path / 'images'
+    shutil.copytree(photo_folder, images)
+    shutil.copy(next(images.glob('*.png')), images / '...png')  # its name, less the suffix, is '..'
+    out = tmp_path / 'out' / 'dq.json'
+    assert main(['build-dq', '--images', str(images), '--out', str(out), '--quiet']) == 2
+    err = capsys.readouterr().err
+    assert "the name '../pristine.png' points outside" in err and 'Traceback' not in err
+    assert not (tmp_path / 'out').exists()  # no dq_images/ left behind

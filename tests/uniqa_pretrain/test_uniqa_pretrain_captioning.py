@@ -52,7 +52,7 @@ def test_template_captions_from_level_and_distortion_columns(image_table, tmp_pa
     assert first['caption'] == 'The quality of the image is bad. It shows no visible distortion.'
     assert last['level'] == 'perfect'
     assert last['caption'] == 'The quality of the image is perfect. It shows mild JPEG compression artefacts.'
-    assert set(first) == {'image', 'level', 'level_index', 'mos', 'task', 'model', 'prompt', 'caption'}
+    assert set(first) == {'image', 'level', 'level_index', 'mos', 'task', 'model', 'prompt', 'caption', 'file'}
     assert first['model'] == 'template' and first['task'] == 'quality'
 
 
@@ -77,7 +77,7 @@ def test_split_option_captions_one_split_with_bins_over_all_rows(image_table, tm
 
 
 def test_tiny_llava_killed_mid_run_resumes_with_every_image_exactly_once(image_table, tiny_llava, tmp_path,
-                                                                        monkeypatch):
+                                                                        monkeypatch, capsys):
     out = tmp_path / 'caps.jsonl'
     command = ['caption', '--data', str(image_table), '--task', 'aesthetics', '--model', str(tiny_llava),
                '--out', str(out), '--batch-size', '4', '--max-new-tokens', '6', '--no-progress']
@@ -90,8 +90,8 @@ def test_tiny_llava_killed_mid_run_resumes_with_every_image_exactly_once(image_t
         return real_caption(self, requests)
 
     monkeypatch.setattr(VisionLanguageCaptioner, 'caption', killed_on_second_batch)
-    with pytest.raises(KeyboardInterrupt):
-        main(command)
+    assert main(command) == 130  # the CLI's status for Ctrl-C
+    assert '4 rows saved to the journal' in capsys.readouterr().err
     assert len(records(out)) == 4  # batch 1 was flushed before the kill
     with open(out, 'a') as f:  # and a write torn by the kill: half a record, no newline
         f.write('{"image": "images/img_04.png", "level": "po')
@@ -159,3 +159,20 @@ def test_a_qwen2_vl_class_model_captions_through_the_same_path(image_table, tiny
     got = records(out)
     assert [r['image'] for r in got] == [f'images/img_{i:02d}.png' for i in (9, 10, 11)]
     assert all(r['model'] == str(tiny_qwen2_vl) and 'sharpness' in r['prompt'] for r in got)
+
+
+def test_an_image_changed_since_its_caption_is_captioned_again_once(image_table, tmp_path, capsys):
+    from PIL import Image
+    out = tmp_path / 'caps.jsonl'
+    argv = ['caption', '--data', str(image_table), '--task', 'quality', '--model', 'template', '--out', str(out),
+            '--no-progress']
+    assert main(argv) == 0
+    before = {r['image']: r['file']['sha256'] for r in records(out)}
+    capsys.readouterr()
+    Image.new('RGB', (40, 48), 'red').save(tmp_path / 'images' / 'img_03.png')  # new content, same name
+    assert main(argv) == 0
+    assert '1 captioned now (1 of them again because the image changed), 11 already done' in capsys.readouterr().out
+    after = records(out)
+    assert sorted(r['image'] for r in after) == sorted(before)  # still one record per image
+    changed = {r['image'] for r in after if r['file']['sha256'] != before[r['image']]}
+    assert changed == {'images/img_03.png'}

@@ -15,10 +15,16 @@ def add_metric_arguments(parser):
 
 
 def prepare_metric_command(name, args):
-    """Offline mode, torch threads and the parsed metric specs (a bad spec is a ``MetricSpecError``, a ``UserError``).
+    """Offline mode, torch threads and the parsed metric specs, each checked before any model is loaded:
+    names, options against the constructors (``metric_checks``), ``--device`` and ``--threads``. A
+    mistake is a ``UserError``. pyiqa's own weight downloads fail in one line (``pyiqa_downloads``).
 
     Offline mode is set first: pyiqa reads the Hub settings when it imports huggingface_hub.
     """
+    from pyiqa_uniqa.errors import UserError
+
+    if getattr(args, 'threads', None) is not None and args.threads < 1:
+        raise UserError(f'--threads must be >= 1, not {args.threads}.')
     from pyiqa_uniqa.apps.bench.offline import configure_offline
 
     note = configure_offline(args.offline)
@@ -27,10 +33,15 @@ def prepare_metric_command(name, args):
     import torch
 
     import pyiqa_uniqa  # noqa: F401 - merges the plugin's metric names into pyiqa
+    from pyiqa_uniqa.apps.bench.metric_checks import check_device, check_metric_options
     from pyiqa_uniqa.apps.bench.metric_specs import check_metric_names, parse_metric_specs
+    from pyiqa_uniqa.apps.bench.pyiqa_downloads import guard_pyiqa_downloads
 
     if args.threads:
         torch.set_num_threads(args.threads)
     specs = parse_metric_specs(args.metrics, args.metric_opt)
     check_metric_names(specs)
+    check_metric_options(specs)
+    check_device(getattr(args, 'device', None))
+    guard_pyiqa_downloads()
     return specs

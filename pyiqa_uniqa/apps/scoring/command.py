@@ -11,6 +11,7 @@ Results are appended to a journal (``<out>.journal/``) as they are made: a rerun
 command scores only what is missing, also after a kill. The table is written at the end
 (atomically). See docs/scoring.md.
 """
+import contextlib
 import sys
 from pathlib import Path
 
@@ -45,12 +46,14 @@ def add_arguments(parser):
 
 
 def _validate(args):
+    from pyiqa_uniqa.apps.outputs import check_output_file
     from pyiqa_uniqa.errors import UserError
     from pyiqa_uniqa.apps.scoring.table import table_format
 
     if not args.out:
         raise UserError('--out TABLE is required (.csv, .jsonl or .parquet).')
     table_format(args.out)
+    check_output_file(args.out)
     if args.merge:
         if args.metrics or args.images:
             raise UserError('--merge only joins finished tables: give it the tables and --out, nothing to score.')
@@ -72,12 +75,15 @@ def _validate(args):
 
 
 def _merge(args):
+    from pyiqa_uniqa.apps.scoring.shard_manifest import check_complete
     from pyiqa_uniqa.apps.scoring.table import merge_tables, read_table, write_table
 
     tables = [read_table(path) for path in args.merge]
+    count = check_complete(args.merge, tables)
     merged = merge_tables(tables, args.merge)
     write_table(merged, args.out)
-    print(f'score: merged {len(args.merge)} tables, {len(merged)} rows -> {args.out}', file=sys.stderr)
+    print(f'score: merged {len(args.merge)} tables (all {count} shards), {len(merged)} rows -> {args.out}',
+          file=sys.stderr)
     return 0
 
 
@@ -87,17 +93,30 @@ def summary_lines(run):
         task = ' (describe)' if s.task == 'describe' else ''
         rate = f', {s.images_per_second:.2f} images/s' if s.scored else ''
         lines.append(f'{s.label}{task}: {s.total} images ({s.scored} scored now in {s.seconds:.1f} s '
-                     f'[{s.cpu_seconds:.2f} CPU-s]{rate}, '
+                     f'[{s.cpu_seconds:.2f} CPU-s]{rate}, {s.changed} of them again because the file changed; '
                      f'{s.cached} from the journal), {s.failed} without a value')
     return lines
 
 
 def run(args):
-    from pyiqa_uniqa.errors import UserError
+    from pyiqa_uniqa.apps.outputs import output_lock
+    from pyiqa_uniqa.apps.scoring.processes import current_processes
 
     _validate(args)
     if args.merge:
-        return _merge(args)
+        with output_lock(args.out):
+            return _merge(args)
+    processes = current_processes()
+    try:
+        # rank 0 holds the lock for all ranks: the others write only their own journal files
+        with output_lock(args.out) if processes.rank == 0 else contextlib.nullcontext():
+            return _score(args, processes)
+    finally:
+        processes.close()
+
+
+def _score(args, processes):
+    from pyiqa_uniqa.errors import UserError
     from pyiqa_uniqa.apps.bench.command_setup import prepare_metric_command
 
     specs = prepare_metric_command('score', args)
@@ -105,37 +124,41 @@ def run(args):
 
     from pyiqa_uniqa.apps.scoring.engine import ScoreSettings, resolve_columns, score_rows
     from pyiqa_uniqa.apps.scoring.inputs import find_images, pair_with_folder
-    from pyiqa_uniqa.apps.scoring.processes import current_processes
+    from pyiqa_uniqa.apps.scoring.shard_manifest import manifest_path, write_manifest
     from pyiqa_uniqa.apps.scoring.table import table_records, write_table
     from pyiqa_uniqa.sharding import parse_shard, shard_of
 
     columns = resolve_columns(specs, args.precision, args.describe)
-    processes = current_processes()
-    try:
-        if args.shard and processes.world > 1:
-            raise UserError('--shard and torchrun both split the work; use one of them.')
-        shard = parse_shard(args.shard) if args.shard else None
-        images = find_images(args.images, args.image_root, args.path_column, args.ref_column)
-        if args.ref:
-            images = pair_with_folder(images, args.ref)
-        rows = shard_of(images.rows, *shard) if shard else images.rows
-        if images.duplicates:
-            print(f'score: {images.duplicates} row(s) listed twice were scored once', file=sys.stderr)
-        writer = (f'shard-{shard[0]}-of-{shard[1]}' if shard else
-                  f'rank-{processes.rank}-of-{processes.world}' if processes.world > 1 else 'main')
-        journal = Path(args.journal or f'{args.out}.journal')
-        if args.no_resume and processes.rank == 0 and journal.is_dir():
-            shutil.rmtree(journal)
-        settings = ScoreSettings(device=args.device, precision=args.precision, batch_size=args.batch_size,
-                                 num_workers=args.num_workers, journal=journal, writer=writer,
-                                 progress=not args.no_progress)
-        result = score_rows(rows, columns, settings, processes)
-        if processes.rank != 0:
-            return 0
-        table = table_records(result, args.min_confidence)
-        write_table(table, args.out)
-    finally:
-        processes.close()
+    if args.shard and processes.world > 1:
+        raise UserError('--shard and torchrun both split the work; use one of them.')
+    shard = parse_shard(args.shard) if args.shard else None
+    images = find_images(args.images, args.image_root, args.path_column, args.ref_column)
+    if args.ref:
+        images = pair_with_folder(images, args.ref)
+    needs_ref = [c.spec.label for c in columns if c.full_reference and c.task == 'score']
+    if needs_ref and not any(row.ref for row in images.rows):
+        raise UserError(f'{", ".join(needs_ref)}: full-reference metric(s) need a reference per image: give '
+                        '--ref FOLDER (matched by relative path) or a CSV with a ref column as --images.')
+    rows = shard_of(images.rows, *shard) if shard else images.rows
+    if images.duplicates:
+        print(f'score: {images.duplicates} row(s) listed twice were scored once', file=sys.stderr)
+    writer = (f'shard-{shard[0]}-of-{shard[1]}' if shard else
+              f'rank-{processes.rank}-of-{processes.world}' if processes.world > 1 else 'main')
+    journal = Path(args.journal or f'{args.out}.journal')
+    if args.no_resume and processes.rank == 0 and journal.is_dir():
+        shutil.rmtree(journal)
+    settings = ScoreSettings(device=args.device, precision=args.precision, batch_size=args.batch_size,
+                             num_workers=args.num_workers, journal=journal, writer=writer,
+                             progress=not args.no_progress)
+    result = score_rows(rows, columns, settings, processes)
+    if processes.rank != 0:
+        return 0
+    table = table_records(result, args.min_confidence, images.kept)
+    write_table(table, args.out)
+    if shard:
+        write_manifest(args.out, shard, images.rows, columns)
+    else:  # a table of every row now stands where a shard's may have stood
+        manifest_path(args.out).unlink(missing_ok=True)
     for line in summary_lines(result):
         print(f'score: {line}', file=sys.stderr)
     unreadable = sum(1 for row in table if row['error'])

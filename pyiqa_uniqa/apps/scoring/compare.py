@@ -156,10 +156,19 @@ def run(args):
         raise UserError('compare: give at least two folders to compare.')
     if args.resamples < 100 or not 0 < args.level < 1:
         raise UserError('compare: --resamples must be >= 100 and --level between 0 and 1.')
+    from pyiqa_uniqa.apps.outputs import check_output_folder, output_lock
+
+    check_output_folder(args.out)
     specs = prepare_metric_command('compare', args)
+    with output_lock(args.out):
+        return _compare(args, specs)
+
+
+def _compare(args, specs):
     import pandas as pd
 
-    from pyiqa_uniqa.files import atomic_write
+    from pyiqa_uniqa.apps.outputs import staged_files
+    from pyiqa_uniqa.errors import UserError
     from pyiqa_uniqa.apps.scoring.columns import metric_config
     from pyiqa_uniqa.apps.scoring.engine import ScoreSettings, resolve_columns
 
@@ -168,6 +177,10 @@ def run(args):
     except ValueError as err:
         raise UserError(f'compare: {err}.') from None
     columns = resolve_columns(specs)
+    needs_ref = [c.spec.label for c in columns if c.full_reference]
+    if needs_ref and not args.ref:
+        raise UserError(f'compare: {", ".join(needs_ref)}: full-reference metric(s) need --ref FOLDER (the '
+                        'reference images, matched by relative path).')
     out = Path(args.out)
     settings = ScoreSettings(device=args.device, batch_size=args.batch_size, num_workers=args.num_workers,
                              journal=out / 'journal', progress=not args.no_progress)
@@ -178,14 +191,12 @@ def run(args):
                         f'{scores["error"].iloc[0]}')
     lower_better = {c.spec.label: bool(metric_config(c.spec.name).get('lower_better', False)) for c in columns}
     summary, differences = summarise(scores, names, labels, lower_better, args.resamples, args.level, args.seed)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, rows in (('summary.csv', summary), ('differences.csv', differences), ('scores.csv', None)):
-        with atomic_write(out / name, 'w', newline='', encoding='utf-8') as f:
-            (scores if rows is None else pd.DataFrame(rows)).to_csv(f, index=False)
-    distribution_figure(scores, names, labels, out / 'distributions.png')
     report = _markdown(summary, differences, args.level, command_line(args))
-    with atomic_write(out / 'compare.md', 'w', encoding='utf-8') as f:
-        f.write(report + '\n![score distributions](distributions.png)\n')
+    with staged_files(out) as stage:  # the report's files appear together or not at all
+        for name, rows in (('summary.csv', summary), ('differences.csv', differences), ('scores.csv', None)):
+            (scores if rows is None else pd.DataFrame(rows)).to_csv(stage / name, index=False)
+        distribution_figure(scores, names, labels, stage / 'distributions.png')
+        (stage / 'compare.md').write_text(report + '\n![score distributions](distributions.png)\n', encoding='utf-8')
     print(report)
     failed = (scores['error'] != '').sum()
     if failed:

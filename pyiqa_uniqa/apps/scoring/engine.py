@@ -10,8 +10,10 @@ For each column (metric x task, see ``columns.py``) that still has work:
   again image by image, so one bad image costs only its own row;
 - a progress bar shows images/s and the time left.
 
-Rows whose column already has a result in the journal are skipped, so a rerun (also after a kill)
-scores only what is missing. Results are the rows of ``table.build_table``.
+A result is reused only for the same content: each record holds the ``content_keys.file_key`` of its
+image (and of its reference for full-reference metrics), taken as the image is read, and a row whose
+file no longer has that content is scored again (``ColumnSummary.changed``). So a rerun (also after a
+kill) scores only what is missing or changed. Results are the rows of ``table.build_table``.
 """
 import math
 import os
@@ -24,7 +26,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from pyiqa_uniqa.apps.bench.metric_specs import MetricSpec, check_metric_names, parse_metric_specs
-from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.content_keys import file_key, still_same
+from pyiqa_uniqa.errors import Interrupted, UserError
 from pyiqa_uniqa.apps.scoring.columns import (
     DEFAULT_MIN_CONFIDENCE,
     Column,
@@ -37,7 +40,7 @@ from pyiqa_uniqa.apps.scoring.columns import (
     with_precision,
 )
 from pyiqa_uniqa.apps.scoring.inputs import ImageRow
-from pyiqa_uniqa.apps.scoring.journal import JournalWriter, done_keys, keep, read_journal
+from pyiqa_uniqa.apps.scoring.journal import JournalWriter, done_keys, read_journal
 from pyiqa_uniqa.apps.scoring.processes import Alone
 from pyiqa_uniqa.sharding import shard_of
 
@@ -60,6 +63,7 @@ class ColumnSummary:
     total: int = 0  # rows this process group was asked for
     cached: int = 0  # already in the journal
     scored: int = 0  # scored by this run (all ranks)
+    changed: int = 0  # of those, rows the journal had a result for, made from content the file no longer has
     failed: int = 0  # rows without a result at the end
     seconds: float = 0.0  # wall time of this run's scoring loop (rank 0)
     cpu_seconds: float = 0.0  # CPU time of that loop in rank 0's own process (image reading runs in workers)
@@ -103,13 +107,15 @@ class RowReads:
         if row.problem:
             return {'index': index, 'error': row.problem}
         try:
-            item = {'img': read_like_pyiqa(row.path, self.ours)}
+            # the content key first: an edit made while the image is decoded then shows at the next run
+            item = {'file': file_key(row.path), 'img': read_like_pyiqa(row.path, self.ours)}
         except Exception as err:  # noqa: BLE001 - missing, truncated, not an image: the row reports it
             return {'index': index, 'error': f'{type(err).__name__}: {err}'}
         if self.with_ref:
             if not row.ref:
                 return {'index': index, 'error': 'no reference image for this row: give --ref FOLDER or a ref column'}
             try:
+                item['ref_file'] = file_key(row.ref)
                 item['ref_img'] = read_like_pyiqa(row.ref, self.ours)
             except Exception as err:  # noqa: BLE001 - as above, for the reference
                 return {'index': index, 'error': f'reference {row.ref}: {type(err).__name__}: {err}'}
@@ -147,7 +153,10 @@ def resolve_columns(metrics, precision='fp32', describe=False):
 
 def _device(settings):
     import torch
+
+    from pyiqa_uniqa.apps.bench.metric_checks import check_device
     if settings.device:
+        check_device(settings.device, 'device')
         return settings.device
     if torch.cuda.is_available():
         return f'cuda:{int(os.environ.get("LOCAL_RANK", "0"))}'
@@ -156,7 +165,14 @@ def _device(settings):
 
 def _create(column, device):
     import pyiqa
-    metric = pyiqa.create_metric(column.spec.name, device=device, **column.spec.options)
+
+    from pyiqa_uniqa.apps.bench.metric_checks import refused_options
+    try:
+        metric = pyiqa.create_metric(column.spec.name, device=device, **column.spec.options)
+    except (TypeError, ValueError) as err:
+        if isinstance(err, UserError) or refused_options(column.spec, err) is None:
+            raise
+        raise refused_options(column.spec, err) from err
     check_describable(metric, column)
     return metric
 
@@ -172,12 +188,14 @@ def _records_of_group(metric, column, batch, rows, device, attributes):
             results = [{'error': f'{type(err).__name__}: {err}'}]
         else:
             return [record for i in range(len(images)) for record in _records_of_group(
-                metric, column, {name: batch[name][i:i + 1] for name in ('img', 'ref_img') if name in batch},
+                metric, column, {name: batch[name][i:i + 1] for name in batch if name != 'index'},
                 [rows[i]], device, attributes)]
     records = []
-    for row, result in zip(rows, results):
+    for i, (row, result) in enumerate(zip(rows, results)):
         key = column.row_key(row.key)
-        record = {'column': column.id, 'path': key[0], 'ref': key[1]}
+        record = {'column': column.id, 'path': key[0], 'ref': key[1], 'file': batch['file'][i]}
+        if column.full_reference:
+            record['ref_file'] = batch['ref_file'][i]
         if 'error' in result:
             record['error'] = result['error']
         elif result['score'] is not None and not math.isfinite(result['score']):
@@ -230,12 +248,15 @@ def score_rows(rows, columns, settings, processes=None):
     # each column's rows by journal key, first row of a key only: a no-reference column scores an
     # image once however many refs it has
     keyed = {column.id: _rows_by_key(column, rows) for column in columns}
-    todo = None
+    todo = changed = None
     if processes.rank == 0:
-        todo = {}
+        todo, changed = {}, {}
         for column in columns:
             done = done_keys(records.get(column.id, {}))
-            todo[column.id] = [row for key, row in keyed[column.id].items() if key not in done]
+            reusable = {key for key in done if _same_content(column, keyed[column.id].get(key),
+                                                               records[column.id][key])}
+            todo[column.id] = [row for key, row in keyed[column.id].items() if key not in reusable]
+            changed[column.id] = sum(1 for key in keyed[column.id] if key in done and key not in reusable)
     todo = processes.broadcast(todo)
 
     metrics, problem = {}, ''
@@ -268,6 +289,10 @@ def score_rows(rows, columns, settings, processes=None):
             summaries.append(summary)
             if last_use[column.spec.label] is column:
                 metrics.pop(column.spec.label, None)
+    except KeyboardInterrupt:
+        if journal is None:
+            raise
+        raise Interrupted(journal.saved, journal_folder) from None
     finally:
         if journal is not None:
             journal.close()
@@ -275,14 +300,23 @@ def score_rows(rows, columns, settings, processes=None):
     if processes.rank != 0:
         return ScoreRun(rows, columns, {}, summaries)
     for part in gathered:
-        for record in part:
-            keep(records, record)
+        for record in part:  # this run's record of a row wins: an older result is of other content
+            records.setdefault(record['column'], {})[(record['path'], record['ref'])] = record
     scored = Counter(r['column'] for part in gathered for r in part if 'error' not in r)
     for column, summary in zip(columns, summaries):
         column_records = records.get(column.id, {})
         summary.scored = scored[column.id]
+        summary.changed = changed[column.id]
         summary.failed = sum(1 for key in keyed[column.id] if 'error' in column_records.get(key, {'error': ''}))
     return ScoreRun(rows, columns, records, summaries)
+
+
+def _same_content(column, row, record):
+    """Whether the journal's ``record`` was made from the files ``row`` names as they are now."""
+    if row is None:
+        return False
+    return still_same(row.path, record.get('file')) and (
+        not column.full_reference or still_same(row.ref, record.get('ref_file')))
 
 
 def _rows_by_key(column, rows):

@@ -15,7 +15,8 @@ as pyiqa's ``dataroot_target``) and must stay inside it; absolute names are take
 ``--ref FOLDER`` pairs each image with the file of the same relative path below it.
 
 A row is named by ``path`` (the image as the user can open it) and ``ref`` ('' without one); the
-pair is the row's key in the output and in the journal.
+pair is the row's key in the output and in the journal. A CSV's other columns (``mos``, a prompt, a
+split) travel with its rows into the output table (``ImageList.kept``).
 """
 import glob
 import os
@@ -48,6 +49,7 @@ class ImageList:
     rows: list  # [ImageRow], sorted by key, without duplicates
     relative: list  # each row's name relative to the listing's root (to match --ref folders), or None
     duplicates: int = 0  # rows dropped because they were listed twice
+    kept: dict = None  # a CSV's other columns: {row key: {column: value}} (None for other sources)
 
 
 def _is_image(path):
@@ -67,7 +69,11 @@ def _join(root, name):
 
 
 def _listed_row(root, name, source, ref=''):
-    """A row for a name read from a list file: relative names must stay inside ``root``."""
+    """A row for a name read from a list file: relative names must stay inside ``root``; a name no
+    file can have (a NUL byte) is the row's problem."""
+    if '\x00' in name:
+        return ImageRow(name.replace('\x00', '\\0'), ref, problem=f'{source}: the name contains a NUL byte, '
+                        'which no file name can; fix the list.'), None
     if os.path.isabs(os.path.expanduser(name)):
         return ImageRow(os.path.expanduser(name), ref), None
     try:
@@ -92,18 +98,22 @@ def _pick_column(columns, wanted, candidates, what, flag, source):
 def _table_rows(source, root, path_column, ref_column):
     import pandas as pd
 
-    try:
+    try:  # utf-8-sig: a byte-order mark (Excel's "CSV UTF-8") is not part of the first column's name
         table = pd.read_csv(source, sep='\t' if source.suffix.lower() == '.tsv' else ',', dtype=str,
-                            keep_default_na=False)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as err:
+                            keep_default_na=False, encoding='utf-8-sig')
+    except UnicodeDecodeError:
+        raise UserError(f'{source}: not UTF-8 text; save the CSV as UTF-8 and give it again.') from None
+    except (ValueError, pd.errors.ParserError) as err:
         raise UserError(f'{source}: not a readable CSV ({type(err).__name__}: {err}).') from None
     path_column = _pick_column(list(table.columns), path_column, PATH_COLUMNS, 'path', '--path-column', source)
     ref_column = _pick_column(list(table.columns), ref_column, REF_COLUMNS, 'ref', '--ref-column', source)
-    rows, relative = [], []
+    rows, relative, kept = [], [], []
+    others = [c for c in table.columns if c not in (path_column, ref_column)]
     for number, record in enumerate(table.to_dict('records'), start=2):  # line 1 is the header
         name = record[path_column].strip()
         if not name:
             continue
+        kept.append({c: record[c] for c in others})
         ref = ''
         if ref_column and record[ref_column].strip():
             ref_row, _ = _listed_row(root, record[ref_column].strip(), f'{source}, line {number}, {ref_column}')
@@ -115,12 +125,12 @@ def _table_rows(source, root, path_column, ref_column):
         row, name_below_root = _listed_row(root, name, f'{source}, line {number}', ref)
         rows.append(row)
         relative.append(name_below_root)
-    return rows, relative
+    return rows, relative, kept
 
 
 def _text_rows(source, root):
     try:
-        lines = source.read_text(encoding='utf-8').splitlines()
+        lines = source.read_text(encoding='utf-8-sig').splitlines()  # -sig: a byte-order mark is no path
     except UnicodeDecodeError:
         raise UserError(f'{source}: not a text file of image paths (it is not UTF-8 text); give a folder, '
                         'a glob, a text file with one path per line or a CSV.') from None
@@ -137,7 +147,10 @@ def _text_rows(source, root):
 def find_images(images, image_root=None, path_column=None, ref_column=None):
     """Every row ``--images`` names (see the module doc) -> ``ImageList``."""
     text = os.path.expanduser(str(images))
+    if '\x00' in text:
+        raise UserError(f'--images {images!r}: contains a NUL byte, which no file name can.')
     source = Path(text)
+    kept = None
     if source.is_dir():
         files = _folder_images(source)
         rows = [ImageRow(str(p)) for p in files]
@@ -148,7 +161,7 @@ def find_images(images, image_root=None, path_column=None, ref_column=None):
     elif source.is_file():
         root = Path(os.path.expanduser(image_root)) if image_root else source.parent
         if source.suffix.lower() in TABLE_SUFFIXES:
-            rows, relative = _table_rows(source, root, path_column, ref_column)
+            rows, relative, kept = _table_rows(source, root, path_column, ref_column)
         else:
             rows, relative = _text_rows(source, root)
         what = f'list {images}'
@@ -164,7 +177,11 @@ def find_images(images, image_root=None, path_column=None, ref_column=None):
     for row, name in zip(rows, relative):
         unique.setdefault(row.key, (row, name))
     ordered = sorted(unique.values(), key=lambda pair: pair[0].key)
-    return ImageList([r for r, _ in ordered], [n for _, n in ordered], duplicates=len(rows) - len(unique))
+    kept_by_key = {}
+    for row, values in zip(rows, kept or ()):
+        kept_by_key.setdefault(row.key, values)
+    return ImageList([r for r, _ in ordered], [n for _, n in ordered], duplicates=len(rows) - len(unique),
+                     kept=kept_by_key if kept else None)
 
 
 def pair_with_folder(image_list, ref_folder):
@@ -183,4 +200,5 @@ def pair_with_folder(image_list, ref_folder):
             rows.append(ImageRow(row.path, '', problem))
         else:
             rows.append(ImageRow(row.path, str(folder / name), row.problem))
-    return ImageList(rows, image_list.relative, image_list.duplicates)
+    kept = {row.key: image_list.kept[old.key] for row, old in zip(rows, image_list.rows)} if image_list.kept else None
+    return ImageList(rows, image_list.relative, image_list.duplicates, kept)

@@ -59,6 +59,7 @@ class JournalWriter:
         self.path = Path(folder) / f'{writer}{JOURNAL_SUFFIX}'
         self._file = None
         self._synced = 0.0
+        self.saved = 0  # results (not errors) this writer has appended
 
     def _open(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -80,6 +81,7 @@ class JournalWriter:
             self._open()
         self._file.write(b''.join(json.dumps(r, allow_nan=False).encode('utf-8') + b'\n' for r in records))
         self._file.flush()
+        self.saved += sum(1 for r in records if 'error' not in r)
         if time.monotonic() - self._synced > SYNC_SECONDS:
             os.fsync(self._file.fileno())
             self._synced = time.monotonic()

@@ -34,6 +34,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from pyiqa_uniqa.errors import UserError
+
 DEFAULT_METRIC = 'uniqa:model_name=tiny-clip-quickgelu,backbone_weights=random,num_crops=1'
 DEGRADATIONS = (('blur', 2), ('noise', 2))
 HELD_OUT = ('rocket', 'coffee')
@@ -156,17 +158,42 @@ def _figure(rows, path):
     plt.close(fig)
 
 
+class NoGradientError(UserError):
+    """The metric's score does not change with the pixels (no gradient reaches them): it cannot be a loss."""
+
+
+def check_gradient(metric, image, label):
+    """Refuse a metric whose gradient does not reach the pixels (pyiqa's piqe: thresholds and block masks,
+    zero everywhere): one step on ``image`` [3, H, W] before any optimisation is spent on it."""
+    probe = image[None].clone().requires_grad_(True)
+    loss = quality_loss(metric, probe)
+    if loss.requires_grad:
+        loss.backward()
+    if probe.grad is None or not bool(probe.grad.abs().max() > 0):
+        raise NoGradientError(f'-m {label}: the metric gives no gradient to the pixels (its score does not change '
+                              'with small changes of the image), so it cannot be used as a loss; choose a '
+                              'learned metric such as uniqa, attiqa or lpips.')
+
+
 def run_demo(metric_spec=DEFAULT_METRIC, out=None, pixel_steps=40, train_steps=60, device='cpu', progress=True):
     """Both uses on the bundled photos; -> ``LossDemoResult`` (and the figure/JSON in ``out``)."""
     import pyiqa
 
-    from pyiqa_uniqa.apps.bench.metric_specs import parse_metric_specs
+    from pyiqa_uniqa.apps.bench.metric_checks import check_device, check_metric_options
+    from pyiqa_uniqa.apps.bench.metric_specs import check_metric_names, parse_metric_specs
 
-    spec = parse_metric_specs([metric_spec])[0]
+    if pixel_steps < 1 or train_steps < 1:
+        raise UserError(f'--pixel-steps and --train-steps must be >= 1, not {pixel_steps} and {train_steps}.')
+    specs = parse_metric_specs([metric_spec])
+    check_metric_names(specs)
+    check_metric_options(specs)
+    check_device(device)
+    spec = specs[0]
     metric = pyiqa.create_metric(spec.name, as_loss=True, device=device, **spec.options)
     photos = degraded_photos()
-    say = (lambda text: print(text, file=sys.stderr, flush=True)) if progress else (lambda text: None)
     name = 'astronaut'
+    check_gradient(metric, photos[name][1].to(device), spec.label)
+    say = (lambda text: print(text, file=sys.stderr, flush=True)) if progress else (lambda text: None)
     say(f'metric as loss: optimising the pixels of the degraded {name} ({pixel_steps} steps) ...')
     improved, before, after = improve_pixels(metric, photos[name][1].to(device), pixel_steps)
     say(f'  {spec.label}: {before:.4f} -> {after:.4f}')
@@ -206,7 +233,10 @@ def main(argv=None):
     parser.add_argument('--train-steps', type=int, default=60)
     parser.add_argument('--device', default='cpu')
     args = parser.parse_args(argv)
-    result = run_demo(args.metric, args.out, args.pixel_steps, args.train_steps, args.device)
+    try:
+        result = run_demo(args.metric, args.out, args.pixel_steps, args.train_steps, args.device)
+    except UserError as err:
+        parser.exit(2, f'{parser.prog}: error: {err}\n')
     print(json.dumps(asdict(result), indent=1))
     return 0
 

@@ -230,13 +230,22 @@ def markdown(rankings, models, pairs, value_name):
 
 def run(args):
     from pyiqa_uniqa.apps.bench.offline import configure_offline
-    from pyiqa_uniqa.errors import UserError
+    from pyiqa_uniqa.apps.outputs import check_output_folder, output_lock
 
+    check_output_folder(args.out)
     configure_offline(args.offline)
+    with output_lock(args.out):
+        return _rank(args)
+
+
+def _rank(args):
     import pandas as pd
     import pyiqa
 
-    from pyiqa_uniqa.files import atomic_write
+    from pyiqa_uniqa.apps.bench.metric_checks import check_device, check_metric_options
+    from pyiqa_uniqa.apps.bench.pyiqa_downloads import guard_pyiqa_downloads
+    from pyiqa_uniqa.apps.outputs import staged_files
+    from pyiqa_uniqa.errors import UserError
     from pyiqa_uniqa.apps.scoring.columns import network_can
     from pyiqa_uniqa.apps.scoring.engine import ScoreSettings, resolve_columns
 
@@ -244,9 +253,12 @@ def run(args):
     if not scenes:
         raise UserError('rank: no scene has two candidates: the folders share no relative path.')
     column = resolve_columns([args.metric])[0]
-    out = Path(args.out)
+    check_metric_options([column.spec])
+    check_device(args.device)
     if column.full_reference and not args.ref:
         raise UserError(f'rank: {column.spec.label} is a full-reference metric: give --ref.')
+    guard_pyiqa_downloads()
+    out = Path(args.out)
     if network_can(column.spec.name, 'compare'):  # a descriptive model: A/B comparisons
         metric = pyiqa.create_metric(column.spec.name, device=args.device, **column.spec.options)
         rankings, pairs = rank_by_comparisons(scenes, metric, column.full_reference, not args.no_progress)
@@ -259,18 +271,16 @@ def run(args):
         raise UserError('rank: no candidate could be scored: ' + next(iter(rankings[0].problems.values()), ''))
     model_names = list(dict.fromkeys(n for s in scenes for n in s.candidates))
     models = rank_models(rankings, model_names, args.resamples, seed=args.seed) if over_folders else []
-    out.mkdir(parents=True, exist_ok=True)
     table = pd.DataFrame([{'scene': r.scene, 'candidate': n, value_name: r.values[n], 'rank': r.ranks[n],
                            'problem': r.problems.get(n, '')} for r in rankings for n in r.values])
     outputs = {'ranking.csv': table, 'models.csv': pd.DataFrame(models) if models else None,
                'pairs.csv': pd.DataFrame(pairs) if pairs else None}
-    for name, frame in outputs.items():
-        if frame is not None:
-            with atomic_write(out / name, 'w', newline='', encoding='utf-8') as f:
-                frame.to_csv(f, index=False)
     report = markdown(rankings if len(rankings) <= 20 else rankings[:20], models, pairs, value_name)
-    with atomic_write(out / 'rank.md', 'w', encoding='utf-8') as f:
-        f.write(report)
+    with staged_files(out) as stage:  # the report's files appear together or not at all
+        for name, frame in outputs.items():
+            if frame is not None:
+                frame.to_csv(stage / name, index=False)
+        (stage / 'rank.md').write_text(report, encoding='utf-8')
     print(report)
     print(f'rank: written to {out}/ ({", ".join(n for n, f in outputs.items() if f is not None)}, rank.md)',
           file=sys.stderr)

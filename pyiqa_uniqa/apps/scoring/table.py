@@ -43,11 +43,13 @@ def _cell_values(column, record, min_confidence):
     return [record['score']] + list(extras.values())
 
 
-def table_records(run, min_confidence):
+def table_records(run, min_confidence, kept=None):
     """The table of ``run`` (``engine.ScoreRun``) as one dict per row, rows in key order, keys in
     column order (plain Python: writing CSV or JSON lines needs no pandas, which costs a second to
-    import)."""
-    records = [{'path': row.path, **({'ref': row.ref} if any(r.ref for r in run.rows) else {})} for row in run.rows]
+    import). ``kept``: {row key: {column: value}}, an input CSV's other columns, placed after path/ref
+    (a name that a score column also has is the score's)."""
+    records = [{'path': row.path, **({'ref': row.ref} if any(r.ref for r in run.rows) else {}),
+                **((kept or {}).get(row.key) or {})} for row in run.rows]
     errors = [{} for _ in run.rows]  # per row: message -> labels of the columns it stopped
     for column in run.columns:
         found = run.records.get(column.id, {})

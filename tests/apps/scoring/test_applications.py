@@ -167,3 +167,15 @@ def test_the_metric_as_loss_example_raises_the_score(tmp_path):
     assert result.pixel_score_after > result.pixel_score_before + 0.01
     assert result.held_out_after > result.held_out_before
     assert (tmp_path / 'before_after.png').is_file() and (tmp_path / 'metric_as_loss.json').is_file()
+
+
+def test_metric_as_loss_refuses_a_metric_without_a_gradient_before_optimising(tmp_path, monkeypatch, capsys):
+    from pyiqa_uniqa.apps.scoring import metric_as_loss
+
+    monkeypatch.setattr(metric_as_loss, 'improve_pixels', lambda *a: pytest.fail('optimised a gradient-free metric'))
+    with pytest.raises(SystemExit) as exit_info:
+        metric_as_loss.main(['-m', 'piqe', '--out', str(tmp_path / 'out')])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert '-m piqe: the metric gives no gradient to the pixels' in err and 'Traceback' not in err
+    assert not (tmp_path / 'out').exists()

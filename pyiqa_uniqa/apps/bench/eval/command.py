@@ -72,7 +72,15 @@ def _validate(args):
 
 
 def run(args):
+    from pyiqa_uniqa.apps.outputs import check_output_folder, output_lock
+
     _validate(args)
+    check_output_folder(args.out)
+    with output_lock(args.out):
+        return _evaluate(args)
+
+
+def _evaluate(args):
     from pyiqa_uniqa.apps.bench.command_setup import prepare_metric_command
 
     metric_specs = prepare_metric_command('eval', args)
