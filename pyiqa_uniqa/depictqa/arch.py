@@ -50,7 +50,7 @@ from pyiqa_uniqa.depictqa.sources import check_sources, release_weights
 from pyiqa_uniqa.depictqa.tiny_tokenizer import build_tiny_tokenizer
 from pyiqa_uniqa.depictqa.vision import Abstractor, build_vision_encoder, geometry_of, patch_tokens
 from pyiqa_uniqa.errors import UserError
-from pyiqa_uniqa.weights import RANDOM, load_checkpoint, load_state_dict, trainable_state_dict
+from pyiqa_uniqa.weights import RANDOM, load_trained, read_checkpoint, trainable_state_dict
 
 SCORE_METHODS = ('levels', 'compare')
 
@@ -125,7 +125,7 @@ class DepictQA(FrozenTowerModule):
         self.tokenizer = _load_tokenizer(config, saved_folder)
         encoder = build_vision_encoder(config.vision, config.backbone_weights, config.init_seed)
         if saved_folder is not None:
-            encoder.load_state_dict(load_state_dict(saved_folder / VISION_WEIGHTS_FILE))
+            encoder.load_state_dict(read_checkpoint(saved_folder / VISION_WEIGHTS_FILE))
         self.hold_frozen('vision_encoder', encoder.to(frozen_dtype))
         self.clip_input = ClipInput(encoder.config.image_size)  # OpenAI CLIP's mean/std
         self.llm = _build_language_model(config, self.tokenizer, frozen_dtype)
@@ -135,9 +135,9 @@ class DepictQA(FrozenTowerModule):
             self.abstractor = Abstractor(width, config.abstractor) if config.abstractor else None
             self.vision_proj = nn.Linear(width, self.llm.get_input_embeddings().weight.shape[1])
         if saved_folder is not None:
-            self.load_state_dict(load_state_dict(saved_folder / MODEL_WEIGHTS_FILE))
+            self.load_state_dict(read_checkpoint(saved_folder / MODEL_WEIGHTS_FILE))
         if delta is not None:
-            load_checkpoint(self, delta, expect='trainable', rename=normalise_delta_keys, what='this DepictQA network',
+            load_trained(self, delta, expect='trainable', rename=normalise_delta_keys, what='this DepictQA network',
                             hint='Check that the model config (LoRA rank, projector width, abstractor) matches the file.')
 
         self.sequences = SequenceBuilder(self.tokenizer, config.unique_tag)
