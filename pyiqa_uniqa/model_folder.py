@@ -154,7 +154,7 @@ def read_model_config(folder, arch=None, arch_init=None):
         raise ModelFolderError(
             f'{folder} holds {what} (metric {config.metric!r}), not {ARCH_NAMES.get(arch, arch)}: '
             f'load it as pyiqa.create_metric({config.metric!r}, pretrained_model_path=...).')
-    _check_options(config.options, path, arch_init)
+    check_options(config.options, path, arch_init)
     return config
 
 
@@ -162,7 +162,8 @@ def _no_constant(name):
     raise ValueError(f'{name} is not a number')
 
 
-def _check_options(options, path, arch_init):
+def check_options(options, path, arch_init):
+    """Refuse options a folder may not carry: not arguments of ``arch_init``, naming files, or not plain data."""
     if not isinstance(options, dict):
         raise ModelFolderError(f'{path}: "options" must be a mapping of argument names to values.')
     accepted = set(inspect.signature(arch_init).parameters) - {'self'} if arch_init else None
@@ -229,3 +230,30 @@ def loads_model_folders(arch):
 
         return init_from_folder
     return decorate
+
+
+# --- writing it -----------------------------------------------------------------------------------
+
+def write_model_folder(out, config, state_dict, card, recipe=None):
+    """Write the folder ``out`` (absent or empty) whole or not at all: every file goes into a temporary
+    folder beside it, which is renamed to ``out`` once complete. Returns the paths written."""
+    from safetensors.torch import save
+
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ModelFolderError(f'{out} already exists and is not an empty folder; choose a new --out.')
+    staging = out.with_name(f'.{out.name}.partial')
+    if staging.exists():
+        import shutil
+        shutil.rmtree(staging)  # left by an export that was killed
+    staging.mkdir(parents=True)
+    tensors = {key: value.detach().cpu().contiguous() for key, value in state_dict.items()}
+    (staging / WEIGHTS_FILE).write_bytes(save(tensors, metadata={'format': 'pt', 'metric': config.metric}))
+    (staging / CONFIG_FILE).write_text(config.to_json(), encoding='utf-8')
+    (staging / CARD_FILE).write_text(card, encoding='utf-8')
+    if recipe is not None:
+        (staging / RECIPE_FILE).write_text(recipe, encoding='utf-8')
+    if out.exists():
+        out.rmdir()
+    staging.rename(out)
+    return sorted(out.iterdir())

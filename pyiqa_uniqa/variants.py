@@ -2,7 +2,7 @@
 
 No official weights exist for UniQA's adapters, ATTIQA or CLIP-AGIQA: every metric of theirs expects
 a checkpoint the user trained with one of the recipes here. A family writes one ``TrainedFamily``
-in its torch-free ``__init__.py``; from that one table come
+as ``VARIANTS`` in its torch-free ``__init__.py``; from that one table come
 
 - ``metrics()``: the pyiqa metric configs (``METRICS``), one per dataset (and the family's default
   name for its first variant), each telling the arch its ``weights_file``;
@@ -11,9 +11,10 @@ in its torch-free ``__init__.py``; from that one table come
 
 This module stays torch-free: the start-up hook reads the tables whenever pyiqa is imported.
 """
+import importlib
 from dataclasses import dataclass
 
-from pyiqa_uniqa.parts import nr_metric
+from pyiqa_uniqa.parts import PARTS, nr_metric
 from pyiqa_uniqa.weights import WeightSource
 
 
@@ -81,3 +82,18 @@ class TrainedFamily:
         dataset = variant.dataset if variant else '<dataset>'
         return WeightSource(weights_file, keyword='pretrained_model_path', what=self.what,
                             train=self.train.format(recipe=recipe, dataset=dataset))
+
+
+def trained_families():
+    """arch -> ``TrainedFamily``, for every part that declares ``VARIANTS``."""
+    tables = (getattr(importlib.import_module(f'pyiqa_uniqa.{part}'), 'VARIANTS', None) for part in PARTS)
+    return {table.arch: table for table in tables if table is not None}
+
+
+def trained_metric(metric):
+    """(family, variant) of a metric name of the tables ('uniqa-koniq', 'attiqa'); None when no table has it."""
+    for family in trained_families().values():
+        for variant in family.variants:
+            if metric in (family.metric_name(variant), family.prefix if variant.dataset == family.default else None):
+                return family, variant
+    return None

@@ -3,11 +3,11 @@ from pathlib import Path
 
 import pytest
 
-from pyiqa_uniqa.attiqa import CHECKPOINTS as ATTIQA
+from pyiqa_uniqa.attiqa import VARIANTS as ATTIQA
 from pyiqa_uniqa.attiqa import METRICS as ATTIQA_METRICS
-from pyiqa_uniqa.clip_agiqa import CHECKPOINTS as CLIP_AGIQA
+from pyiqa_uniqa.clip_agiqa import VARIANTS as CLIP_AGIQA
 from pyiqa_uniqa.clip_agiqa import METRICS as CLIP_AGIQA_METRICS
-from pyiqa_uniqa.uniqa import ADAPTERS as UNIQA
+from pyiqa_uniqa.uniqa import VARIANTS as UNIQA
 from pyiqa_uniqa.uniqa import METRICS as UNIQA_METRICS
 
 REPOSITORY = Path(__file__).resolve().parents[1]

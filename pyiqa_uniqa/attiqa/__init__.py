@@ -8,7 +8,7 @@ from pyiqa_uniqa.variants import TrainedFamily, Variant
 
 # No official weights exist: each name expects a checkpoint you trained, given as pretrained_model_path=...
 # (a file, an exported folder or 'hf-hub:ORG/REPO') or found under its weights_file name in pyiqa's cache dir.
-CHECKPOINTS = TrainedFamily(
+VARIANTS = TrainedFamily(
     arch='ATTIQA', prefix='attiqa', default='koniq',  # 'attiqa' is the KonIQ model, as pyiqa's NR defaults
     what='The ATTIQA checkpoint (no official ATTIQA weights exist)',
     train=('`pyiqa-uniqa select-prompts --probe synthetic --out prompts.yml`, `pyiqa-uniqa label --images '
@@ -18,7 +18,7 @@ CHECKPOINTS = TrainedFamily(
     variants=tuple(Variant(dataset, f'attiqa_{dataset}.pth', f'options/attiqa/{dataset}.yml')
                    for dataset in ('koniq', 'livec', 'spaq', 'flive', 'ava')))
 
-METRICS = CHECKPOINTS.metrics()
+METRICS = VARIANTS.metrics()
 
 REGISTRY = {
     'archs': {'ATTIQA': 'pyiqa_uniqa.attiqa.arch:ATTIQA'},

@@ -9,7 +9,7 @@ work unchanged; ``forward(x, return_attributes=True)`` returns ``(quality, {attr
 uncalibrated: higher means more of the attribute, comparable between images.
 
 No official weights exist. A metric config names a checkpoint file (``weights_file``, from the
-variant table ``pyiqa_uniqa.attiqa.CHECKPOINTS``); it is looked up as an explicit
+variant table ``pyiqa_uniqa.attiqa.VARIANTS``); it is looked up as an explicit
 ``pretrained_model_path`` (a file, an exported model folder or ``'hf-hub:ORG/REPO'``), then in pyiqa's
 cache dir, and when absent the error says how to train one.
 """
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pyiqa_uniqa.attiqa import CHECKPOINTS
+from pyiqa_uniqa.attiqa import VARIANTS
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
 from pyiqa_uniqa.attiqa.errors import InputError
 from pyiqa_uniqa.backbones import FrozenTowerModule
@@ -109,7 +109,7 @@ class ATTIQA(FrozenTowerModule):
         super().__init__()
         checkpoint = None
         if pretrained_model_path is not None or weights_file is not None:
-            checkpoint = find_weights(CHECKPOINTS.source(weights_file or Path(pretrained_model_path).name),
+            checkpoint = find_weights(VARIANTS.source(weights_file or Path(pretrained_model_path).name),
                                       pretrained_model_path)
         # a checkpoint that holds the backbone replaces its initial weights: do not fetch them
         network = create_timm_backbone(backbone, RANDOM if checkpoint or base_model_path else backbone_weights)

@@ -8,7 +8,7 @@ from pyiqa_uniqa.variants import TrainedFamily, Variant
 # No official weights were released: each name expects a checkpoint you trained (or a run folder of the
 # official code, official_checkpoint=...), given as pretrained_model_path=... (a file, an exported folder or
 # 'hf-hub:ORG/REPO') or found under its weights_file name in pyiqa's cache dir.
-CHECKPOINTS = TrainedFamily(
+VARIANTS = TrainedFamily(
     arch='CLIPAGIQA', prefix='clip-agiqa', default='agiqa3k', what='The CLIP-AGIQA checkpoint',
     train='`pyiqa-uniqa train -opt {recipe}` (it saves experiments/clip_agiqa_{dataset}/models/net_best.pth)',
     variants=(  # score ranges: the datasets' MOS scales (the official trainer regresses the raw MOS)
@@ -17,7 +17,7 @@ CHECKPOINTS = TrainedFamily(
                 score_range='0, 100'),
     ))
 
-METRICS = CHECKPOINTS.metrics()
+METRICS = VARIANTS.metrics()
 
 
 REGISTRY = {

@@ -22,7 +22,7 @@ from pyiqa_uniqa.backbones import FrozenTowerModule, create_clip, get_tokenizer
 from pyiqa_uniqa.backbones.clip import OPENAI_CLIP
 from pyiqa_uniqa.backbones.clip_input import ClipInput
 from pyiqa_uniqa.backbones.precision import check_precision, frozen_autocast
-from pyiqa_uniqa.clip_agiqa import CHECKPOINTS
+from pyiqa_uniqa.clip_agiqa import VARIANTS
 from pyiqa_uniqa.clip_agiqa.official_checkpoint import read_official_checkpoint
 from pyiqa_uniqa.clip_agiqa.prompt_learner import PromptLearner, encode_text_embeddings
 from pyiqa_uniqa.data.images import three_channels
@@ -46,7 +46,7 @@ class CLIPAGIQA(FrozenTowerModule):
         pretrained_model_path / weights_file: a checkpoint of this network (context + head), a model
             folder written by ``pyiqa-uniqa export-model`` or ``'hf-hub:ORG/REPO'`` (its options then
             replace these arguments; see ``pyiqa_uniqa.model_folder``); a metric config sets
-            ``weights_file`` (the table is ``pyiqa_uniqa.clip_agiqa.CHECKPOINTS``), which makes one required.
+            ``weights_file`` (the table is ``pyiqa_uniqa.clip_agiqa.VARIANTS``), which makes one required.
         official_checkpoint: a run folder of the official trainer (its ``--output-dir``, holding
             ``prompt_learner/`` and ``regression/``), used instead of the two above.
         official_epoch: load ``model.pth.tar-<N>`` instead of ``model-best.pth.tar``.
@@ -68,7 +68,7 @@ class CLIPAGIQA(FrozenTowerModule):
         if official is not None:
             checkpoint, source = official.state_dict(), official.source
         elif pretrained_model_path is not None or weights_file is not None:
-            source = find_weights(CHECKPOINTS.source(weights_file or Path(pretrained_model_path).name),
+            source = find_weights(VARIANTS.source(weights_file or Path(pretrained_model_path).name),
                                   pretrained_model_path)
             checkpoint = read_state_dict(source)
         else:

@@ -8,7 +8,7 @@ from pyiqa_uniqa.variants import TrainedFamily, Variant
 
 # No official adapters exist: each adapter metric expects one the user trained with its recipe, given as
 # pretrained_model_path=... (a file, an exported folder or 'hf-hub:ORG/REPO') or found in pyiqa's cache dir.
-ADAPTERS = TrainedFamily(
+VARIANTS = TrainedFamily(
     arch='UniQA', prefix='uniqa', options=(('use_adapter', True),),
     what='The UniQA adapter (no official adapters exist)',
     train=('`pyiqa-uniqa train -opt {recipe}` (a recipe of the pyiqa-uniqa repository; the adapter is '
@@ -21,7 +21,7 @@ METRICS = {
     # zero-shot with the official prompt ensemble: the paper's strongest zero-shot setting (UniQA*)
     'uniqa': nr_metric('UniQA', prompt_set='ensemble', use_adapter=False),
     'uniqa-level': nr_metric('UniQA', prompt_set='level', use_adapter=False),
-    **ADAPTERS.metrics(),
+    **VARIANTS.metrics(),
 }
 
 REGISTRY = {

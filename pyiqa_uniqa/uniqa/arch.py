@@ -42,7 +42,7 @@ from pyiqa_uniqa.backbones.clip_input import ClipInput
 from pyiqa_uniqa.backbones.precision import check_precision, frozen_autocast
 from pyiqa_uniqa.data.images import three_channels
 from pyiqa_uniqa.model_folder import loads_model_folders
-from pyiqa_uniqa.uniqa import ADAPTERS
+from pyiqa_uniqa.uniqa import VARIANTS
 from pyiqa_uniqa.uniqa.adapter import ResidualAdapter
 from pyiqa_uniqa.uniqa.crops import CROP_MODES, fit_to_crop, per_view, view_crops
 from pyiqa_uniqa.uniqa.image_encoder import encode_image
@@ -89,7 +89,7 @@ class UniQA(FrozenTowerModule):
         model_name: open_clip model geometry (``'tiny-clip-quickgelu'`` for tests).
         precision: ``'fp32'`` (default), ``'fp16'`` or ``'bf16'`` for the frozen CLIP (autocast).
         weights_file: set by the per-dataset metric configs (``uniqa-koniq``...; the table is
-            ``pyiqa_uniqa.uniqa.ADAPTERS``): the name under which their adapter is looked up in pyiqa's
+            ``pyiqa_uniqa.uniqa.VARIANTS``): the name under which their adapter is looked up in pyiqa's
             cache dir (``$TORCH_HOME/hub/pyiqa/uniqa_koniq_adapter.pth``) when ``pretrained_model_path``
             is not given; a missing one is reported with the recipe that trains it.
     """
@@ -121,7 +121,7 @@ class UniQA(FrozenTowerModule):
         self.score_level = nn.Parameter(torch.tensor(INITIAL_SCORE_LEVELS))
         self.clip_input = ClipInput.of(clip)
         if pretrained_model_path or weights_file:
-            source = ADAPTERS.source(weights_file or Path(str(pretrained_model_path)).name)
+            source = VARIANTS.source(weights_file or Path(str(pretrained_model_path)).name)
             self.load_adapter(find_weights(source, pretrained_model_path))
 
     def load_adapter(self, path):

@@ -61,11 +61,11 @@ def test_dataset_recipes_follow_the_official_recipe(path):
 
 
 def test_every_adapter_metric_names_an_existing_recipe():
-    from pyiqa_uniqa.uniqa import ADAPTERS
+    from pyiqa_uniqa.uniqa import VARIANTS
     from pyiqa_uniqa.uniqa import METRICS as UNIQA_CONFIGS
 
-    assert len(ADAPTERS.variants) == 7
-    for variant in ADAPTERS.variants:
+    assert len(VARIANTS.variants) == 7
+    for variant in VARIANTS.variants:
         assert (OPTIONS.parents[1] / variant.recipe).is_file(), variant.recipe
     # each finds its adapter in pyiqa's cache dir under a name of its own, documented in docs/uniqa.md
     files = {name: cfg['metric_opts'].get('weights_file') for name, cfg in UNIQA_CONFIGS.items()
