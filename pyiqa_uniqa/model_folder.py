@@ -148,6 +148,9 @@ def read_model_config(folder, arch=None, arch_init=None):
     if data.get('format_version') != FORMAT_VERSION:
         raise ModelFolderError(f'{path} is format version {data.get("format_version")!r}; this pyiqa-uniqa reads '
                                f'version {FORMAT_VERSION}. Update pyiqa-uniqa.')
+    missing = [key for key in ('metric', 'arch', 'options') if key not in data]
+    if missing:
+        raise ModelFolderError(f'{path} lacks {", ".join(missing)}.')
     config = ModelConfig(**{k: v for k, v in data.items() if k not in ('format', 'format_version')})
     if arch is not None and config.arch != arch:
         what = ARCH_NAMES.get(config.arch, f'a {config.arch} model')
