@@ -96,6 +96,13 @@ class UniQA(FrozenTowerModule):
 
     weight_sources = {'backbone_weights': UNIQA_BACKBONE}  # what the train command checks before starting
 
+    @classmethod
+    def sources_for(cls, weights_file=None, **_):
+        """keyword -> ``WeightSource`` of every file a metric config with these options needs (the
+        checkpoint's from the family's variant table)."""
+        checkpoint = {'pretrained_model_path': VARIANTS.source(weights_file)} if weights_file else {}
+        return {**cls.weight_sources, **checkpoint}
+
     @loads_model_folders('UniQA')
     def __init__(self, backbone_weights=None, pretrained_model_path=None, prompt_set='level',
                  use_adapter=True, pos_embedding=True, crop_size=224, test_crops='random',
