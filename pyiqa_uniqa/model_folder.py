@@ -182,6 +182,8 @@ def check_options(options, path, arch_init):
 def _plain(value):
     if isinstance(value, (list, tuple)):
         return all(_plain(v) for v in value)
+    if isinstance(value, dict):  # nested settings (DepictQA's config_overrides)
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
     if isinstance(value, float):
         return math.isfinite(value)
     return value is None or isinstance(value, (str, int, bool))

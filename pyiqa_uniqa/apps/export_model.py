@@ -9,8 +9,8 @@ metadata block, the evaluation table of the run, the data, the licence). Load it
 ``pyiqa.create_metric(metric, pretrained_model_path=FOLDER)``; ``pyiqa-uniqa push`` puts it on the Hub.
 
 The run is an experiment folder (``experiments/<name>``: its ``models/net_best.pth``, the options file
-pyiqa copied there, its training log) or a checkpoint file (then the metric's own options, and the
-recipe and log of the experiment around it when it sits in ``experiments/<name>/models/``).
+pyiqa copied there, its training log) or a checkpoint file (then the recipe and log of the experiment
+around it when it sits in ``experiments/<name>/models/``, else ``--recipe`` or the metric's own options).
 """
 import shlex
 from pathlib import Path
@@ -39,6 +39,8 @@ def add_arguments(parser):
                         help='experiments/<name> (its models/net_best.pth) or a checkpoint file')
     parser.add_argument('--metric', required=True, help='the metric it was trained for, e.g. uniqa-koniq')
     parser.add_argument('--out', required=True, help='the model folder to write (must not exist, or be empty)')
+    parser.add_argument('--recipe', metavar='YAML',
+                        help="the run's options file (default: the one pyiqa copied into the experiment folder)")
     parser.add_argument('--eval-result', metavar='CSV',
                         help="results.csv of `pyiqa-uniqa eval` on this model, for the card's evaluation table "
                              '(default: the validation figures of the training log)')
@@ -48,19 +50,21 @@ def add_arguments(parser):
 
 
 def run(args):
-    files = export_model(args.run, args.metric, args.out, eval_result=args.eval_result, license=args.license,
-                         trained_on=args.trained_on)
+    files = export_model(args.run, args.metric, args.out, recipe_file=args.recipe, eval_result=args.eval_result,
+                         license=args.license, trained_on=args.trained_on)
     print(f'{args.out}: {", ".join(p.name for p in files)}. Load it with '
           f"pyiqa.create_metric({args.metric!r}, pretrained_model_path={str(args.out)!r}); "
           f'share it with `pyiqa-uniqa push {args.out} ORG/REPO`.')
 
 
-def export_model(run, metric, out, *, eval_result=None, license='other', trained_on=None):
+def export_model(run, metric, out, *, recipe_file=None, eval_result=None, license='other', trained_on=None):
     """Check the whole request, then write the model folder ``out``; returns the paths written."""
     config_of_metric, dataset = _our_metric(metric)
     arch = config_of_metric['metric_opts']['type']
     checkpoint, experiment = _checkpoint_of(Path(run))
-    recipe_path = _recipe_of(experiment)
+    recipe_path = Path(recipe_file) if recipe_file else _recipe_of(experiment)
+    if recipe_path is not None and not recipe_path.is_file():
+        raise ExportError(f'--recipe {recipe_path}: no such file.')
     recipe = _run_options(recipe_path) if recipe_path else {}
     network = dict(recipe.get('network') or {})
     if network and network.get('type') != arch:
@@ -85,15 +89,16 @@ def export_model(run, metric, out, *, eval_result=None, license='other', trained
 
 
 def _our_metric(metric):
-    """(metric config, trained dataset) of a metric of the variant tables."""
+    """(metric config, the dataset of its variant or '') of a metric of pyiqa-uniqa whose arch loads folders."""
     from pyiqa_uniqa.parts import declared
-    from pyiqa_uniqa.variants import trained_families, trained_metric
+    from pyiqa_uniqa.variants import trained_metric
+    configs = declared('METRICS')
+    if configs.get(metric, {}).get('metric_opts', {}).get('type') not in ARCH_NAMES:
+        names = sorted(name for name, config in configs.items() if config['metric_opts']['type'] in ARCH_NAMES)
+        raise ExportError(f'--metric {metric!r} is not a metric of pyiqa-uniqa that loads a trained model; '
+                          f'export-model takes one of: {", ".join(names)}.')
     found = trained_metric(metric)
-    if found is None:
-        names = sorted(name for family in trained_families().values() for name in family.metrics())
-        raise ExportError(f'--metric {metric!r} is not a trained metric of pyiqa-uniqa; export-model takes one of: '
-                          f'{", ".join(names)}.')
-    return declared('METRICS')[metric], found[1].dataset
+    return configs[metric], found[1].dataset if found else ''
 
 
 def _checkpoint_of(run):

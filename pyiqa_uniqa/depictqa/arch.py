@@ -50,6 +50,7 @@ from pyiqa_uniqa.depictqa.sources import check_sources, release_weights
 from pyiqa_uniqa.depictqa.tiny_tokenizer import build_tiny_tokenizer
 from pyiqa_uniqa.depictqa.vision import Abstractor, build_vision_encoder, geometry_of, patch_tokens
 from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.model_folder import loads_model_folders
 from pyiqa_uniqa.weights import RANDOM, load_trained, read_checkpoint, trainable_state_dict
 
 SCORE_METHODS = ('levels', 'compare')
@@ -77,7 +78,8 @@ class DepictQA(FrozenTowerModule):
         model_config: preset ('wild', 'wild-abstractor', 'tiny'), a folder from ``save_pretrained``,
             a dict or a ``DepictQAConfig``.
         pretrained_model_path: the trained delta (a released ``ckpt.pt`` or a checkpoint of
-            ``pyiqa-uniqa train``). ``None``: for the 'wild' presets the official release (from
+            ``pyiqa-uniqa train``), or a model folder of ``pyiqa-uniqa export-model`` /
+            ``'hf-hub:ORG/REPO'`` (its options then replace these arguments; ``pyiqa_uniqa.model_folder``). ``None``: for the 'wild' presets the official release (from
             ``$DEPICTQA_WEIGHTS``, pyiqa's cache, or downloaded), for other configs none;
             ``'random'``: none (the trainable parts stay as initialised, e.g. to train them).
         reference: FR mode (``depictqa-fr``): ``forward(img, ref)``.
@@ -105,6 +107,7 @@ class DepictQA(FrozenTowerModule):
     local RNG: building a model never changes the global random state.
     """
 
+    @loads_model_folders('DepictQA')
     def __init__(self, model_config='wild', pretrained_model_path=None, reference=False, score_method='levels',
                  backbone_weights=None, language_model=None, tokenizer=None, sentence_model=None, precision=None,
                  batching=None, config_overrides=None):

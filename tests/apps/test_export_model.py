@@ -187,7 +187,7 @@ def test_push_offline_is_one_clear_line(folder_copy, capsys):
 
 @pytest.mark.parametrize('metric, out_exists, message', [
     ('attiqa', False, 'trains a UniQA network, but --metric attiqa is an ATTIQA model'),
-    ('uniqa', False, "--metric 'uniqa' is not a trained metric"),
+    ('psnr', False, "--metric 'psnr' is not a metric of pyiqa-uniqa that loads a trained model"),
     ('uniqa-koniq', True, 'already exists and is not an empty folder'),
 ])
 def test_export_checks_the_request_before_writing_anything(metric, out_exists, message, trained, tmp_path, capsys):
@@ -198,3 +198,40 @@ def test_export_checks_the_request_before_writing_anything(metric, out_exists, m
     status = main(['export-model', str(trained['uniqa-koniq']), '--metric', metric, '--out', str(out)])
     assert status == 2 and message in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == (['model'] if out_exists else [])
+
+
+def test_a_depictqa_checkpoint_with_its_recipe_exports_and_loads_from_the_folder(tmp_path, images):
+    from pyiqa_uniqa.depictqa.arch import DepictQA
+    from pyiqa_uniqa.weights import trainable_state_dict
+    network = DepictQA(model_config='tiny')
+    trained = {k: v + 0.05 * torch.randn_like(v) for k, v in trainable_state_dict(network).items()}
+    torch.save({'params': trained}, tmp_path / 'net.pth')
+    (tmp_path / 'dq.yml').write_text(yaml.safe_dump({'name': 'dq_tiny', 'network': {'type': 'DepictQA',
+                                                                                    'model_config': 'tiny'}}))
+    assert main(['export-model', str(tmp_path / 'net.pth'), '--metric', 'depictqa', '--recipe',
+                 str(tmp_path / 'dq.yml'), '--out', str(tmp_path / 'model')]) == 0
+    expected = scores('depictqa', images[:1], model_config='tiny', pretrained_model_path=str(tmp_path / 'net.pth'))
+    assert torch.allclose(scores('depictqa', images[:1], pretrained_model_path=str(tmp_path / 'model')), expected,
+                          atol=1e-6, rtol=0)
+    assert not torch.allclose(scores('depictqa', images[:1], model_config='tiny'), expected)  # the delta matters
+
+
+def test_a_backbone_file_of_the_run_is_not_written_into_the_config_but_named_in_the_card(
+        tmp_path, images, tiny_clip_checkpoint):
+    from pyiqa_uniqa.clip_agiqa.arch import CLIPAGIQA
+    network_options = {'model_name': 'tiny-clip-quickgelu', 'backbone_weights': str(tiny_clip_checkpoint),
+                       'head_hidden': 16, 'n_ctx': 4}
+    network = CLIPAGIQA(**network_options)
+    trained = {k: v + 0.05 * torch.randn_like(v) for k, v in network.state_dict().items()}
+    torch.save({'params': trained}, tmp_path / 'net.pth')
+    (tmp_path / 'run.yml').write_text(yaml.safe_dump({'name': 'agiqa', 'network': {'type': 'CLIPAGIQA',
+                                                                                   **network_options}}))
+    assert main(['export-model', str(tmp_path / 'net.pth'), '--metric', 'clip-agiqa-agiqa3k', '--recipe',
+                 str(tmp_path / 'run.yml'), '--out', str(tmp_path / 'model')]) == 0
+    config = json.loads((tmp_path / 'model' / 'config.json').read_text())
+    assert 'backbone_weights' not in config['options'] and config['options']['n_ctx'] == 4
+    assert f'backbone file `{tiny_clip_checkpoint.name}`' in (tmp_path / 'model' / 'README.md').read_text()
+    expected = scores('clip-agiqa-agiqa3k', images, pretrained_model_path=str(tmp_path / 'net.pth'), **network_options)
+    from_folder = scores('clip-agiqa-agiqa3k', images, pretrained_model_path=str(tmp_path / 'model'),
+                         backbone_weights=str(tiny_clip_checkpoint))  # where the backbone is on this machine
+    assert torch.allclose(from_folder, expected, atol=1e-6, rtol=0)
