@@ -55,6 +55,7 @@ setup(
         'pillow',
         'tqdm',
         'safetensors',
+        'huggingface_hub',  # model folders by Hub id (hf-hub:ORG/REPO) and `pyiqa-uniqa push`
         'kornia>=0.7',  # the distortion library
         'scikit-image',  # real photographs for the offline demo
         'scikit-learn',  # two more of them (the main job uses every photo installed packages ship)

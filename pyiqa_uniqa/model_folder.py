@@ -103,7 +103,7 @@ def hub_snapshot(reference):
     repo_id, _, revision = reference[len(HUB_PREFIX):].partition('@')
     if not _REPO_ID.match(repo_id):
         raise ModelFolderError(f'{reference!r} is not a Hub model id: write hf-hub:ORG/REPO (or hf-hub:ORG/REPO@REVISION).')
-    from huggingface_hub import snapshot_download
+    from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
     cache = hub_cache_dir()
     try:
@@ -120,9 +120,12 @@ def hub_snapshot(reference):
     try:
         return Path(snapshot_download(repo_id, revision=revision or None, cache_dir=cache,
                                       allow_patterns=[CONFIG_FILE, WEIGHTS_FILE, RECIPE_FILE, CARD_FILE]))
-    except HfHubHTTPError as err:  # no such repository, no access, a revision it does not have
-        raise WeightsNotFoundError(f'{reference}: the Hub did not give this model ({err.__class__.__name__}: '
-                                   f'{str(err).splitlines()[0]}).') from err
+    # no such repository, no access, a revision it does not have, a connection lost on the way
+    except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as err:
+        raise WeightsNotFoundError(
+            f'{reference}: the Hub ({constants.ENDPOINT}) did not give this model ({err.__class__.__name__}: '
+            f'{str(err).splitlines()[0]}). Check the id and your access, or pass the model folder itself as '
+            'pretrained_model_path=FOLDER.') from err
 
 
 # --- reading it -----------------------------------------------------------------------------------

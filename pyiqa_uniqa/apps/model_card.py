@@ -91,7 +91,8 @@ def model_card(config, recipe, evaluation, *, backbone_note='', run=''):
              '# or the folder',
              "score = metric('photo.jpg')", '```', '',
              f'From the command line: `pyiqa-uniqa score -m {config.metric}:pretrained_model_path=hf-hub:ORG/REPO '
-             '--images photos/ --out scores.csv` (the same metric option works in `eval` and `app`).', '',
+             '--images photos/ --out scores.csv` (the same metric option works in `eval`, `bench`, `compare` and '
+             '`rank`).', '',
              '## Model', '',
              f'`{CONFIG_FILE}` holds every option that rebuilds the network; they replace the metric\'s defaults '
              'when the folder is loaded.', '', '| option | value |', '|---|---|']
