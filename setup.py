@@ -56,6 +56,7 @@ setup(
         'simplejpeg',  # libjpeg-turbo with warnings as errors: finds a JPEG cut short behind a new end marker
         'tqdm',
         'safetensors',
+        'huggingface_hub',  # model folders by Hub id (hf-hub:ORG/REPO) and `pyiqa-uniqa push`
         'kornia>=0.7',  # the distortion library
         'scikit-image',  # real photographs for the offline demo
         'scikit-learn',  # two more of them (the main job uses every photo installed packages ship)

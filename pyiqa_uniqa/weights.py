@@ -16,7 +16,7 @@ the file is written from it.
   pretrained tag or a Hugging Face model id).
 
 **Loading never executes a pickle**: ``torch.load(weights_only=True)`` (tensors and plain
-containers only) or safetensors. ``load_checkpoint`` then unwraps, optionally renames, checks every
+containers only) or safetensors. ``load_trained`` then unwraps, optionally renames, checks every
 key and shape against the module, and loads; one ``CheckpointMismatchError`` lists everything that
 does not fit.
 
@@ -324,7 +324,7 @@ def checked_weight_file(path):
     return path
 
 
-def load_state_dict(path):
+def read_checkpoint(path):
     """Load a checkpoint file safely; returns whatever tensor container it holds."""
     path = checked_weight_file(path)
     if path.suffix == '.safetensors':
@@ -372,9 +372,9 @@ def unwrap_params(checkpoint, key='params', source=None):
     return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in checkpoint.items()}
 
 
-def load_params(path, key='params'):
-    """The state dict of the checkpoint file ``path`` (``load_state_dict`` then ``unwrap_params``)."""
-    return unwrap_params(load_state_dict(path), key=key, source=path)
+def read_state_dict(path, key='params'):
+    """The state dict of the checkpoint file ``path`` (``read_checkpoint`` then ``unwrap_params``)."""
+    return unwrap_params(read_checkpoint(path), key=key, source=path)
 
 
 def _describe(value):
@@ -418,31 +418,45 @@ def check_state_dict(state_dict, reference, *, what='the model', source='the che
     raise CheckpointMismatchError(' '.join(parts), missing, unexpected, wrong_shape)
 
 
-def load_checked_params(path, reference, *, key='params', required=None, rename=None, what='the model', hint='',
-                        source=None):
-    """The state dict of ``path`` once every key and shape is checked against ``reference`` (a model's
-    state dict, or a meta-device one: nothing is built); ``load_checkpoint``'s arguments, and
-    ``source``: how messages name the file (default: its path)."""
-    state_dict = load_params(path, key=key)
+def read_checked_state_dict(checkpoint, reference, *, key='params', required=None, rename=None, what='the model',
+                            hint='', source=None):
+    """The state dict of ``checkpoint`` once every key and shape is checked against ``reference`` (a model's
+    state dict, or a meta-device one: nothing is built).
+
+    checkpoint: a file, or a state dict already read; source: how messages name it (default: its path);
+    the other arguments as ``load_trained``'s.
+    """
+    if isinstance(checkpoint, dict):
+        state_dict = dict(checkpoint)
+    else:
+        state_dict = read_state_dict(checkpoint, key=key)
     if rename is not None:
         state_dict = rename(state_dict)
-    check_state_dict(state_dict, reference, what=what, source=source or str(path), required=required, hint=hint)
+    check_state_dict(state_dict, reference, what=what, source=source or str(checkpoint), required=required,
+                     hint=hint)
     return state_dict
 
 
-def load_checkpoint(module, path, *, key='params', expect='complete', rename=None, what=None, hint=''):
-    """Safely load ``path`` into ``module`` after checking every key and shape; returns the state dict.
+def load_trained(module, checkpoint, *, key='params', expect='complete', rename=None, what=None, hint='',
+                 source=None):
+    """Load trained weights into ``module`` after checking every key and shape; returns the state dict.
 
+    The one way every family loads what was trained (a user's checkpoint, an exported model folder's
+    ``model.safetensors``, an official release): nothing is unpickled beyond tensors, and one
+    ``CheckpointMismatchError`` lists everything that does not fit.
+
+    checkpoint: a file, or a state dict already read (``source`` then names it in messages);
     key: the wrapper key to unwrap first (``'params'`` for pyiqa, ``'state_dict'`` for most trainers);
-    expect: ``'complete'`` (every tensor of ``module.state_dict()``) or ``'trainable'`` (every
-    trainable tensor; frozen ones may be absent); rename: ``dict -> dict`` applied after unwrapping
-    (official names -> ours); what: the model, for messages (default: its class name).
+    expect: ``'complete'`` (every tensor of ``module.state_dict()``), ``'trainable'`` (every trainable
+    tensor; frozen ones may be absent) or ``'partial'`` (whatever the file holds, e.g. a base network
+    the rest is loaded over); rename: ``dict -> dict`` applied after unwrapping (official names ->
+    ours); what: the model, for messages (default: its class name).
     """
-    if expect not in ('complete', 'trainable'):
-        raise ValueError(f"expect must be 'complete' or 'trainable', got {expect!r}")
+    if expect not in ('complete', 'trainable', 'partial'):
+        raise ValueError(f"expect must be 'complete', 'trainable' or 'partial', got {expect!r}")
     reference = module.state_dict()
-    state_dict = load_checked_params(
-        path, reference, key=key, rename=rename, what=what or module.__class__.__name__, hint=hint,
-        required=trainable_state_dict(module) if expect == 'trainable' else reference)
+    required = {'complete': reference, 'trainable': trainable_state_dict(module), 'partial': ()}[expect]
+    state_dict = read_checked_state_dict(checkpoint, reference, key=key, rename=rename, required=required,
+                                         what=what or module.__class__.__name__, hint=hint, source=source)
     module.load_state_dict(state_dict, strict=expect == 'complete')
     return state_dict

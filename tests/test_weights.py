@@ -20,8 +20,8 @@ from pyiqa_uniqa.weights import (
     WeightSource,
     check_state_dict,
     find_weights,
-    load_checkpoint,
-    load_state_dict,
+    load_trained,
+    read_checkpoint,
     require_network,
     resolve_weights,
     unwrap_params,
@@ -48,18 +48,18 @@ def test_error_family():
 
 def test_round_trip_and_unwrap(tmp_path):
     torch.save({'params': {'module.a': torch.arange(3)}}, tmp_path / 'w.pth')
-    assert torch.equal(unwrap_params(load_state_dict(tmp_path / 'w.pth'))['a'], torch.arange(3))
+    assert torch.equal(unwrap_params(read_checkpoint(tmp_path / 'w.pth'))['a'], torch.arange(3))
     torch.save({'state_dict': {'a': torch.ones(1)}, 'epoch': 3}, tmp_path / 'trainer.pth')
-    assert set(unwrap_params(load_state_dict(tmp_path / 'trainer.pth'))) == {'a'}
+    assert set(unwrap_params(read_checkpoint(tmp_path / 'trainer.pth'))) == {'a'}
     torch.save({'epoch': 3}, tmp_path / 'no_tensors.pth')
     with pytest.raises(CorruptWeightsError, match='epoch'):
-        unwrap_params(load_state_dict(tmp_path / 'no_tensors.pth'))
+        unwrap_params(read_checkpoint(tmp_path / 'no_tensors.pth'))
 
 
 def test_safetensors(tmp_path):
     from safetensors.torch import save_file
     save_file({'a': torch.ones(2)}, str(tmp_path / 'w.safetensors'))
-    assert torch.equal(load_state_dict(tmp_path / 'w.safetensors')['a'], torch.ones(2))
+    assert torch.equal(read_checkpoint(tmp_path / 'w.safetensors')['a'], torch.ones(2))
 
 
 def test_code_running_pickle_is_refused_and_never_runs(tmp_path):
@@ -67,7 +67,7 @@ def test_code_running_pickle_is_refused_and_never_runs(tmp_path):
     CodeRunningPickle.marker = marker
     torch.save({'a': CodeRunningPickle()}, tmp_path / 'evil.pt')
     with pytest.raises(UnsafeWeightsError, match='posix.mkdir|mkdir') as info:
-        load_state_dict(tmp_path / 'evil.pt')
+        read_checkpoint(tmp_path / 'evil.pt')
     assert not marker.exists()
     assert str(tmp_path / 'evil.pt') in str(info.value)
     assert 'weights_only' not in str(info.value)  # never points to an unsafe load
@@ -81,7 +81,7 @@ def test_damaged_files(tmp_path, damage):
     path.write_bytes({'truncate': data[: len(data) // 2], 'empty': b'', 'text': b'not a checkpoint',
                       'png': b'\x89PNG\r\n\x1a\n' + bytes(64)}[damage])
     with pytest.raises(CorruptWeightsError) as info:
-        load_state_dict(path)
+        read_checkpoint(path)
     message = str(info.value)
     assert str(path) in message
     # torch's own text advises re-running with weights_only=False: an unsafe load of a non-checkpoint
@@ -196,22 +196,22 @@ def test_load_checkpoint_complete_trainable_and_rename(tmp_path):
     source = _Frozen()
     torch.save({'params': {f'module.{k}': v for k, v in source.state_dict().items()}}, tmp_path / 'full.pth')
     target = _Frozen()
-    loaded = load_checkpoint(target, tmp_path / 'full.pth')
+    loaded = load_trained(target, tmp_path / 'full.pth')
     assert set(loaded) == set(source.state_dict())
     assert all(torch.equal(target.state_dict()[k], v) for k, v in source.state_dict().items())
 
     heads = {k: v for k, v in source.state_dict().items() if k.startswith('head.')}
     torch.save({'params': heads}, tmp_path / 'heads.pth')
     with pytest.raises(CheckpointMismatchError, match=r'2 missing keys: backbone.bias, backbone.weight'):
-        load_checkpoint(_Frozen(), tmp_path / 'heads.pth')
+        load_trained(_Frozen(), tmp_path / 'heads.pth')
     target = _Frozen()
-    load_checkpoint(target, tmp_path / 'heads.pth', expect='trainable')
+    load_trained(target, tmp_path / 'heads.pth', expect='trainable')
     assert torch.equal(target.head.weight, source.head.weight)
 
     official = {'fc.weight': source.head.weight, 'fc.bias': source.head.bias}
     torch.save({'state_dict': official}, tmp_path / 'official.pth')
     target = _Frozen()
-    load_checkpoint(target, tmp_path / 'official.pth', key='state_dict', expect='trainable',
+    load_trained(target, tmp_path / 'official.pth', key='state_dict', expect='trainable',
                     rename=lambda sd: {k.replace('fc.', 'head.'): v for k, v in sd.items()})
     assert torch.equal(target.head.bias, source.head.bias)
 

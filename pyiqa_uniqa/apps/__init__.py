@@ -37,5 +37,9 @@ COMMANDS = {
     'agiqa-meta-info': ('pyiqa_uniqa.apps.agiqa_meta_info',
                         'CLIP-AGIQA: pyiqa meta-info CSVs with the official 80/20 split (AGIQA-3K, AIGCIQA2023)'),
     'build-dq': ('pyiqa_uniqa.apps.build_dq', 'DepictQA: build brief samples (DQ-495K JSON) from an image folder'),
+    # sharing trained models
+    'export-model': ('pyiqa_uniqa.apps.export_model',
+                     'write a trained run as a model folder (safetensors, config, recipe, model card) others load'),
+    'push': ('pyiqa_uniqa.apps.push', 'upload a model folder to the Hugging Face Hub (hf-hub:ORG/REPO)'),
     'install-hook': ('pyiqa_uniqa.apps.install_hook', 'write the start-up hook (needed after pip install -e)'),
 }

@@ -22,7 +22,7 @@ from pyiqa_uniqa.weights import (
     CheckpointMismatchError,
     CorruptWeightsError,
     check_state_dict,
-    load_params,
+    read_state_dict,
 )
 
 CLIP_PREFIX = 'clip.'
@@ -71,7 +71,7 @@ def export_backbone(checkpoint_path, out_path, clip_model=None, dtype='official'
     """Write the checkpoint's CLIP as a flat OpenAI-layout state dict; returns (path, model name)."""
     if dtype not in ('official', 'float32'):
         raise ValueError(f'dtype must be official or float32, not {dtype!r}.')
-    clip_state, scaling = _strip_prefix(load_params(checkpoint_path), checkpoint_path)
+    clip_state, scaling = _strip_prefix(read_state_dict(checkpoint_path), checkpoint_path)
     clip_model = clip_model or experiment_clip_model(checkpoint_path) or DEFAULT_CLIP
     clip_state = merge_lora(clip_state, scaling)
     reference = clip_reference_state_dict(clip_model)

@@ -4,16 +4,21 @@ ranking loss, MOS fine-tuning.
 The paper body was not reachable; every unknown is our documented choice (see docs/attiqa.md).
 This file only declares names (torch-free); modules are imported when a name is used.
 """
-from pyiqa_uniqa.parts import nr_metric
+from pyiqa_uniqa.variants import TrainedFamily, Variant
 
-# No official weights exist: each name expects a checkpoint you trained, found as
-# pretrained_model_path=... or under its weights_file name in pyiqa's cache dir.
-FINETUNED_ON = ('koniq', 'livec', 'spaq', 'flive', 'ava')  # options/attiqa/<dataset>.yml
+# No official weights exist: each name expects a checkpoint you trained, given as pretrained_model_path=...
+# (a file, an exported folder or 'hf-hub:ORG/REPO') or found under its weights_file name in pyiqa's cache dir.
+VARIANTS = TrainedFamily(
+    arch='ATTIQA', prefix='attiqa', default='koniq',  # 'attiqa' is the KonIQ model, as pyiqa's NR defaults
+    what='The ATTIQA checkpoint (no official ATTIQA weights exist)',
+    train=('`pyiqa-uniqa select-prompts --probe synthetic --out prompts.yml`, `pyiqa-uniqa label --images '
+           '<unlabelled images> --prompts prompts.yml --out attrs.csv`, `pyiqa-uniqa train -opt '
+           'options/attiqa/pretrain.yml`, then `pyiqa-uniqa train -opt {recipe}` (it saves '
+           'experiments/attiqa_{dataset}/models/net_best.pth)'),
+    variants=tuple(Variant(dataset, f'attiqa_{dataset}.pth', f'options/attiqa/{dataset}.yml')
+                   for dataset in ('koniq', 'livec', 'spaq', 'flive', 'ava')))
 
-METRICS = {
-    'attiqa': nr_metric('ATTIQA', weights_file='attiqa_koniq.pth'),  # KonIQ, as pyiqa's NR defaults
-    **{f'attiqa-{dataset}': nr_metric('ATTIQA', weights_file=f'attiqa_{dataset}.pth') for dataset in FINETUNED_ON},
-}
+METRICS = VARIANTS.metrics()
 
 REGISTRY = {
     'archs': {'ATTIQA': 'pyiqa_uniqa.attiqa.arch:ATTIQA'},

@@ -8,9 +8,10 @@ work unchanged; ``forward(x, return_attributes=True)`` returns ``(quality, {attr
 (a tuple, so ``as_loss`` still takes the quality as its first element). Attribute scores are
 uncalibrated: higher means more of the attribute, comparable between images.
 
-No official weights exist. A metric config names a checkpoint file (``weights_file``, in
-``CHECKPOINTS``); it is looked up as an explicit ``pretrained_model_path``, then in pyiqa's cache
-dir, and when absent the error says how to train one.
+No official weights exist. A metric config names a checkpoint file (``weights_file``, from the
+variant table ``pyiqa_uniqa.attiqa.VARIANTS``); it is looked up as an explicit
+``pretrained_model_path`` (a file, an exported model folder or ``'hf-hub:ORG/REPO'``), then in pyiqa's
+cache dir, and when absent the error says how to train one.
 """
 import contextlib
 from pathlib import Path
@@ -20,19 +21,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pyiqa_uniqa.attiqa import FINETUNED_ON
+from pyiqa_uniqa.attiqa import VARIANTS
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
 from pyiqa_uniqa.attiqa.errors import InputError
 from pyiqa_uniqa.backbones import FrozenTowerModule
 from pyiqa_uniqa.backbones.precision import check_precision, frozen_autocast
 from pyiqa_uniqa.data.images import three_channels
+from pyiqa_uniqa.model_folder import loads_model_folders
 from pyiqa_uniqa.weights import (
     RANDOM,
     CheckpointMismatchError,
     WeightSource,
-    check_state_dict,
     find_weights,
-    load_params,
+    load_trained,
     require_hf_model,
     resolve_weights,
 )
@@ -41,22 +42,6 @@ from pyiqa_uniqa.weights import (
 IMAGENET_BACKBONE = WeightSource(
     'model.safetensors', keyword='backbone_weights', default_tag='imagenet', what="The backbone's ImageNet weights",
     get="the backbone's Hugging Face repo (for resnet50: https://huggingface.co/timm/resnet50.a1_in1k)")
-HOW_TO_TRAIN = (
-    '`pyiqa-uniqa select-prompts --probe synthetic --out prompts.yml`, `pyiqa-uniqa label --images <unlabelled '
-    'images> --prompts prompts.yml --out attrs.csv`, `pyiqa-uniqa train -opt options/attiqa/pretrain.yml`, then '
-    '`pyiqa-uniqa train -opt options/attiqa/{dataset}.yml` (it saves experiments/attiqa_{dataset}/models/net_best.pth; '
-    'no official ATTIQA weights exist)')
-CHECKPOINTS = {  # the metrics' weights_file names
-    f'attiqa_{dataset}.pth': WeightSource(f'attiqa_{dataset}.pth', keyword='pretrained_model_path',
-                                          what='The ATTIQA checkpoint', train=HOW_TO_TRAIN.format(dataset=dataset))
-    for dataset in FINETUNED_ON}
-
-
-def checkpoint_source(filename):
-    """The ``WeightSource`` of an ATTIQA checkpoint named ``filename``."""
-    return CHECKPOINTS.get(filename) or WeightSource(
-        filename, keyword='pretrained_model_path', what='The ATTIQA checkpoint',
-        train=HOW_TO_TRAIN.format(dataset='<dataset>'))
 
 
 class ScoreHead(nn.Sequential):
@@ -104,7 +89,9 @@ class ATTIQA(FrozenTowerModule):
         head_hidden, head_dropout: MLP head geometry.
         freeze_backbone: train the heads only (linear-probe style fine-tuning); the backbone is then
             held frozen (eval mode, outside ``state_dict()``), so checkpoints hold the heads only.
-        pretrained_model_path: a checkpoint of this network (``{'params': ...}`` or a bare state dict).
+        pretrained_model_path: a checkpoint of this network (``{'params': ...}`` or a bare state dict), a
+            model folder written by ``pyiqa-uniqa export-model``, or ``'hf-hub:ORG/REPO'`` (its options then
+            replace these arguments; see ``pyiqa_uniqa.model_folder``).
         base_model_path: a checkpoint loaded first, for heads-only checkpoints written with
             ``freeze_backbone`` (pass the pre-training checkpoint the backbone came from).
         weights_file: the checkpoint's file name in pyiqa's cache dir; set by the metric configs,
@@ -115,13 +102,21 @@ class ATTIQA(FrozenTowerModule):
     """
     weight_sources = {'backbone_weights': IMAGENET_BACKBONE}  # what the train command checks before starting
 
+    @classmethod
+    def sources_for(cls, weights_file=None, **_):
+        """keyword -> ``WeightSource`` of every file a metric config with these options needs (the
+        checkpoint's from the family's variant table)."""
+        checkpoint = {'pretrained_model_path': VARIANTS.source(weights_file)} if weights_file else {}
+        return {**cls.weight_sources, **checkpoint}
+
+    @loads_model_folders('ATTIQA')
     def __init__(self, backbone='resnet50', backbone_weights=None, head_hidden=512, head_dropout=0.0,
                  freeze_backbone=False, pretrained_model_path=None, base_model_path=None, weights_file=None,
                  min_input_size=32, precision='fp32'):
         super().__init__()
         checkpoint = None
         if pretrained_model_path is not None or weights_file is not None:
-            checkpoint = find_weights(checkpoint_source(weights_file or Path(pretrained_model_path).name),
+            checkpoint = find_weights(VARIANTS.source(weights_file or Path(pretrained_model_path).name),
                                       pretrained_model_path)
         # a checkpoint that holds the backbone replaces its initial weights: do not fetch them
         network = create_timm_backbone(backbone, RANDOM if checkpoint or base_model_path else backbone_weights)
@@ -149,12 +144,10 @@ class ATTIQA(FrozenTowerModule):
 
     def load_checkpoint(self, path, complete=True):
         """Load a checkpoint (safely: no pickled code runs). ``complete``: every tensor must be there."""
-        state_dict = load_params(path)
-        own = self.full_state_dict()
         try:
-            check_state_dict(state_dict, own, what=f'ATTIQA(backbone={self.backbone.__class__.__name__})',
-                             source=str(path), required=None if complete else (),
-                             hint='Was it trained with another backbone=? Pass the same backbone option.')
+            load_trained(self.with_backbone(), path, expect='complete' if complete else 'partial',
+                         what=f'ATTIQA(backbone={self.backbone.__class__.__name__})',
+                         hint='Was it trained with another backbone=? Pass the same backbone option.')
         except CheckpointMismatchError as err:
             if err.missing and not (err.unexpected or err.wrong_shape) and \
                     all(k.startswith('backbone.') for k in err.missing):
@@ -162,18 +155,15 @@ class ATTIQA(FrozenTowerModule):
                     f'{err} It holds only the heads (trained with freeze_backbone): also pass '
                     'base_model_path=<the pre-training checkpoint>.', err.missing) from None
             raise
-        self.load_state_dict({k: v for k, v in state_dict.items() if not k.startswith('backbone.')
-                              or not self.freeze_backbone}, strict=False)
-        if self.freeze_backbone:
-            backbone = {k[len('backbone.'):]: v for k, v in state_dict.items() if k.startswith('backbone.')}
-            self.backbone.load_state_dict(backbone, strict=False)
 
-    def full_state_dict(self):
-        """state_dict() plus the backbone when it is held frozen (outside state_dict())."""
-        own = self.state_dict()
-        if self.freeze_backbone:
-            own.update({f'backbone.{k}': v for k, v in self.backbone.state_dict().items()})
-        return own
+    def with_backbone(self):
+        """The network with its backbone registered even when held frozen: the modules are shared, so
+        its ``state_dict()`` is every tensor of the model, and loading into it loads into this one."""
+        whole = nn.Module()
+        whole.backbone = self.backbone
+        whole.attribute_heads = self.attribute_heads
+        whole.quality_head = self.quality_head
+        return whole
 
     def _backbone_precision(self, device):
         # a backbone being fine-tuned runs at the training step's precision; otherwise at ours

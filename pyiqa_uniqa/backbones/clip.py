@@ -23,7 +23,7 @@ from pyiqa_uniqa.weights import (
     WeightsNotFoundError,
     WeightSource,
     hf_cache_path,
-    load_checked_params,
+    read_checked_state_dict,
     require_network,
     resolve_weights,
 )
@@ -153,7 +153,7 @@ def read_openai_weights(path, reference, model_name='', *, what=None, source=Non
             state_dict['logit_scale'] = scale.reshape(reference['logit_scale'].shape)
         return state_dict
 
-    return load_checked_params(path, reference, key='state_dict', rename=scalar_logit_scale,
+    return read_checked_state_dict(path, reference, key='state_dict', rename=scalar_logit_scale,
                                what=what or model_name or 'the CLIP model', hint=hint, source=source)
 
 

@@ -3,15 +3,21 @@ frozen CLIP with learnable quality-level prompts and a small regression head.
 
 This file only declares names (torch-free).
 """
-from pyiqa_uniqa.parts import nr_metric
+from pyiqa_uniqa.variants import TrainedFamily, Variant
 
-# No official weights were released: each name expects a checkpoint you trained (or one written by
-# the official code), found as pretrained_model_path=... or under its weights_file in pyiqa's cache dir.
-METRICS = {
-    'clip-agiqa': nr_metric('CLIPAGIQA', score_range='0, 5', weights_file='clip_agiqa_agiqa3k.pth'),
-    'clip-agiqa-agiqa3k': nr_metric('CLIPAGIQA', score_range='0, 5', weights_file='clip_agiqa_agiqa3k.pth'),
-    'clip-agiqa-aigciqa2023': nr_metric('CLIPAGIQA', score_range='0, 100', weights_file='clip_agiqa_aigciqa2023.pth'),
-}
+# No official weights were released: each name expects a checkpoint you trained (or a run folder of the
+# official code, official_checkpoint=...), given as pretrained_model_path=... (a file, an exported folder or
+# 'hf-hub:ORG/REPO') or found under its weights_file name in pyiqa's cache dir.
+VARIANTS = TrainedFamily(
+    arch='CLIPAGIQA', prefix='clip-agiqa', default='agiqa3k', what='The CLIP-AGIQA checkpoint',
+    train='`pyiqa-uniqa train -opt {recipe}` (it saves experiments/clip_agiqa_{dataset}/models/net_best.pth)',
+    variants=(  # score ranges: the datasets' MOS scales (the official trainer regresses the raw MOS)
+        Variant('agiqa3k', 'clip_agiqa_agiqa3k.pth', 'options/clip_agiqa/agiqa3k.yml', score_range='0, 5'),
+        Variant('aigciqa2023', 'clip_agiqa_aigciqa2023.pth', 'options/clip_agiqa/aigciqa2023.yml',
+                score_range='0, 100'),
+    ))
+
+METRICS = VARIANTS.metrics()
 
 
 REGISTRY = {

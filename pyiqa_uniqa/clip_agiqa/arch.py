@@ -11,7 +11,6 @@ loads unchanged (``official_checkpoint=``), its context length and kind taken fr
 Outside training the six text features depend only on the context, so they are computed once
 and reused until the context changes (``as_loss`` included: the gradient goes to the image only).
 """
-import dataclasses
 import warnings
 from pathlib import Path
 
@@ -23,31 +22,14 @@ from pyiqa_uniqa.backbones import FrozenTowerModule, create_clip, get_tokenizer
 from pyiqa_uniqa.backbones.clip import OPENAI_CLIP
 from pyiqa_uniqa.backbones.clip_input import ClipInput
 from pyiqa_uniqa.backbones.precision import check_precision, frozen_autocast
+from pyiqa_uniqa.clip_agiqa import VARIANTS
 from pyiqa_uniqa.clip_agiqa.official_checkpoint import read_official_checkpoint
 from pyiqa_uniqa.clip_agiqa.prompt_learner import PromptLearner, encode_text_embeddings
 from pyiqa_uniqa.data.images import three_channels
-from pyiqa_uniqa.weights import (
-    CheckpointMismatchError,
-    WeightSource,
-    check_state_dict,
-    find_weights,
-    load_params,
-)
+from pyiqa_uniqa.model_folder import loads_model_folders
+from pyiqa_uniqa.weights import CheckpointMismatchError, find_weights, load_trained, read_state_dict
 
 QUALITY_LEVELS = ('terrible', 'bad', 'poor', 'average', 'good', 'perfect')
-
-# the metrics' checkpoints (weights_file): no trained weights were released, so each says how to train one
-CHECKPOINTS = {
-    f'clip_agiqa_{dataset}.pth': WeightSource(
-        f'clip_agiqa_{dataset}.pth', keyword='pretrained_model_path', what='The CLIP-AGIQA checkpoint',
-        train=f'`pyiqa-uniqa train -opt options/clip_agiqa/{dataset}.yml` (it saves '
-              f'experiments/clip_agiqa_{dataset}/models/net_best.pth)')
-    for dataset in ('agiqa3k', 'aigciqa2023')}
-
-
-def checkpoint_source(filename):
-    """The ``WeightSource`` of a CLIP-AGIQA checkpoint named ``filename``."""
-    return CHECKPOINTS.get(filename) or dataclasses.replace(CHECKPOINTS['clip_agiqa_agiqa3k.pth'], filename=filename)
 
 
 class CLIPAGIQA(FrozenTowerModule):
@@ -61,8 +43,10 @@ class CLIPAGIQA(FrozenTowerModule):
         class_specific_context: one context per quality level (official ``CSC True``).
         class_names: the quality levels named in the prompts.
         head_hidden, dropout: regressor geometry (official: 512, 0.5).
-        pretrained_model_path / weights_file: a checkpoint of this network (context + head); a
-            metric config sets ``weights_file``, which makes one required.
+        pretrained_model_path / weights_file: a checkpoint of this network (context + head), a model
+            folder written by ``pyiqa-uniqa export-model`` or ``'hf-hub:ORG/REPO'`` (its options then
+            replace these arguments; see ``pyiqa_uniqa.model_folder``); a metric config sets
+            ``weights_file`` (the table is ``pyiqa_uniqa.clip_agiqa.VARIANTS``), which makes one required.
         official_checkpoint: a run folder of the official trainer (its ``--output-dir``, holding
             ``prompt_learner/`` and ``regression/``), used instead of the two above.
         official_epoch: load ``model.pth.tar-<N>`` instead of ``model-best.pth.tar``.
@@ -74,6 +58,14 @@ class CLIPAGIQA(FrozenTowerModule):
     """
     weight_sources = {'backbone_weights': OPENAI_CLIP}  # what the train command checks before starting
 
+    @classmethod
+    def sources_for(cls, weights_file=None, **_):
+        """keyword -> ``WeightSource`` of every file a metric config with these options needs (the
+        checkpoint's from the family's variant table)."""
+        checkpoint = {'pretrained_model_path': VARIANTS.source(weights_file)} if weights_file else {}
+        return {**cls.weight_sources, **checkpoint}
+
+    @loads_model_folders('CLIPAGIQA')
     def __init__(self, model_name='ViT-B-16-quickgelu', backbone_weights=None, context_init='', n_ctx=16,
                  class_specific_context=False, class_names=QUALITY_LEVELS, head_hidden=512, dropout=0.5,
                  pretrained_model_path=None, weights_file=None, official_checkpoint=None, official_epoch=None,
@@ -83,9 +75,9 @@ class CLIPAGIQA(FrozenTowerModule):
         if official is not None:
             checkpoint, source = official.state_dict(), official.source
         elif pretrained_model_path is not None or weights_file is not None:
-            source = find_weights(checkpoint_source(weights_file or Path(pretrained_model_path).name),
+            source = find_weights(VARIANTS.source(weights_file or Path(pretrained_model_path).name),
                                   pretrained_model_path)
-            checkpoint = load_params(source)
+            checkpoint = read_state_dict(source)
         else:
             checkpoint = None
         if checkpoint is not None and torch.is_tensor(checkpoint.get('prompt_learner.ctx')):
@@ -107,7 +99,9 @@ class CLIPAGIQA(FrozenTowerModule):
         if official is not None:
             self._check_official_prompts(official)
         if checkpoint is not None:
-            self._load_checked(checkpoint, source)
+            load_trained(self, checkpoint, source=str(source), what=(
+                f'CLIPAGIQA ({len(self.prompt_learner.class_names)} quality levels, '
+                f'{self.regressor[1].in_features} head inputs)'))
         self.eval()
 
     def _check_official_prompts(self, official):
@@ -128,12 +122,6 @@ class CLIPAGIQA(FrozenTowerModule):
                 f'{official.source}: the prompt token embeddings in the file differ from those of the given CLIP: '
                 'the run used other CLIP weights or other class names, and the scores will not be the official ones '
                 '(pass the CLIP of the run as backbone_weights=...).', stacklevel=3)
-
-    def _load_checked(self, state_dict, source):
-        check_state_dict(state_dict, self.state_dict(), source=str(source), what=(
-            f'CLIPAGIQA ({len(self.prompt_learner.class_names)} quality levels, '
-            f'{self.regressor[1].in_features} head inputs)'))
-        self.load_state_dict(state_dict)
 
     def text_features(self):
         """Unit-norm features of the quality-level prompts [C, D]."""

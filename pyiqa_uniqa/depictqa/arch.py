@@ -50,7 +50,8 @@ from pyiqa_uniqa.depictqa.sources import check_sources, release_weights
 from pyiqa_uniqa.depictqa.tiny_tokenizer import build_tiny_tokenizer
 from pyiqa_uniqa.depictqa.vision import Abstractor, build_vision_encoder, geometry_of, patch_tokens
 from pyiqa_uniqa.errors import UserError
-from pyiqa_uniqa.weights import RANDOM, load_checkpoint, load_state_dict, trainable_state_dict
+from pyiqa_uniqa.model_folder import loads_model_folders
+from pyiqa_uniqa.weights import RANDOM, load_trained, read_checkpoint, trainable_state_dict
 
 SCORE_METHODS = ('levels', 'compare')
 
@@ -77,7 +78,8 @@ class DepictQA(FrozenTowerModule):
         model_config: preset ('wild', 'wild-abstractor', 'tiny'), a folder from ``save_pretrained``,
             a dict or a ``DepictQAConfig``.
         pretrained_model_path: the trained delta (a released ``ckpt.pt`` or a checkpoint of
-            ``pyiqa-uniqa train``). ``None``: for the 'wild' presets the official release (from
+            ``pyiqa-uniqa train``), or a model folder of ``pyiqa-uniqa export-model`` /
+            ``'hf-hub:ORG/REPO'`` (its options then replace these arguments; ``pyiqa_uniqa.model_folder``). ``None``: for the 'wild' presets the official release (from
             ``$DEPICTQA_WEIGHTS``, pyiqa's cache, or downloaded), for other configs none;
             ``'random'``: none (the trainable parts stay as initialised, e.g. to train them).
         reference: FR mode (``depictqa-fr``): ``forward(img, ref)``.
@@ -105,6 +107,7 @@ class DepictQA(FrozenTowerModule):
     local RNG: building a model never changes the global random state.
     """
 
+    @loads_model_folders('DepictQA')
     def __init__(self, model_config='wild', pretrained_model_path=None, reference=False, score_method='levels',
                  backbone_weights=None, language_model=None, tokenizer=None, sentence_model=None, precision=None,
                  batching=None, config_overrides=None):
@@ -125,7 +128,7 @@ class DepictQA(FrozenTowerModule):
         self.tokenizer = _load_tokenizer(config, saved_folder)
         encoder = build_vision_encoder(config.vision, config.backbone_weights, config.init_seed)
         if saved_folder is not None:
-            encoder.load_state_dict(load_state_dict(saved_folder / VISION_WEIGHTS_FILE))
+            encoder.load_state_dict(read_checkpoint(saved_folder / VISION_WEIGHTS_FILE))
         self.hold_frozen('vision_encoder', encoder.to(frozen_dtype))
         self.clip_input = ClipInput(encoder.config.image_size)  # OpenAI CLIP's mean/std
         self.llm = _build_language_model(config, self.tokenizer, frozen_dtype)
@@ -135,9 +138,9 @@ class DepictQA(FrozenTowerModule):
             self.abstractor = Abstractor(width, config.abstractor) if config.abstractor else None
             self.vision_proj = nn.Linear(width, self.llm.get_input_embeddings().weight.shape[1])
         if saved_folder is not None:
-            self.load_state_dict(load_state_dict(saved_folder / MODEL_WEIGHTS_FILE))
+            self.load_state_dict(read_checkpoint(saved_folder / MODEL_WEIGHTS_FILE))
         if delta is not None:
-            load_checkpoint(self, delta, expect='trainable', rename=normalise_delta_keys, what='this DepictQA network',
+            load_trained(self, delta, expect='trainable', rename=normalise_delta_keys, what='this DepictQA network',
                             hint='Check that the model config (LoRA rank, projector width, abstractor) matches the file.')
 
         self.sequences = SequenceBuilder(self.tokenizer, config.unique_tag)

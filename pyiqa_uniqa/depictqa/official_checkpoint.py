@@ -5,7 +5,7 @@ the projector ``vision_proj.{weight,bias}``, the abstractor (``abstractor.query_
 ``abstractor.abstractor.layers.*``) and the LoRA matrices
 ``llm.base_model.model.model.layers.{i}.self_attn.{q,k,v,o}_proj.lora_{A,B}.default.weight``
 (peft naming). Our network names its modules so that its trainable state dict has exactly these
-keys: ``weights.load_checkpoint(..., expect='trainable', rename=normalise_delta_keys)`` loads it.
+keys: ``weights.load_trained(..., expect='trainable', rename=normalise_delta_keys)`` loads it.
 The base parts come from elsewhere: Vicuna-7B-v1.5 and CLIP ViT-L/14 (the Hugging Face
 ``openai/clip-vit-large-patch14`` weights, or an OpenAI-layout state dict converted here).
 """
@@ -14,7 +14,7 @@ import re
 import torch
 from transformers import CLIPVisionConfig, CLIPVisionModel
 
-from pyiqa_uniqa.weights import WeightsError, load_params
+from pyiqa_uniqa.weights import WeightsError, read_state_dict
 
 _LORA_WITHOUT_ADAPTER = re.compile(r'(\.lora_[AB])\.weight$')
 
@@ -72,7 +72,7 @@ def openai_vision_to_hf(state):
 
 def load_openai_vision(path):
     """A CLIPVisionModel built from an OpenAI-layout state dict file (e.g. ViT-L-14 re-saved)."""
-    hf, config = openai_vision_to_hf(load_params(path))
+    hf, config = openai_vision_to_hf(read_state_dict(path))
     model = CLIPVisionModel(CLIPVisionConfig(**config))
     model.load_state_dict({k: v.to(torch.float32) for k, v in hf.items()}, strict=True)
     return model

@@ -66,8 +66,8 @@ from pyiqa_uniqa.training.feature_cache import FrozenFeatureCache, TrainingFeatu
 from pyiqa_uniqa.training.option_check import OptionError
 from pyiqa_uniqa.weights import (
     frozen_parameter_names,
-    load_checkpoint,
-    load_params,
+    load_trained,
+    read_state_dict,
     trainable_state_dict,
 )
 
@@ -284,9 +284,9 @@ class FrozenBackboneIQAModel(GeneralIQAModel):
         net = self.get_bare_model(net)
         key = param_key or 'params'
         if strict:
-            state_dict = load_checkpoint(net, load_path, key=key, expect='trainable')
+            state_dict = load_trained(net, load_path, key=key, expect='trainable')
         else:
-            state_dict = load_params(load_path, key=key)
+            state_dict = read_state_dict(load_path, key=key)
             own = net.state_dict()
             fitting = {k: v for k, v in state_dict.items() if k in own and v.shape == own[k].shape}
             if len(fitting) < len(state_dict):

@@ -3,7 +3,7 @@
 pyiqa 0.1.16's ``load_resume_state`` calls ``torch.cuda.current_device()`` (crashes without a GPU),
 loads the state with a full unpickler, and re-points weights only for option keys named
 ``network_*``, so a ``GeneralIQAModel`` (key ``network``) resumes its optimizer but restarts from
-the initial weights. This replacement loads the state safely (``weights.load_state_dict``:
+the initial weights. This replacement loads the state safely (``weights.read_checkpoint``:
 tensors and plain containers; the optimizer moves its state to its parameters' device itself)
 and points ``path.pretrain_network`` at the checkpoint saved at the same iteration, which the
 model loads strictly in its constructor.
@@ -11,7 +11,7 @@ model loads strictly in its constructor.
 import logging
 from pathlib import Path
 
-from pyiqa_uniqa.weights import CorruptWeightsError, WeightsNotFoundError, load_state_dict
+from pyiqa_uniqa.weights import CorruptWeightsError, WeightsNotFoundError, read_checkpoint
 
 logger = logging.getLogger('pyiqa_uniqa')
 
@@ -49,7 +49,7 @@ def _latest_state(opt):
 def _read_state(state_path):
     """A training state (optimizer/scheduler dicts; MultiStepRestartLR's Counter is allowed) and the
     network weights saved at its iteration; an error naming what is wrong with either."""
-    state = load_state_dict(state_path)
+    state = read_checkpoint(state_path)
     if not isinstance(state, dict) or not set(STATE_KEYS) <= set(state):
         raise CorruptWeightsError(f'{state_path} is not a pyiqa training state (expected {", ".join(STATE_KEYS)}).')
     weights = state_path.parent.parent / 'models' / f'net_{state["iter"]}.pth'

@@ -41,11 +41,13 @@ from pyiqa_uniqa.backbones import (
 from pyiqa_uniqa.backbones.clip_input import ClipInput
 from pyiqa_uniqa.backbones.precision import check_precision, frozen_autocast
 from pyiqa_uniqa.data.images import three_channels
+from pyiqa_uniqa.model_folder import loads_model_folders
+from pyiqa_uniqa.uniqa import VARIANTS
 from pyiqa_uniqa.uniqa.adapter import ResidualAdapter
 from pyiqa_uniqa.uniqa.crops import CROP_MODES, fit_to_crop, per_view, view_crops
 from pyiqa_uniqa.uniqa.image_encoder import encode_image
 from pyiqa_uniqa.uniqa.prompts import LEVELS_PER_GROUP, flat_prompts, prompt_groups
-from pyiqa_uniqa.weights import RANDOM, WeightSource, find_weights, load_checkpoint
+from pyiqa_uniqa.weights import RANDOM, WeightSource, find_weights, load_trained
 
 UNIQA_CLIP = 'ViT-B-16-quickgelu'
 UNIQA_WEIGHTS_FILE = 'UniQA_weight.pt'
@@ -67,14 +69,6 @@ def load_uniqa_clip(model_name=UNIQA_CLIP, backbone_weights=None):
     return create_clip(model_name, backbone_weights, source=UNIQA_BACKBONE)
 
 
-def adapter_source(weights_file=None, recipe=None, path=None):
-    """Where a UniQA adapter comes from, for finding it and for the message when it is missing."""
-    train = (f'`pyiqa-uniqa train -opt {recipe}` (a recipe of the pyiqa-uniqa repository; the adapter is '
-             'experiments/<name>/models/net_best.pth)') if recipe else ''
-    return WeightSource(weights_file or Path(str(path)).name, keyword='pretrained_model_path', train=train,
-                        what='The UniQA adapter (no official adapters exist)')
-
-
 class UniQA(FrozenTowerModule):
     """UniQA scorer for pyiqa; every argument is reachable as ``create_metric(name, **kwargs)``.
 
@@ -82,7 +76,9 @@ class UniQA(FrozenTowerModule):
         backbone_weights: OpenAI-layout CLIP file (the official ``UniQA_weight.pt``); None looks
             in ``$UNIQA_WEIGHTS`` then ``$TORCH_HOME/hub/pyiqa/UniQA_weight.pt``; ``'random'``
             builds random weights (tests, offline demo).
-        pretrained_model_path: adapter checkpoint (official keys, optionally under ``params``).
+        pretrained_model_path: adapter checkpoint (official keys, optionally under ``params``), a model
+            folder written by ``pyiqa-uniqa export-model``, or ``'hf-hub:ORG/REPO'`` (its options then
+            replace these arguments; see ``pyiqa_uniqa.model_folder``).
         prompt_set: ``'level'``, ``'ensemble'`` or ``'aigc'`` (see ``prompts.py``).
         use_adapter: add the residual adapter (False: zero-shot scoring).
         pos_embedding: add the (resized) positional embedding; False reproduces the official
@@ -92,18 +88,25 @@ class UniQA(FrozenTowerModule):
         num_crops, crop_seed: number of random test crops and the seed of their offsets.
         model_name: open_clip model geometry (``'tiny-clip-quickgelu'`` for tests).
         precision: ``'fp32'`` (default), ``'fp16'`` or ``'bf16'`` for the frozen CLIP (autocast).
-        weights_file, adapter_recipe: set by the per-dataset metric configs (``uniqa-koniq``...): the
-            name under which their adapter is looked up in pyiqa's cache dir
-            (``$TORCH_HOME/hub/pyiqa/uniqa_koniq_adapter.pth``) when ``pretrained_model_path`` is not
-            given, and the recipe that trains it (no official adapters exist).
+        weights_file: set by the per-dataset metric configs (``uniqa-koniq``...; the table is
+            ``pyiqa_uniqa.uniqa.VARIANTS``): the name under which their adapter is looked up in pyiqa's
+            cache dir (``$TORCH_HOME/hub/pyiqa/uniqa_koniq_adapter.pth``) when ``pretrained_model_path``
+            is not given; a missing one is reported with the recipe that trains it.
     """
 
     weight_sources = {'backbone_weights': UNIQA_BACKBONE}  # what the train command checks before starting
 
+    @classmethod
+    def sources_for(cls, weights_file=None, **_):
+        """keyword -> ``WeightSource`` of every file a metric config with these options needs (the
+        checkpoint's from the family's variant table)."""
+        checkpoint = {'pretrained_model_path': VARIANTS.source(weights_file)} if weights_file else {}
+        return {**cls.weight_sources, **checkpoint}
+
+    @loads_model_folders('UniQA')
     def __init__(self, backbone_weights=None, pretrained_model_path=None, prompt_set='level',
                  use_adapter=True, pos_embedding=True, crop_size=224, test_crops='random',
-                 num_crops=10, crop_seed=0, model_name=UNIQA_CLIP, weights_file=None, adapter_recipe=None,
-                 precision='fp32'):
+                 num_crops=10, crop_seed=0, model_name=UNIQA_CLIP, weights_file=None, precision='fp32'):
         super().__init__()
         self.precision = check_precision(precision, 'cpu')  # the vocabulary; the device is checked when it runs
         if test_crops not in CROP_MODES:
@@ -125,12 +128,12 @@ class UniQA(FrozenTowerModule):
         self.score_level = nn.Parameter(torch.tensor(INITIAL_SCORE_LEVELS))
         self.clip_input = ClipInput.of(clip)
         if pretrained_model_path or weights_file:
-            self.load_adapter(find_weights(adapter_source(weights_file, adapter_recipe, pretrained_model_path),
-                                           pretrained_model_path))
+            source = VARIANTS.source(weights_file or Path(str(pretrained_model_path)).name)
+            self.load_adapter(find_weights(source, pretrained_model_path))
 
     def load_adapter(self, path):
         """Load trainable weights saved by pyiqa (``{'params': ...}``) or the official repo."""
-        load_checkpoint(self, path, what=f'UniQA (use_adapter={self.adapter is not None})')
+        load_trained(self, path, what=f'UniQA (use_adapter={self.adapter is not None})')
 
     def text_features(self):
         """L2-normalised prompt features [groups * 5, D]; the text tower runs once per weights."""

@@ -21,7 +21,7 @@ from pyiqa_uniqa.weights import (
     CorruptWeightsError,
     UnsafeWeightsError,
     WeightsNotFoundError,
-    load_state_dict,
+    read_checkpoint,
 )
 
 EPOCHS = 3
@@ -90,7 +90,7 @@ def test_the_files_pickle_scheduler_objects_that_a_weights_only_load_refuses(run
     # why a plain safe load cannot read them: the warm-up scheduler keeps the cosine one, optimizer and all
     _, folder = run
     with pytest.raises(UnsafeWeightsError, match='CosineAnnealingLR|SGD|defaultdict'):
-        load_state_dict(folder / 'prompt_learner' / 'model-best.pth.tar')
+        read_checkpoint(folder / 'prompt_learner' / 'model-best.pth.tar')
     scheduler = official_file(folder, 'prompt_learner')['scheduler']
     assert type(scheduler['successor']).__name__ == 'CosineAnnealingLR'
 

@@ -408,7 +408,7 @@ def write_official_files(folder, abstractor=False, seed=0):
 
     from pyiqa_uniqa.depictqa.tiny_tokenizer import build_tiny_tokenizer
     from pyiqa_uniqa.testing.official_checkpoints import write_official_clip_checkpoint
-    from pyiqa_uniqa.weights import load_state_dict
+    from pyiqa_uniqa.weights import read_checkpoint
     folder.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tiny_tokenizer()
     torch.manual_seed(seed)
@@ -418,7 +418,7 @@ def write_official_files(folder, abstractor=False, seed=0):
     tokenizer.save_pretrained(folder / 'llm')
     base_sd = {k: v.clone() for k, v in lm.state_dict().items()}
     clip_path = write_official_clip_checkpoint(folder / 'clip.pt', 'tiny', seed=seed)
-    clip_sd = load_state_dict(clip_path)
+    clip_sd = read_checkpoint(clip_path)
     vision_width = clip_sd['visual.conv1.weight'].shape[0]
     trainable = OfficialTrainable(lm, vision_width, TINY_ABSTRACTOR if abstractor else None, seed=seed + 1)
     delta_path = save_official_delta(trainable, folder / 'ckpt.pt')

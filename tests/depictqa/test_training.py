@@ -8,7 +8,7 @@ import yaml
 def test_short_training_run_saves_only_the_delta(built_dq, tmp_path, monkeypatch):
     from pyiqa_uniqa.apps.cli import main
     from pyiqa_uniqa.depictqa.arch import DepictQA
-    from pyiqa_uniqa.weights import load_state_dict, unwrap_params
+    from pyiqa_uniqa.weights import read_checkpoint, unwrap_params
     data = {'type': 'DQ495KDataset', 'resize': 64, 'max_size': 128, 'min_size': 16, 'num_worker_per_gpu': 0,
             'batch_size_per_gpu': 1}
     test_records = json.loads(built_dq['test'].read_text())
@@ -41,7 +41,7 @@ def test_short_training_run_saves_only_the_delta(built_dq, tmp_path, monkeypatch
     experiment = tmp_path / 'experiments' / 'dq_short'
     log = next(experiment.glob('train_*.log')).read_text()
     assert 'l_answer' in log and 'distortion_accuracy' in log and 'ab_accuracy' in log
-    checkpoint = unwrap_params(load_state_dict(experiment / 'models' / 'net_latest.pth'))
+    checkpoint = unwrap_params(read_checkpoint(experiment / 'models' / 'net_latest.pth'))
     net = DepictQA('tiny')
     assert set(checkpoint) == set(net.trainable_state_dict())  # LoRA + projector only, official names
     assert 'vision_proj.weight' in checkpoint and all('lora_' in k or k.startswith('vision_proj') for k in checkpoint)

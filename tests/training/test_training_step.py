@@ -124,12 +124,12 @@ def test_the_option_check_knows_the_step_options():
 
 
 def test_the_fp16_loss_scale_survives_a_save_and_resume(tmp_path):
-    from pyiqa_uniqa.weights import load_state_dict
+    from pyiqa_uniqa.weights import read_checkpoint
     model = tiny_model(tmp_path, precision='fp16')
     model.scaler.load_state_dict({**model.scaler.state_dict(), 'scale': 1024.0})  # as found by a long run
     Path(model.opt['path']['training_states']).mkdir(parents=True, exist_ok=True)
     model.save_training_state(epoch=0, current_iter=7)
-    state = load_state_dict(Path(model.opt['path']['training_states']) / '7.state')
+    state = read_checkpoint(Path(model.opt['path']['training_states']) / '7.state')
     assert state['iter'] == 7 and state['grad_scaler']['scale'] == 1024.0
 
     resumed = tiny_model(tmp_path / 'resumed', precision='fp16')

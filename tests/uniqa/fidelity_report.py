@@ -20,7 +20,7 @@ from pyiqa_uniqa.testing.official_checkpoints import write_official_clip_checkpo
 from pyiqa_uniqa.uniqa.arch import UniQA
 from pyiqa_uniqa.uniqa.crops import five_crop_offsets, random_crop_offsets
 from pyiqa_uniqa.uniqa.prompts import PROMPT_SETS, flat_prompts
-from pyiqa_uniqa.weights import load_state_dict
+from pyiqa_uniqa.weights import read_checkpoint
 
 GEOMETRIES = {'tiny': ('tiny-clip-quickgelu', 32, 1, 2), 'ViT-B-16': ('ViT-B-16-quickgelu', 512, 12, 8)}
 
@@ -29,7 +29,7 @@ def report(geometry, folder):
     model_name, dim, vision_heads, text_heads = GEOMETRIES[geometry]
     clip_path = write_official_clip_checkpoint(folder / f'{geometry}.pt', geometry)
     adapter_path, head = random_adapter_checkpoint(folder / f'{geometry}_adapter.pth', dim)
-    clip_sd = load_state_dict(clip_path)
+    clip_sd = read_checkpoint(clip_path)
     torch.manual_seed(0)
     images = torch.rand(2, 3, 260, 300)
     for prompt_set in PROMPT_SETS:

@@ -7,7 +7,7 @@ from pyiqa_uniqa.uniqa.arch import UniQA
 from pyiqa_uniqa.uniqa.crops import five_crop_offsets, random_crop_offsets
 from pyiqa_uniqa.uniqa.image_encoder import encode_image
 from pyiqa_uniqa.uniqa.prompts import flat_prompts
-from pyiqa_uniqa.weights import load_state_dict
+from pyiqa_uniqa.weights import read_checkpoint
 
 TINY = {'model_name': 'tiny-clip-quickgelu'}
 TINY_HEADS = {'vision_heads': 1, 'text_heads': 2}  # tiny geometry: widths 64 (1 head) and 32 (2 heads)
@@ -34,7 +34,7 @@ def tiny_adapter(tmp_path_factory):
 @pytest.mark.parametrize('pos_embedding', [True, False])
 def test_matches_official_forward(tiny_clip_checkpoint, tiny_adapter, prompt_set, pos_embedding):
     adapter_path, head = tiny_adapter
-    clip_sd = load_state_dict(tiny_clip_checkpoint)
+    clip_sd = read_checkpoint(tiny_clip_checkpoint)
     model = UniQA(backbone_weights=str(tiny_clip_checkpoint), pretrained_model_path=str(adapter_path),
                   prompt_set=prompt_set, pos_embedding=pos_embedding, **TINY)
     kw = dict(prompts=flat_prompts(prompt_set), pos_embedding=pos_embedding, **TINY_HEADS)
@@ -59,7 +59,7 @@ def test_official_positional_resize_off_native_size(tiny_clip_checkpoint, tiny_a
     adapter_path, head = tiny_adapter
     model = UniQA(backbone_weights=str(tiny_clip_checkpoint), pretrained_model_path=str(adapter_path), **TINY).train()
     images = torch.rand(2, 3, 288, 288)
-    expected = official_scores(load_state_dict(tiny_clip_checkpoint), head, images,
+    expected = official_scores(read_checkpoint(tiny_clip_checkpoint), head, images,
                                prompts=flat_prompts('level'), pos_embedding=True, **TINY_HEADS)
     with torch.no_grad():
         assert torch.allclose(model(images), expected, atol=1e-5, rtol=0)
@@ -68,7 +68,7 @@ def test_official_positional_resize_off_native_size(tiny_clip_checkpoint, tiny_a
 def test_zero_shot_matches_official_without_adapter(tiny_clip_checkpoint):
     model = UniQA(backbone_weights=str(tiny_clip_checkpoint), prompt_set='ensemble', use_adapter=False, **TINY)
     images = torch.rand(3, 3, 224, 224)
-    expected = official_scores(load_state_dict(tiny_clip_checkpoint), {'score_level': model.score_level.detach()},
+    expected = official_scores(read_checkpoint(tiny_clip_checkpoint), {'score_level': model.score_level.detach()},
                                images, prompts=flat_prompts('ensemble'), pos_embedding=True, **TINY_HEADS)
     with torch.no_grad():
         assert torch.allclose(model.eval()(images), expected, atol=1e-5, rtol=0)
@@ -89,7 +89,7 @@ def test_matches_official_forward_vit_b16(vitb16_checkpoint, tmp_path):
     model = UniQA(backbone_weights=str(vitb16_checkpoint), pretrained_model_path=str(adapter_path),
                   prompt_set='level').train()
     images = torch.rand(1, 3, 224, 224)
-    expected = official_scores(load_state_dict(vitb16_checkpoint), head, images, prompts=flat_prompts('level'),
+    expected = official_scores(read_checkpoint(vitb16_checkpoint), head, images, prompts=flat_prompts('level'),
                                pos_embedding=True, vision_heads=12, text_heads=8)
     with torch.no_grad():
         ours = model(images)

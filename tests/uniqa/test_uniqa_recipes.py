@@ -61,16 +61,17 @@ def test_dataset_recipes_follow_the_official_recipe(path):
 
 
 def test_every_adapter_metric_names_an_existing_recipe():
+    from pyiqa_uniqa.uniqa import VARIANTS
     from pyiqa_uniqa.uniqa import METRICS as UNIQA_CONFIGS
 
-    recipes = [cfg['metric_opts'].get('adapter_recipe') for cfg in UNIQA_CONFIGS.values()]
-    assert len([r for r in recipes if r]) == 7
-    for recipe in filter(None, recipes):
-        assert (OPTIONS.parents[1] / recipe).is_file(), recipe
+    assert len(VARIANTS.variants) == 7
+    for variant in VARIANTS.variants:
+        assert (OPTIONS.parents[1] / variant.recipe).is_file(), variant.recipe
     # each finds its adapter in pyiqa's cache dir under a name of its own, documented in docs/uniqa.md
     files = {name: cfg['metric_opts'].get('weights_file') for name, cfg in UNIQA_CONFIGS.items()
-             if cfg['metric_opts'].get('adapter_recipe')}
+             if cfg['metric_opts'].get('use_adapter')}
     assert files == {name: f'{name.replace("-", "_")}_adapter.pth' for name in files}
+    assert len(files) == 7
 
 
 def test_demo_recipes_are_the_packaged_ones_and_agree(tmp_path):

@@ -7,7 +7,7 @@ import yaml
 
 from pyiqa_uniqa.backbones import create_clip
 from pyiqa_uniqa.apps.cli import main
-from pyiqa_uniqa.weights import load_state_dict
+from pyiqa_uniqa.weights import read_checkpoint
 
 
 def recipe(image_table, captions, **train_extra):
@@ -67,7 +67,7 @@ def test_train_freezes_the_text_tower_saves_the_whole_clip_and_exports(image_tab
     log = '\n'.join(records.messages)
     assert 'Validation of the initial weights on heldout, logged as iteration 0' in log
     assert 'l_contrastive' in log
-    trained = load_state_dict(experiment / 'models' / 'net_latest.pth')['params']
+    trained = read_checkpoint(experiment / 'models' / 'net_latest.pth')['params']
     torch.manual_seed(0)
     initial = create_clip('tiny-clip-quickgelu').state_dict()
     # the frozen text tower is in the checkpoint (the export needs it) and unchanged
