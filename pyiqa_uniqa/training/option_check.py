@@ -87,6 +87,9 @@ def unknown_keys(opt):
             check(opt[section], section, f'{section}.')
     for phase, dataset in (opt.get('datasets') or {}).items():
         declared = _declared_keys('DATASET_REGISTRY', dataset.get('type', ''))
+        if dataset.get('base_type'):  # a wrapper (CarvedSplitNRDataset) passes its other keys to the base type
+            for section, keys in _declared_keys('DATASET_REGISTRY', dataset['base_type']).items():
+                declared.setdefault(section, set()).update(keys)
         check(dataset, 'dataset', f'datasets.{phase}.', declared.get('dataset', ()))
         if isinstance(dataset.get('augment'), dict):
             check(dataset['augment'], 'augment', f'datasets.{phase}.augment.', declared.get('augment', ()))

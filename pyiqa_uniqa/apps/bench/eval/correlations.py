@@ -116,10 +116,10 @@ class Summary:
         return text if self.count < 2 else f'{text} ± {self.std:.{digits}f}'
 
 
-def summarise(per_split):
-    """``[{figure: value}, ...]`` over splits -> ``{figure: Summary}`` (NaN splits are skipped)."""
+def summarise(per_split, names=CORRELATION_NAMES):
+    """``[{figure: value}, ...]`` over splits -> ``{figure: Summary}`` for each of ``names`` (NaN splits are skipped)."""
     summary = {}
-    for name in CORRELATION_NAMES:
+    for name in names:
         values = np.array([s[name] for s in per_split if not math.isnan(s[name])], dtype=np.float64)
         if len(values) == 0:
             summary[name] = Summary(float('nan'), float('nan'), 0)
