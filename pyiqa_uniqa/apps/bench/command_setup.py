@@ -19,9 +19,9 @@ def prepare_metric_command(name, args):
 
     Offline mode is set first: pyiqa reads the Hub settings when it imports huggingface_hub.
     """
-    from pyiqa_uniqa.apps.bench.offline import configure_offline
+    from pyiqa_uniqa.network import offline_mode
 
-    note = configure_offline(args.offline)
+    note = offline_mode(args.offline)
     if note:
         print(f'{name}: {note}', file=sys.stderr)
     import torch

@@ -229,10 +229,10 @@ def markdown(rankings, models, pairs, value_name):
 
 
 def run(args):
-    from pyiqa_uniqa.apps.bench.offline import configure_offline
+    from pyiqa_uniqa.network import offline_mode
     from pyiqa_uniqa.errors import UserError
 
-    configure_offline(args.offline)
+    offline_mode(args.offline)
     import pandas as pd
     import pyiqa
 
