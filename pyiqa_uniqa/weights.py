@@ -171,8 +171,8 @@ def resolve_weights(source, value=None):
 def find_weights(source, value=None):
     """The ``Path`` of ``source``'s file: ``value`` if it is a path, else the default search.
 
-    A tag or ``'random'`` is refused here (a file is what this source needs); models that take
-    tags call ``resolve_weights`` instead.
+    A tag or ``'random'`` is refused here (a file is what this source needs), and the message offers
+    only what is taken; models that take tags or ``'random'`` call ``resolve_weights`` instead.
     """
     kind = weight_kind(value, None)
     if kind == 'path':
@@ -187,9 +187,10 @@ def find_weights(source, value=None):
             f'The given {source.names()} {str(value)!r} does not exist (it should be the file {source.filename}).',
             source.how_to_get()))
     if kind in ('random', 'tag'):
-        raise WeightsNotFoundError(_sentence(
-            f'The given {source.names()} {value!r} is neither an existing file nor a name this model knows.',
-            f'It takes the path of the file {source.filename}, None to search for it, or {RANDOM!r} for random weights.'))
+        wrong = 'asks for random weights, which this model cannot use here' if kind == 'random' else \
+            'is neither an existing file nor a name this model knows'
+        raise WeightsNotFoundError(f'The given {source.names()} {value!r} {wrong}: it takes the path of the file '
+                                   f'{source.filename}, or None to search for it.')
     return _search(source)
 
 

@@ -141,9 +141,10 @@ def test_one_vocabulary(tmp_path):
     assert resolve_weights(tagged) == 'openai' and resolve_weights(tagged, 'laion2b') == 'laion2b'
     assert resolve_weights(tagged, RANDOM) == RANDOM
     assert resolve_weights(SOURCE, str(file)) == file
-    for not_a_file in ('none', 'openai'):  # a file-only source refuses names, saying what it takes
-        with pytest.raises(WeightsNotFoundError, match="'random' for random weights"):
+    for not_a_file in ('none', 'openai', RANDOM):  # a file-only source refuses names, saying only what it takes
+        with pytest.raises(WeightsNotFoundError, match='takes the path of the file w.pt, or None to search') as info:
             find_weights(SOURCE, not_a_file)
+        assert str(info.value).count("'random'") == (not_a_file == RANDOM)
 
 
 @pytest.mark.parametrize('get', ['', 'the authors (https://example.org/w.pt)'])
