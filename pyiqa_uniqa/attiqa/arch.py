@@ -115,6 +115,12 @@ class ATTIQA(FrozenTowerModule):
     """
     weight_sources = {'backbone_weights': IMAGENET_BACKBONE}  # what the train command checks before starting
 
+    @classmethod
+    def sources_for(cls, weights_file=None, **_):
+        """keyword -> ``WeightSource`` of every file a metric config with these options needs."""
+        checkpoint = {'pretrained_model_path': checkpoint_source(weights_file)} if weights_file else {}
+        return {**cls.weight_sources, **checkpoint}
+
     def __init__(self, backbone='resnet50', backbone_weights=None, head_hidden=512, head_dropout=0.0,
                  freeze_backbone=False, pretrained_model_path=None, base_model_path=None, weights_file=None,
                  min_input_size=32, precision='fp32'):

@@ -74,6 +74,12 @@ class CLIPAGIQA(FrozenTowerModule):
     """
     weight_sources = {'backbone_weights': OPENAI_CLIP}  # what the train command checks before starting
 
+    @classmethod
+    def sources_for(cls, weights_file=None, **_):
+        """keyword -> ``WeightSource`` of every file a metric config with these options needs."""
+        checkpoint = {'pretrained_model_path': checkpoint_source(weights_file)} if weights_file else {}
+        return {**cls.weight_sources, **checkpoint}
+
     def __init__(self, model_name='ViT-B-16-quickgelu', backbone_weights=None, context_init='', n_ctx=16,
                  class_specific_context=False, class_names=QUALITY_LEVELS, head_hidden=512, dropout=0.5,
                  pretrained_model_path=None, weights_file=None, official_checkpoint=None, official_epoch=None,

@@ -100,6 +100,12 @@ class UniQA(FrozenTowerModule):
 
     weight_sources = {'backbone_weights': UNIQA_BACKBONE}  # what the train command checks before starting
 
+    @classmethod
+    def sources_for(cls, weights_file=None, adapter_recipe=None, **_):
+        """keyword -> ``WeightSource`` of every file a metric config with these options needs."""
+        adapter = {'pretrained_model_path': adapter_source(weights_file, adapter_recipe)} if weights_file else {}
+        return {**cls.weight_sources, **adapter}
+
     def __init__(self, backbone_weights=None, pretrained_model_path=None, prompt_set='level',
                  use_adapter=True, pos_embedding=True, crop_size=224, test_crops='random',
                  num_crops=10, crop_seed=0, model_name=UNIQA_CLIP, weights_file=None, adapter_recipe=None,
