@@ -20,27 +20,23 @@ containers only) or safetensors. ``load_trained`` then unwraps, optionally renam
 key and shape against the module, and loads; one ``CheckpointMismatchError`` lists everything that
 does not fit.
 
-**Offline in seconds**: before anything downloads, ``require_network`` learns within 2 s whether
-the network answers (``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE`` mean no), and otherwise raises a
+**Offline in seconds**: before anything downloads, ``require_network`` asks ``network.offline_reason``
+(the one probe: ``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE`` mean no, else the host answers within 2 s), and otherwise raises a
 ``WeightsNotFoundError`` naming the missing file, the keyword or flag that takes a local copy,
 and where the cache expects it.
 """
 import os
 import pickle
 import re
-import socket
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
 from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.network import offline_reason
 
 RANDOM = 'random'
-NETWORK_TIMEOUT_S = 2.0
 # a value with one of these endings, or one that starts like a path, is a path even if it is missing
 WEIGHT_FILE_SUFFIXES = ('.pt', '.pth', '.bin', '.safetensors', '.ckpt', '.tar', '.pkl')
-DEFAULT_HF_ENDPOINT = 'https://huggingface.co'
 
 
 class WeightsError(UserError, RuntimeError):
@@ -175,8 +171,8 @@ def resolve_weights(source, value=None):
 def find_weights(source, value=None):
     """The ``Path`` of ``source``'s file: ``value`` if it is a path, else the default search.
 
-    A tag or ``'random'`` is refused here (a file is what this source needs); models that take
-    tags call ``resolve_weights`` instead.
+    A tag or ``'random'`` is refused here (a file is what this source needs), and the message offers
+    only what is taken; models that take tags or ``'random'`` call ``resolve_weights`` instead.
     """
     kind = weight_kind(value, None)
     if kind == 'path':
@@ -191,9 +187,10 @@ def find_weights(source, value=None):
             f'The given {source.names()} {str(value)!r} does not exist (it should be the file {source.filename}).',
             source.how_to_get()))
     if kind in ('random', 'tag'):
-        raise WeightsNotFoundError(_sentence(
-            f'The given {source.names()} {value!r} is neither an existing file nor a name this model knows.',
-            f'It takes the path of the file {source.filename}, None to search for it, or {RANDOM!r} for random weights.'))
+        wrong = 'asks for random weights, which this model cannot use here' if kind == 'random' else \
+            'is neither an existing file nor a name this model knows'
+        raise WeightsNotFoundError(f'The given {source.names()} {value!r} {wrong}: it takes the path of the file '
+                                   f'{source.filename}, or None to search for it.')
     return _search(source)
 
 
@@ -234,43 +231,6 @@ def _download(url, destination):
 
 
 # --- the network -----------------------------------------------------------------------------------
-
-_probed = {}  # (host, port) -> reason it is unreachable, or '' when it answered (per process)
-
-
-def offline_reason(url=None):
-    """Why nothing can be downloaded from ``url`` right now ('' when the network answers).
-
-    ``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE`` say so outright; otherwise one TCP connection to the
-    host is tried for at most ``NETWORK_TIMEOUT_S`` (DNS included), once per host and process.
-    """
-    for variable in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE'):
-        if os.environ.get(variable, '').strip().lower() in ('1', 'on', 'yes', 'true'):
-            return f'{variable} is set'
-    parsed = urlparse(url or os.environ.get('HF_ENDPOINT') or DEFAULT_HF_ENDPOINT)
-    host = parsed.hostname or 'huggingface.co'
-    port = parsed.port or (80 if parsed.scheme == 'http' else 443)
-    if (host, port) not in _probed:
-        _probed[host, port] = _probe(host, port)
-    return _probed[host, port]
-
-
-def _probe(host, port):
-    outcome = []
-
-    def connect():
-        try:
-            socket.create_connection((host, port), timeout=NETWORK_TIMEOUT_S).close()
-            outcome.append('')
-        except OSError as err:
-            outcome.append(f'{host}:{port} cannot be reached ({err.__class__.__name__})')
-
-    # in a thread, because a DNS lookup ignores the socket timeout
-    thread = threading.Thread(target=connect, daemon=True)
-    thread.start()
-    thread.join(NETWORK_TIMEOUT_S)
-    return outcome[0] if outcome else f'{host}:{port} did not answer within {NETWORK_TIMEOUT_S:g} s'
-
 
 def require_network(what, source=None, *, cache=None, url=None):
     """Raise ``WeightsNotFoundError`` unless ``what`` (about to be downloaded from ``url``) can be.

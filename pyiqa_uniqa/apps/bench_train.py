@@ -1,6 +1,7 @@
 """``pyiqa-uniqa bench-train``: what the frozen-feature cache saves in a training run, measured.
 
-Runs a recipe (default: the UniQA demo, ``pyiqa_uniqa/apps/uniqa_demo/demo.yml``) twice in this process,
+Runs a recipe (default: the UniQA demo, ``pyiqa_uniqa/apps/uniqa_demo/demo.yml``) twice in this process
+through the train command's own pipeline (``training.measurement.run_recipe``),
 with ``val.feature_cache`` off and on, the same seed, data order and iterations, and prints for
 each run the wall time, the images (crops included) that went through the frozen tower, and the
 validation metrics after every pass, side by side. Validation has the shape of the official UniQA
@@ -39,7 +40,7 @@ def add_arguments(parser):
 def run(args):
     import torch
 
-    from pyiqa_uniqa.training.recipe_runner import benchmark_options, held_out_loader, run_training, with_options
+    from pyiqa_uniqa.training.measurement import benchmark_plan, held_out_loader, run_recipe
 
     torch.set_num_threads(1)
     plans = [('fp32, cache off', 'fp32', False, 0), ('fp32, cache on', 'fp32', True, 0)]
@@ -47,16 +48,18 @@ def run(args):
     if args.feature_reuse:
         plans.append((f'fp32, cache on, reuse {args.feature_reuse}', 'fp32', True, args.feature_reuse))
     with tempfile.TemporaryDirectory() as scratch:
-        opt, val_freq, plan = benchmark_options(args.recipe, Path(args.workdir or scratch), args.epochs,
-                                                args.val_ratio, args.val_passes, args.force_yml)
+        workdir = Path(args.workdir or scratch)
+        overrides, opt, plan = benchmark_plan(args.recipe, workdir, args.epochs, args.val_ratio, args.val_passes,
+                                              args.force_yml)
         held_out = held_out_loader(opt)
         print(plan + '; torch threads: 1', flush=True)
         runs = []
-        for label, precision, cache, reuse in plans:
+        for number, (label, precision, cache, reuse) in enumerate(plans):
             print(f'{label}:', flush=True)
-            options = with_options(opt, train={'precision': precision, 'feature_reuse_views': reuse},
-                                   val={'feature_cache': cache})
-            runs.append(run_training(options, label, val_freq, progress=print_last_validation, held_out=held_out))
+            settings = [f'train:precision={precision}', f'train:feature_reuse_views={reuse}',
+                        f'val:feature_cache={cache}']
+            runs.append(run_recipe(args.recipe, workdir / f'run_{number}', overrides + settings, label,
+                                   progress=print_last_validation, held_out=held_out))
             print(f'  {runs[-1].wall_s:.1f} s ({runs[-1].cpu_s:.1f} s of CPU)', flush=True)
     print(report(runs))
     return 0

@@ -46,7 +46,7 @@ from pyiqa_uniqa.depictqa.images import load_image, prepare_pixels
 from pyiqa_uniqa.depictqa.official_checkpoint import normalise_delta_keys
 from pyiqa_uniqa.depictqa.records import is_brief
 from pyiqa_uniqa.depictqa.sequence import IGNORE_INDEX, SequenceBuilder, TextPiece, embed_pieces, pad_batch
-from pyiqa_uniqa.depictqa.sources import check_sources, release_weights
+from pyiqa_uniqa.depictqa.sources import check_sources, preset_sources, release_weights
 from pyiqa_uniqa.depictqa.tiny_tokenizer import build_tiny_tokenizer
 from pyiqa_uniqa.depictqa.vision import Abstractor, build_vision_encoder, geometry_of, patch_tokens
 from pyiqa_uniqa.errors import UserError
@@ -106,6 +106,11 @@ class DepictQA(FrozenTowerModule):
     Random parts (the tiny test model, new trainable parts) are seeded from ``init_seed`` with a
     local RNG: building a model never changes the global random state.
     """
+
+    @classmethod
+    def sources_for(cls, model_config='wild', **_):
+        """keyword -> ``WeightSource`` of every file a metric config with these options needs."""
+        return preset_sources(model_config)
 
     @loads_model_folders('DepictQA')
     def __init__(self, model_config='wild', pretrained_model_path=None, reference=False, score_method='levels',

@@ -49,6 +49,14 @@ RELEASES = {
 }
 
 
+def preset_sources(model_config):
+    """keyword -> ``WeightSource`` of what a preset loads by default (the 'wild' presets: tower, LM, delta)."""
+    release = RELEASES.get(model_config) if isinstance(model_config, str) else None
+    if release is None:
+        return {}
+    return {'backbone_weights': VISION_TOWER, 'language_model': LANGUAGE_MODEL, 'pretrained_model_path': release}
+
+
 def vision_weights(value):
     """What ``backbone_weights`` asks for: ``'random'``, a Hugging Face id, or a ``Path`` (file or folder)."""
     if value is not None and looks_like_path(value) and Path(value).expanduser().is_dir():

@@ -14,10 +14,85 @@ pipeline after fixing what pyiqa gets wrong for us:
 
 ``args`` carries what pyiqa's command line does: ``opt`` (the file), ``force_yml``, ``auto_resume``,
 ``debug``, ``launcher``, ``local_rank``, ``strict_options``.
+
+A caller follows the run through ``TrainingCallbacks`` (progress, every validation's numbers, a
+request to stop), called from inside pyiqa's own loop: the demo, ``bench-train`` and the tests
+train exactly what ``pyiqa-uniqa train`` trains.
 """
+import contextlib
 import os
 import random
 from os import path as osp
+
+
+class TrainingCallbacks:
+    """What a caller of ``train_in_process`` hears while pyiqa's loop runs; override what you need.
+
+    ``model`` is pyiqa's training model (``model.net`` the network, ``model.opt`` the options).
+    """
+
+    def started(self, model, total_iters):
+        """The model is built (and resumed); ``total_iters`` iterations will run."""
+
+    def iteration_done(self, model, iteration):
+        """One optimisation step is done; ``model.get_current_log()`` holds its losses."""
+
+    def validated(self, model, iteration, dataset, results):
+        """A validation pass on ``dataset`` (its name) ended: ``results`` is {metric: value}."""
+
+    def should_stop(self):
+        """True ends the run after the current iteration (no further validation or checkpoint)."""
+        return False
+
+
+class _StopRequested(Exception):
+    """Raised inside pyiqa's loop when the callbacks ask to stop; ``train_in_process`` ends quietly."""
+
+
+@contextlib.contextmanager
+def _followed_by(callbacks, on_first_iteration):
+    """pyiqa's ``build_model`` and loader set-up, wrapped so the loop reports to ``callbacks``;
+    ``on_first_iteration()`` is called as the first training iteration starts (see ``clean_start``)."""
+    import pyiqa.train
+
+    from pyiqa_uniqa.training.pyiqa_patches import replaced
+
+    plan = {}
+
+    def loaders_counting_iterations(opt, logger):
+        result = create_loaders(opt, logger)
+        plan['total_iters'] = result[-1]
+        return result
+
+    def followed_model(opt):
+        model = build_model(opt)
+        optimize, validation = model.optimize_parameters, model.validation
+        done = {'iteration': 0}  # pyiqa's own counter runs past the last one at the end
+
+        def optimize_parameters(current_iter):
+            if not done['iteration']:
+                on_first_iteration()
+            optimize(current_iter)
+            done['iteration'] = current_iter
+            callbacks.iteration_done(model, current_iter)
+            if callbacks.should_stop():
+                raise _StopRequested
+
+        def validate(dataloader, current_iter, *args, **kwargs):
+            outcome = validation(dataloader, current_iter, *args, **kwargs)
+            callbacks.validated(model, done['iteration'], dataloader.dataset.opt['name'], dict(model.metric_results))
+            return outcome
+
+        model.optimize_parameters, model.validation = optimize_parameters, validate
+        callbacks.started(model, plan['total_iters'])
+        return model
+
+    with replaced(pyiqa.train, 'create_train_val_dataloader', loaders_counting_iterations) as create_loaders, \
+            replaced(pyiqa.train, 'build_model', followed_model) as build_model:
+        try:
+            yield
+        except _StopRequested:
+            pass
 
 
 def normalize_options(opt, args):
@@ -73,8 +148,9 @@ def start_options(opt, args, root):
     return opt
 
 
-def train_in_process(args):
-    """Check, then train the options file ``args.opt`` with pyiqa's pipeline, rooted at the working directory."""
+def train_in_process(args, callbacks=None, root=None):
+    """Check, then train the options file ``args.opt`` with pyiqa's pipeline; experiments go under
+    ``root`` (default: the working directory). ``callbacks``: a ``TrainingCallbacks`` to follow the run."""
     from pyiqa_uniqa.options import load_yaml
     from pyiqa_uniqa.training.pyiqa_patches import check_pyiqa_version
 
@@ -87,11 +163,12 @@ def train_in_process(args):
     from pyiqa_uniqa.training.preflight import check_inputs
     from pyiqa_uniqa.training.pyiqa_patches import pyiqa_for_our_training
 
-    root = os.getcwd()
+    root = os.path.abspath(root or os.getcwd())
     normalize_options(opt, args)
     fix_renamed_keys(opt)
     check_inputs(opt, args.opt)
     report_unknown_keys(opt, strict=args.strict_options)
     start_options(opt, args, root)
-    with undone_unless_started(root, opt) as started, pyiqa_for_our_training(started):
+    with undone_unless_started(root, opt) as started, pyiqa_for_our_training(), \
+            _followed_by(callbacks or TrainingCallbacks(), started):
         pyiqa.train.train_pipeline(root, opt, args)

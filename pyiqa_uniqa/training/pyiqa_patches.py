@@ -7,9 +7,9 @@ The command drives pyiqa 0.1.16's own ``train_pipeline`` and replaces, for its d
 - the ``pickle`` module that ``pyiqa.data.base_iqa_dataset`` reads split files with (plain
   ``pickle.load``, which runs whatever a split file asks for) with ``safe_pickle``'s plain-data
   reader: split files of every pyiqa dataset class hold lists and dicts, so nothing legitimate is
-  refused, and a file asking for anything else stops the run naming the file;
-- ``pyiqa.train.build_model`` with a wrapper that reports the first training iteration (see
-  ``clean_start``).
+  refused, and a file asking for anything else stops the run naming the file.
+
+(``pipeline.py`` also wraps ``pyiqa.train.build_model``, to report the loop to its callbacks.)
 
 These are pyiqa internals, so the command runs only on the pyiqa versions it was tested with
 (``TESTED_PYIQA``; ``setup.py`` pins the same range).
@@ -45,28 +45,14 @@ def replaced(owner, name, value):
 
 
 @contextlib.contextmanager
-def pyiqa_for_our_training(on_first_iteration):
-    """The replacements of the module doc; ``on_first_iteration()`` is called when training starts."""
+def pyiqa_for_our_training():
+    """The replacements of the module doc."""
     import pyiqa.data.base_iqa_dataset
     import pyiqa.train
 
     from pyiqa_uniqa.training import resume
 
-    def build_model_reporting_the_first_iteration(opt):
-        model = build_model(opt)
-        optimize = model.optimize_parameters
-
-        def first_iteration(current_iter):
-            on_first_iteration()
-            del model.optimize_parameters  # the class's method again from the next iteration
-            return optimize(current_iter)
-        model.optimize_parameters = first_iteration
-        return model
-
     plain_pickle = types.SimpleNamespace(load=load_plain_pickle)
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(replaced(pyiqa.train, 'load_resume_state', resume.load_resume_state))
-        stack.enter_context(replaced(pyiqa.data.base_iqa_dataset, 'pickle', plain_pickle))
-        build_model = stack.enter_context(
-            replaced(pyiqa.train, 'build_model', build_model_reporting_the_first_iteration))
+    with replaced(pyiqa.train, 'load_resume_state', resume.load_resume_state), \
+            replaced(pyiqa.data.base_iqa_dataset, 'pickle', plain_pickle):
         yield

@@ -77,7 +77,7 @@ def test_pretraining_run_lowers_the_ranking_loss(image_folder, tmp_path, monkeyp
 def test_frozen_backbone_validation_is_equal_with_and_without_the_feature_cache(tmp_path):
     # a linear probe (freeze_backbone): each validation image goes through the backbone once
     from pyiqa_uniqa.testing.toy_datasets import write_toy_iqa_dataset
-    from pyiqa_uniqa.training.recipe_runner import recipe_options, runs_without_and_with_feature_cache
+    from pyiqa_uniqa.training.measurement import runs_without_and_with_feature_cache
     write_toy_iqa_dataset(tmp_path / 'data')
     dataset = {'type': 'GeneralNRDataset', 'dataroot_target': str(tmp_path / 'data'),
                'meta_info_file': str(tmp_path / 'data' / 'meta.csv'),
@@ -92,20 +92,20 @@ def test_frozen_backbone_validation_is_equal_with_and_without_the_feature_cache(
         'path': {'pretrain_network': None},
         'train': {'optim': {'type': 'Adam', 'lr': 1e-2}, 'scheduler': {'type': 'CosineAnnealingLR', 'T_max': 2},
                   'total_iter': 8, 'mos_loss_opt': {'type': 'MSELoss', 'loss_weight': 1.0}},
-        'val': {'val_freq': 4, 'metrics': {'srcc': {'type': 'calculate_srcc'}}},
+        'val': {'val_freq': 4, 'save_img': False, 'metrics': {'srcc': {'type': 'calculate_srcc'}}},
         'logger': {'print_freq': 100, 'save_checkpoint_freq': 100, 'save_latest_freq': 100, 'use_tb_logger': False},
     }
     (tmp_path / 'probe.yml').write_text(yaml.safe_dump(recipe))
-    opt = recipe_options(tmp_path / 'probe.yml', tmp_path / 'runs')
-    uncached, cached = runs_without_and_with_feature_cache(opt)
+    uncached, cached = runs_without_and_with_feature_cache(tmp_path / 'probe.yml', tmp_path / 'runs')
     for without, with_cache in zip(uncached.val_scores, cached.val_scores):
         assert torch.allclose(without, with_cache, rtol=0, atol=1e-6)
     assert not torch.equal(cached.val_scores[0], cached.val_scores[-1])  # the heads trained
-    assert uncached.tower_images['val'] == 2 * 4 and cached.tower_images['val'] == 4
+    assert [i for i, _ in cached.validations] == [4, 8, 8]  # pyiqa validates the final weights again
+    assert uncached.tower_images['val'] == 3 * 4 and cached.tower_images['val'] == 4
 
 
 def test_frozen_backbone_pretraining_validates_the_attributes_from_cached_features(image_folder, tmp_path):
-    from pyiqa_uniqa.training.recipe_runner import recipe_options, runs_without_and_with_feature_cache
+    from pyiqa_uniqa.training.measurement import run_recipe, runs_without_and_with_feature_cache
     write_labels(image_folder, tmp_path / 'attrs.csv')
     data = {'type': 'AttributeLabelDataset', 'dataroot_target': str(image_folder),
             'meta_info_file': str(tmp_path / 'attrs.csv'), 'num_worker_per_gpu': 0, 'batch_size_per_gpu': 3}
@@ -118,21 +118,19 @@ def test_frozen_backbone_pretraining_validates_the_attributes_from_cached_featur
         'path': {'pretrain_network': None},
         'train': {'optim': {'type': 'Adam', 'lr': 1e-2}, 'scheduler': {'type': 'MultiStepLR', 'milestones': [1000]},
                   'total_iter': 6, 'mos_loss_opt': {'type': 'AttributeRankingLoss', 'margin': 0.1}},
-        'val': {'val_freq': 3, 'metrics': {'srcc': {'type': 'calculate_attribute_srcc'}}},
+        'val': {'val_freq': 3, 'save_img': False, 'metrics': {'srcc': {'type': 'calculate_attribute_srcc'}}},
         'logger': {'print_freq': 100, 'save_checkpoint_freq': 100, 'save_latest_freq': 100, 'use_tb_logger': False},
     }
     (tmp_path / 'pretrain.yml').write_text(yaml.safe_dump(options))
-    opt = recipe_options(tmp_path / 'pretrain.yml', tmp_path / 'runs')
-    uncached, cached = runs_without_and_with_feature_cache(opt)
+    uncached, cached = runs_without_and_with_feature_cache(tmp_path / 'pretrain.yml', tmp_path / 'runs')
     for without, with_cache in zip(uncached.val_scores, cached.val_scores):
         assert with_cache.shape[1] == len(ATTRIBUTES) and torch.allclose(without, with_cache, rtol=0, atol=1e-6)
     images = len(cached.val_scores[0])
-    assert uncached.tower_images['val'] == 2 * images and cached.tower_images['val'] == images
+    assert [i for i, _ in cached.validations] == [3, 6, 6]  # pyiqa validates the final weights again
+    assert uncached.tower_images['val'] == 3 * images and cached.tower_images['val'] == images
 
     # training-feature reuse predicts the attributes too (the loss compares [B, 5] with [B, 5])
-    from pyiqa_uniqa.training.recipe_runner import run_training
-    opt['train']['feature_reuse_views'] = 1
-    reused = run_training(opt, 'feature reuse')
+    reused = run_recipe(tmp_path / 'pretrain.yml', tmp_path / 'reuse', ['train:feature_reuse_views=1'])
     assert reused.val_scores[-1].shape[1] == len(ATTRIBUTES)
     assert uncached.tower_images['train'] == 2 * images and reused.tower_images['train'] == images  # one view each
 

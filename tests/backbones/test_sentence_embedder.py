@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModel, AutoTokenizer
 
-from pyiqa_uniqa import weights
+from pyiqa_uniqa import network
 from pyiqa_uniqa.backbones.sentence_embedder import SentenceEmbedder
 from pyiqa_uniqa.testing.tiny_sentence_model import write_tiny_sentence_model
 from pyiqa_uniqa.weights import WeightsNotFoundError
@@ -61,7 +61,7 @@ def test_missing_model_fails_at_once_naming_the_option(tmp_path, monkeypatch):
 def test_unreachable_hub_is_known_within_two_seconds(monkeypatch):
     for variable in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE'):
         monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setattr(weights, '_probed', {})
+    monkeypatch.setattr(network, '_probed', {})
     monkeypatch.setenv('HF_ENDPOINT', 'http://127.0.0.1:9')  # nothing listens there
     start = time.monotonic()
     with pytest.raises(WeightsNotFoundError, match="'sentence-transformers/nope' is not on this machine .*--embedder"):

@@ -123,16 +123,15 @@ def test_recipe_trains_through_pyiqa(toy_recipe):
 
 def test_validation_is_equal_with_and_without_the_feature_cache(toy_recipe):
     # frozen CLIP, fixed centre crop: each validation image is encoded once, the numbers do not change
-    from pyiqa_uniqa.training.recipe_runner import recipe_options, runs_without_and_with_feature_cache
-    opt = recipe_options(toy_recipe, toy_recipe.parent / 'runs')
-    uncached, cached = runs_without_and_with_feature_cache(opt, val_freq=4)
-    assert len(cached.validations) == 2
+    from pyiqa_uniqa.training.measurement import runs_without_and_with_feature_cache
+    uncached, cached = runs_without_and_with_feature_cache(toy_recipe, toy_recipe.parent / 'runs')
+    assert [i for i, _ in cached.validations] == [4, 8, 8]  # pyiqa validates the final weights again
     for without, with_cache in zip(uncached.val_scores, cached.val_scores):
         assert torch.allclose(without, with_cache, rtol=0, atol=1e-6)
     for (_, without), (_, with_cache) in zip(uncached.validations, cached.validations):
         assert abs(without['srcc'] - with_cache['srcc']) <= 1e-6
     assert not torch.equal(cached.val_scores[0], cached.val_scores[-1])  # the context and head trained
-    assert uncached.tower_images['val'] == 2 * 4 and cached.tower_images['val'] == 4
+    assert uncached.tower_images['val'] == 3 * 4 and cached.tower_images['val'] == 4
 
 
 def test_a_missing_clip_file_is_one_preflight_line_and_nothing_is_created(toy_recipe, capsys, monkeypatch):

@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pyiqa_uniqa.training.recipe_runner import official_validation
+from pyiqa_uniqa.training.measurement import official_validation
 
 RECIPE = Path(__file__).with_name('tiny_train.yml')
 
@@ -26,8 +26,8 @@ def test_bench_train_prints_the_runs_side_by_side_with_equal_validation(tmp_path
     assert result.returncode == 0, result.stderr[-3000:]
     out = result.stdout
     # 16 x 4 training images; 5 x 64 / 3 passes / 5 crops: 21 of the 22 validation images
-    assert ('16 iterations of 4 images (64 training forwards); validation every 6 iterations on 21 of the 22 '
-            'validation images x 5 frozen-tower crops (~4.92 validation crop forwards per training forward)') in out
+    assert ('16 iterations of 4 images (64 training forwards); validation every 6 iterations and at the end on 21 '
+            'of the 22 validation images x 5 frozen-tower crops (~4.92 validation crop forwards per training forward)') in out
     columns = r'\s+'.join(['fp32, cache off', 'fp32, cache on', 'bf16, cache on', 'fp32, cache on, reuse 1'])
     assert re.search(columns, out)
     assert re.search(r'CPU time \(s\)(\s+\d+\.\d){4}\n  relative to the first run\s+1\.00', out)

@@ -6,10 +6,10 @@ import torch
 
 from pyiqa_uniqa.testing.tiny_net import TinyIQANet
 from pyiqa_uniqa.training.feature_cache import FrozenFeatureCache
-from pyiqa_uniqa.training.recipe_runner import recipe_options, runs_without_and_with_feature_cache
+from pyiqa_uniqa.training.measurement import recipe_options, runs_without_and_with_feature_cache
 
 RECIPE = Path(__file__).with_name('tiny_train.yml')
-DEMO_RECIPE = Path(__file__).parents[2] / 'pyiqa_uniqa' / 'apps' / 'uniqa_demo' / 'demo.yml'
+DEMO_RECIPE = Path(__file__).parents[2] / 'options' / 'uniqa' / 'demo.yml'
 
 
 class CountingNet(TinyIQANet):
@@ -95,17 +95,16 @@ def test_the_cache_is_bounded_and_says_so():
 @pytest.fixture(scope='module')
 def cached_and_uncached_runs(tmp_path_factory):
     root = tmp_path_factory.getbasetemp()
-    opt = recipe_options(RECIPE, root / 'cache-experiment')
-    for dataset in opt['datasets'].values():
-        dataset['dataroot_target'] = str(root / 'tiny_photos')
-    opt['network']['crop_size'] = 32  # five 32-px crops per 64-px validation image
-    opt['train']['total_iter'] = 24
-    return runs_without_and_with_feature_cache(opt, val_freq=8)
+    photos = root / 'tiny_photos'
+    return runs_without_and_with_feature_cache(RECIPE, root / 'cache-experiment', [
+        f'datasets:train:dataroot_target={photos}', f'datasets:val:dataroot_target={photos}',
+        'network:crop_size=32',  # five 32-px crops per 64-px validation image
+        'train:total_iter=24', 'val:val_freq=8'])
 
 
 def test_validation_numbers_are_equal_with_and_without_the_cache(cached_and_uncached_runs):
     uncached, cached = cached_and_uncached_runs
-    assert [i for i, _ in cached.validations] == [8, 16, 24]
+    assert [i for i, _ in cached.validations] == [8, 16, 24, 24]  # pyiqa validates the final weights again
     for (_, without), (_, with_cache) in zip(uncached.validations, cached.validations):
         assert set(without) == {'srcc'}
         assert abs(without['srcc'] - with_cache['srcc']) <= 1e-6
@@ -119,7 +118,7 @@ def test_the_cache_encodes_each_validation_image_once(cached_and_uncached_runs):
     uncached, cached = cached_and_uncached_runs
     assert uncached.tower_images['train'] == cached.tower_images['train'] == 24 * 4
     images = len(cached.val_scores[0])
-    assert uncached.tower_images['val'] == 3 * images * 5 and cached.tower_images['val'] == images * 5
+    assert uncached.tower_images['val'] == 4 * images * 5 and cached.tower_images['val'] == images * 5
     assert f'{images} inputs in' in cached.summaries[0] and uncached.summaries == []
 
 
@@ -163,19 +162,18 @@ def test_training_reuse_is_an_option_for_networks_with_frozen_features(tmp_path,
 
 def test_uniqa_validation_numbers_are_equal_with_and_without_the_cache(tmp_path_factory):
     root = tmp_path_factory.getbasetemp()
-    opt = recipe_options(DEMO_RECIPE, root / 'uniqa-cache-experiment')
-    small = {'size': 64, 'split_ratios': [0.5, 0.25, 0.25], 'photos': ['astronaut', 'chelsea', 'coffee', 'rocket'],
-             'distortions': ['blur', 'noise'], 'levels': [1, 3]}
-    for dataset in opt['datasets'].values():
-        dataset['dataroot_target'] = str(root / 'uniqa_cache_photos')
-        dataset['build_opts'] = small
-    opt['network']['num_crops'] = 6
-    opt['train']['total_epoch'] = opt['train']['scheduler']['T_max'] = 3
-    uncached, cached = runs_without_and_with_feature_cache(opt, val_freq=1)
-    assert len(cached.validations) == 3
+    photos = root / 'uniqa_cache_photos'
+    small = ['build_opts:size=64', 'build_opts:split_ratios=[0.5, 0.25, 0.25]', 'build_opts:levels=[1, 3]',
+             'build_opts:photos=[astronaut, chelsea, coffee, rocket]', 'build_opts:distortions=[blur, noise]']
+    datasets = [f'datasets:{phase}:{entry}' for phase in ('train', 'val')
+                for entry in (f'dataroot_target={photos}', *small)]
+    uncached, cached = runs_without_and_with_feature_cache(DEMO_RECIPE, root / 'uniqa-cache-experiment', [
+        *datasets, 'network:num_crops=6', 'train:total_epoch=3', 'train:scheduler:T_max=3', 'val:val_freq=1'])
+    passes = [i for i, _ in cached.validations]  # every iteration, then the final weights again
+    assert passes == [i for i, _ in uncached.validations] and passes == [*range(1, passes[-1] + 1), passes[-1]]
     for without, with_cache in zip(uncached.val_scores, cached.val_scores):
         assert torch.allclose(without, with_cache, rtol=0, atol=1e-6)
     assert [m for _, m in uncached.validations] == [m for _, m in cached.validations]
     assert not torch.equal(cached.val_scores[0], cached.val_scores[-1])  # the adapter trained
     images = len(cached.val_scores[0])
-    assert uncached.tower_images['val'] == 3 * images * 6 and cached.tower_images['val'] == images * 6
+    assert uncached.tower_images['val'] == len(passes) * images * 6 and cached.tower_images['val'] == images * 6

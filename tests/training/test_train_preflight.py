@@ -193,7 +193,7 @@ def test_pyiqa_datasets_read_split_files_safely_during_training(workdir):
     (workdir / 'data' / 'evil.pkl').write_bytes(pickle.dumps({1: {'train': [0, Payload(marker)]}}))
     options = {'name': 'toy', 'type': 'GeneralNRDataset', 'dataroot_target': 'data', 'phase': 'train',
                'meta_info_file': 'data/meta.csv', 'split_file': 'data/split.pkl'}
-    with pyiqa_for_our_training(lambda: None):
+    with pyiqa_for_our_training():
         assert pyiqa.data.base_iqa_dataset.pickle.load is load_plain_pickle
         assert len(GeneralNRDataset(options)) == 16  # a plain split file still works
         with pytest.raises(UnsafePickleError, match='data/evil.pkl asks for io.open'):

@@ -8,7 +8,7 @@ import torch
 from pyiqa.models import build_model
 
 from pyiqa_uniqa.backbones.precision import PrecisionError
-from pyiqa_uniqa.training.recipe_runner import recipe_options
+from pyiqa_uniqa.training.measurement import recipe_options
 
 RECIPE = Path(__file__).with_name('tiny_train.yml')
 

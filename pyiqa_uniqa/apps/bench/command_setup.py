@@ -22,12 +22,12 @@ def prepare_metric_command(name, args):
     Offline mode is set first: pyiqa reads the Hub settings when it imports huggingface_hub.
     """
     from pyiqa_uniqa.errors import UserError
+    from pyiqa_uniqa.network import offline_mode
 
     if getattr(args, 'threads', None) is not None and args.threads < 1:
         raise UserError(f'--threads must be >= 1, not {args.threads}.')
-    from pyiqa_uniqa.apps.bench.offline import configure_offline
 
-    note = configure_offline(args.offline)
+    note = offline_mode(args.offline)
     if note:
         print(f'{name}: {note}', file=sys.stderr)
     import torch

@@ -229,11 +229,11 @@ def markdown(rankings, models, pairs, value_name):
 
 
 def run(args):
-    from pyiqa_uniqa.apps.bench.offline import configure_offline
     from pyiqa_uniqa.apps.outputs import check_output_folder, output_lock
+    from pyiqa_uniqa.network import offline_mode
 
     check_output_folder(args.out)
-    configure_offline(args.offline)
+    offline_mode(args.offline)
     with output_lock(args.out):
         return _rank(args)
 
