@@ -170,7 +170,7 @@ def run(args):
     columns = resolve_columns(specs)
     out = Path(args.out)
     settings = ScoreSettings(device=args.device, batch_size=args.batch_size, num_workers=args.num_workers,
-                             journal=out / 'journal', progress=not args.no_progress)
+                             threads=args.threads, journal=out / 'journal', progress=not args.no_progress)
     scores = score_folders(args.folders, names, columns, settings, args.ref)
     labels = [c.spec.label for c in columns]
     if not scores[labels].notna().to_numpy().any():

@@ -237,6 +237,7 @@ def run(args):
     import pyiqa
 
     from pyiqa_uniqa.files import atomic_write
+    from pyiqa_uniqa.apps.run_defaults import metric_kind, settle
     from pyiqa_uniqa.apps.scoring.columns import network_can
     from pyiqa_uniqa.apps.scoring.engine import ScoreSettings, resolve_columns
 
@@ -249,6 +250,7 @@ def run(args):
         raise UserError(f'rank: {column.spec.label} is a full-reference metric: give --ref.')
     if network_can(column.spec.name, 'compare'):  # a descriptive model: A/B comparisons
         metric = pyiqa.create_metric(column.spec.name, device=args.device, **column.spec.options)
+        settle(metric_kind(metric, column.spec.name), metric.device)  # torch threads for its kind
         rankings, pairs = rank_by_comparisons(scenes, metric, column.full_reference, not args.no_progress)
         value_name = 'win rate'
     else:
