@@ -157,8 +157,6 @@ def run(args):
     if args.resamples < 100 or not 0 < args.level < 1:
         raise UserError('compare: --resamples must be >= 100 and --level between 0 and 1.')
     specs = prepare_metric_command('compare', args)
-    import pandas as pd
-
     from pyiqa_uniqa.files import atomic_write
     from pyiqa_uniqa.apps.scoring.columns import metric_config
     from pyiqa_uniqa.apps.scoring.engine import ScoreSettings, resolve_columns
@@ -178,6 +176,8 @@ def run(args):
                         f'{scores["error"].iloc[0]}')
     lower_better = {c.spec.label: bool(metric_config(c.spec.name).get('lower_better', False)) for c in columns}
     summary, differences = summarise(scores, names, labels, lower_better, args.resamples, args.level, args.seed)
+    import pandas as pd  # for the tables only: not imported before the images are scored
+
     out.mkdir(parents=True, exist_ok=True)
     for name, rows in (('summary.csv', summary), ('differences.csv', differences), ('scores.csv', None)):
         with atomic_write(out / name, 'w', newline='', encoding='utf-8') as f:

@@ -233,7 +233,6 @@ def run(args):
     from pyiqa_uniqa.errors import UserError
 
     configure_offline(args.offline)
-    import pandas as pd
     import pyiqa
 
     from pyiqa_uniqa.files import atomic_write
@@ -261,6 +260,8 @@ def run(args):
         raise UserError('rank: no candidate could be scored: ' + next(iter(rankings[0].problems.values()), ''))
     model_names = list(dict.fromkeys(n for s in scenes for n in s.candidates))
     models = rank_models(rankings, model_names, args.resamples, seed=args.seed) if over_folders else []
+    import pandas as pd  # for the tables only: not imported before the images are scored
+
     out.mkdir(parents=True, exist_ok=True)
     table = pd.DataFrame([{'scene': r.scene, 'candidate': n, value_name: r.values[n], 'rank': r.ranks[n],
                            'problem': r.problems.get(n, '')} for r in rankings for n in r.values])

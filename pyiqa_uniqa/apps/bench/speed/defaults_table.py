@@ -80,8 +80,10 @@ def measure_defaults(specs, spec_texts, folder, count, device, cores, rounds, co
         for condition in conditions:
             with busy_neighbour(condition != 'idle'):
                 for spec, text in zip(specs, spec_texts):
-                    rows += measure_settings(text, spec.label, folder, count, device, settings, rounds,
-                                             condition, work)
+                    done = measure_settings(text, spec.label, folder, count, device, settings, rounds,
+                                            condition, work)
+                    print(defaults_table(done), file=sys.stderr, flush=True)  # kept if a later part fails
+                    rows += done
     return rows
 
 
