@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from pyiqa_uniqa.apps.bench.metric_checks import check_device
+from pyiqa_uniqa.apps.run_defaults import settle
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
 from pyiqa_uniqa.attiqa.clip_scorer import (
     CLIPAttributeScorer,
@@ -236,7 +237,8 @@ def add_arguments(parser):
     parser.add_argument('--out', required=True, help='meta-info CSV to write')
     parser.add_argument('--shard', default=None, help="i/n: label every n-th image from i (one process per shard)")
     parser.add_argument('--merge', action='store_true', help='only merge finished shard parts into --out')
-    parser.add_argument('--num-workers', type=int, default=2, help='image decoding workers')
+    parser.add_argument('--num-workers', type=int,
+                        help='image-reading processes (default: as score for a CLIP tower, docs/speed.md)')
     parser.add_argument('--val-fraction', type=float, default=0.02, help="share of images in the 'val' split")
     parser.add_argument('--no-progress', action='store_true')
     add_clip_arguments(parser)
@@ -259,9 +261,11 @@ def run(args):
         scorer = CLIPAttributeScorer(clip_model, tokenizer, pairs, args.precision)
         write_manifest(parts_dir, manifest)
         label_file, failed_file, done_marker = part_paths(parts_dir, index, count)
+        shard = shard_of(paths, index, count)
+        chosen = settle('tower', device, readers=args.num_workers, batch_size=args.batch_size, images=len(shard))
         labelled, failed, skipped = label_shard(
-            scorer, root, shard_of(paths, index, count), label_file, failed_file, args.batch_size,
-            args.num_workers, progress=not args.no_progress)
+            scorer, root, shard, label_file, failed_file, chosen.batch_size, chosen.readers,
+            progress=not args.no_progress)
         done_marker.touch()
         print(f'shard {index}/{count}: {labelled} labelled, {failed} unreadable, {skipped} already done before.')
     merged = merge_parts(parts_dir, count, paths, out, args.val_fraction)

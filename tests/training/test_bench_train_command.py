@@ -4,7 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pyiqa_uniqa.training.measurement import official_validation
+from pyiqa_uniqa.apps.bench_train import report
+from pyiqa_uniqa.training.measurement import TrainRun, official_validation
 
 RECIPE = Path(__file__).with_name('tiny_train.yml')
 
@@ -20,7 +21,7 @@ def test_validation_takes_the_official_shape():
 def test_bench_train_prints_the_runs_side_by_side_with_equal_validation(tmp_path):
     result = subprocess.run([sys.executable, '-m', 'pyiqa_uniqa', 'bench-train', '-opt', str(RECIPE),
                              '--workdir', str(tmp_path / 'work'), '--val-ratio', '5', '--val-passes', '3',
-                             '--precision', 'bf16',
+                             '--precision', 'bf16', '--rounds', '1',
                              '--feature-reuse', '1', '--force_yml', 'network:crop_size=32', 'train:total_iter=16'],
                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -43,3 +44,19 @@ def test_bench_train_prints_the_runs_side_by_side_with_equal_validation(tmp_path
     assert re.search(r'held-out test split srcc \(last weights\)(\s+-?0\.\d{6}){4}', out)
     assert 'fp32, cache on: frozen-feature cache: 21 inputs in' in out
     assert 'training-feature reuse: 52 images x up to 1 views' in out and '12 drawn from stored views' in out
+
+
+def _run(label, wall, cpu, score=0.5):
+    import torch
+    return TrainRun(label, wall_s=wall, cpu_s=cpu, validations=[(10, {'srcc': score})],
+                    val_scores=[torch.tensor([score, 1.0])])
+
+
+def test_the_report_gives_medians_with_their_range_and_per_round_ratios():
+    # round 2 ran on a slower machine: both variants slowed alike, so their ratio stays 0.5
+    off = [_run('fp32, cache off', 10.0, 8.0), _run('fp32, cache off', 30.0, 8.4), _run('fp32, cache off', 12.0, 8.2)]
+    on = [_run('fp32, cache on', 5.0, 4.0), _run('fp32, cache on', 15.0, 4.4), _run('fp32, cache on', 6.6, 4.1)]
+    out = report([off, on])
+    assert re.search(r'wall time \(s\)\s+12\.0 \(10\.0–30\.0\)\s+6\.6 \(5\.0–15\.0\)', out)
+    assert re.search(r'relative to the first run\s+1\.00 \(1\.00–1\.00\)\s+0\.50 \(0\.50–0\.55\)', out)
+    assert re.search(r'over the rounds: max \|score - round 1\|\s+0\s+0', out)

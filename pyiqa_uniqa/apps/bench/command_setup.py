@@ -9,7 +9,7 @@ def add_metric_arguments(parser):
                              '"name:key=value,key=value" (values are YAML scalars)')
     parser.add_argument('--metric-opt', metavar='YAML',
                         help='per-metric options: {label: {metric: pyiqa name, option: value, ...}}')
-    parser.add_argument('--threads', type=int, help='torch CPU threads (default: torch decides)')
+    parser.add_argument('--threads', type=int, help="torch CPU threads (default: by the metric's kind and the usable cores, see docs/speed.md)")
     parser.add_argument('--offline', action='store_true',
                         help='never try the Hugging Face Hub (HF_HUB_OFFLINE=1; automatic when it does not resolve)')
 

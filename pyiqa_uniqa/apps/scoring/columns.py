@@ -21,12 +21,6 @@ from dataclasses import dataclass, replace
 from pyiqa_uniqa.errors import UserError
 
 DEFAULT_MIN_CONFIDENCE = 0.5
-# Images per forward when --batch-size is not given. On a GPU batches keep the device busy. On a CPU
-# they do not make most metrics faster and make some slower (pyiqa's piqe: 77 -> 144 ms per 512x512
-# image at batch 4, one thread), and UniQA already batches an image's crops. Language models and
-# pyiqa's batch-1 metrics (pyiqa's own tests run them one image at a time) stay at 1 everywhere.
-DEFAULT_BATCH_SIZE = {'cpu': 1, 'cuda': 32}
-ONE_AT_A_TIME = ('depictqa', 'qalign', 'compare2score', 'qrealign')
 
 
 def metric_config(name):
@@ -78,12 +72,6 @@ def with_precision(spec, precision):
             f'precision argument), and running it in {precision} would change its scores. Score it in a '
             'separate run without --precision, or with --precision fp32.')
     return replace(spec, options={**spec.options, 'precision': precision})
-
-
-def default_batch_size(name, device):
-    if any(name.startswith(prefix) for prefix in ONE_AT_A_TIME):
-        return 1
-    return DEFAULT_BATCH_SIZE['cuda' if str(device).startswith('cuda') else 'cpu']
 
 
 @dataclass(frozen=True)

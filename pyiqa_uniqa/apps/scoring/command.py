@@ -34,8 +34,11 @@ def add_arguments(parser):
     parser.add_argument('--device', help='cpu, cuda, cuda:1, ... (default: cuda when available)')
     parser.add_argument('--precision', default='fp32', choices=('fp32', 'fp16', 'bf16'),
                         help='precision of the frozen towers, for metrics that offer it (default fp32)')
-    parser.add_argument('--batch-size', type=int, help='images per forward pass (default: 1 on CPU, 32 on GPU; 1 for language models)')
-    parser.add_argument('--num-workers', type=int, help='image-reading processes (default: a quarter of the cores on CPU, half (<= 8) with a GPU)')
+    parser.add_argument('--batch-size', type=int,
+                        help='images per forward pass (default: 1 on CPU, 32 on GPU; 1 for language models)')
+    parser.add_argument('--num-workers', type=int,
+                        help="image-reading processes (default: by the metric's kind and the usable cores, "
+                             'see docs/speed.md)')
     parser.add_argument('--shard', metavar='i/n', help='score only shard i of n (0-based), for one of n machines')
     parser.add_argument('--merge', nargs='+', metavar='TABLE', help='merge shard tables into --out and exit')
     parser.add_argument('--describe', action='store_true',
@@ -148,8 +151,8 @@ def _score(args, processes):
     if args.no_resume and processes.rank == 0 and journal.is_dir():
         shutil.rmtree(journal)
     settings = ScoreSettings(device=args.device, precision=args.precision, batch_size=args.batch_size,
-                             num_workers=args.num_workers, journal=journal, writer=writer,
-                             progress=not args.no_progress)
+                             num_workers=args.num_workers, threads=args.threads, journal=journal,
+                             writer=writer, progress=not args.no_progress)
     result = score_rows(rows, columns, settings, processes)
     if processes.rank != 0:
         return 0

@@ -165,8 +165,6 @@ def run(args):
 
 
 def _compare(args, specs):
-    import pandas as pd
-
     from pyiqa_uniqa.apps.outputs import staged_files
     from pyiqa_uniqa.errors import UserError
     from pyiqa_uniqa.apps.scoring.columns import metric_config
@@ -183,7 +181,7 @@ def _compare(args, specs):
                         'reference images, matched by relative path).')
     out = Path(args.out)
     settings = ScoreSettings(device=args.device, batch_size=args.batch_size, num_workers=args.num_workers,
-                             journal=out / 'journal', progress=not args.no_progress)
+                             threads=args.threads, journal=out / 'journal', progress=not args.no_progress)
     scores = score_folders(args.folders, names, columns, settings, args.ref)
     labels = [c.spec.label for c in columns]
     if not scores[labels].notna().to_numpy().any():
@@ -191,6 +189,8 @@ def _compare(args, specs):
                         f'{scores["error"].iloc[0]}')
     lower_better = {c.spec.label: bool(metric_config(c.spec.name).get('lower_better', False)) for c in columns}
     summary, differences = summarise(scores, names, labels, lower_better, args.resamples, args.level, args.seed)
+    import pandas as pd  # for the tables only: not imported before the images are scored
+
     report = _markdown(summary, differences, args.level, command_line(args))
     with staged_files(out) as stage:  # the report's files appear together or not at all
         for name, rows in (('summary.csv', summary), ('differences.csv', differences), ('scores.csv', None)):

@@ -33,13 +33,13 @@ from pyiqa_uniqa.apps.scoring.columns import (
     Column,
     check_describable,
     check_device_precision,
-    default_batch_size,
     gives_attributes,
     network_can,
     run_batch,
     with_precision,
 )
 from pyiqa_uniqa.apps.scoring.inputs import ImageRow
+from pyiqa_uniqa.apps.run_defaults import metric_kind, settle
 from pyiqa_uniqa.apps.scoring.journal import JournalWriter, done_keys, read_journal
 from pyiqa_uniqa.apps.scoring.processes import Alone
 from pyiqa_uniqa.sharding import shard_of
@@ -49,8 +49,9 @@ from pyiqa_uniqa.sharding import shard_of
 class ScoreSettings:
     device: str = None  # default: cuda when available (cuda:LOCAL_RANK under torchrun)
     precision: str = 'fp32'
-    batch_size: int = None  # default: per metric and device (columns.default_batch_size)
-    num_workers: int = None  # default: default_workers(device)
+    batch_size: int = None  # None: by metric kind and device (run_defaults.py), as are the next two
+    num_workers: int = None
+    threads: int = None  # torch threads
     journal: str = None  # folder; None keeps results in memory only (no resume)
     writer: str = 'main'  # this process's journal file name
     progress: bool = True
@@ -120,15 +121,6 @@ class RowReads:
             except Exception as err:  # noqa: BLE001 - as above, for the reference
                 return {'index': index, 'error': f'reference {row.ref}: {type(err).__name__}: {err}'}
         return {'index': index, 'item': item}
-
-
-def default_workers(device):
-    """Image-reading processes when ``--num-workers`` is not given. On a GPU the CPU cores only read
-    images: half of them, at most 8. On the CPU the model needs the same cores, and a reader process
-    only pays off where cores are left idle (measured on 2 shared cores: ``piqe`` over 64 photos at
-    2.81 images/s with one reader, 3.46 with none): a quarter of them."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
-    return min(8, cores // 2) if str(device).startswith('cuda') else cores // 4
 
 
 def _worker_init(_):
@@ -214,10 +206,11 @@ def _score_column(metric, column, rows, settings, device, journal, show_progress
     from pyiqa_uniqa.data.pyiqa_reading import is_ours
     from pyiqa_uniqa.apps.scoring.batching import collate_by_size
 
-    batch_size = settings.batch_size or default_batch_size(column.spec.name, device)
-    workers = settings.num_workers if settings.num_workers is not None else default_workers(device)
+    chosen = settle(metric_kind(metric, column.spec.name), device, settings.threads, settings.num_workers,
+                    settings.batch_size, images=len(rows))
+    workers = chosen.readers
     reads = RowReads(rows, column.full_reference, is_ours(type(metric.net)))
-    loader = DataLoader(reads, batch_size=batch_size, num_workers=workers,
+    loader = DataLoader(reads, batch_size=chosen.batch_size, num_workers=workers,
                         collate_fn=collate_by_size, worker_init_fn=_worker_init if workers else None,
                         pin_memory=str(device).startswith('cuda'), prefetch_factor=4 if workers else None)
     new = []
@@ -328,7 +321,7 @@ def _rows_by_key(column, rows):
 
 
 def score_images(paths, metrics, refs=None, *, device=None, precision='fp32', batch_size=None, num_workers=None,
-                 journal=None, describe=False, min_confidence=DEFAULT_MIN_CONFIDENCE, progress=True):
+                 threads=None, journal=None, describe=False, min_confidence=DEFAULT_MIN_CONFIDENCE, progress=True):
     """Score image files with pyiqa metrics; -> a pandas DataFrame, one row per image.
 
     Args:
@@ -336,7 +329,8 @@ def score_images(paths, metrics, refs=None, *, device=None, precision='fp32', ba
         metrics: metric names as ``create_metric`` takes them, optionally with options
             (``'uniqa:num_crops=5'``), or ``bench.metric_specs.MetricSpec``s.
         refs: reference image per path, for full-reference metrics (same length as ``paths``).
-        device, precision, batch_size, num_workers: as the ``score`` command's flags.
+        device, precision, batch_size, num_workers, threads: as the ``score`` command's flags (None: the
+            fastest measured setting for the metric's kind and this process's cores, ``apps.run_defaults``).
         journal: a folder to append results to; a later call with the same folder scores only
             what is missing (None: nothing is written).
         describe: add each descriptive metric's (DepictQA's) brief description and confidence.
@@ -356,6 +350,6 @@ def score_images(paths, metrics, refs=None, *, device=None, precision='fp32', ba
     rows = sorted(set(ImageRow(path, ref) for path, ref in pairs), key=lambda row: row.key)
     columns = resolve_columns(list(metrics), precision, describe)
     settings = ScoreSettings(device=device, precision=precision, batch_size=batch_size, num_workers=num_workers,
-                             journal=journal, progress=progress)
+                             threads=threads, journal=journal, progress=progress)
     run = score_rows(rows, columns, settings)
     return build_table(run, min_confidence)

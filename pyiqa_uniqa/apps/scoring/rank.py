@@ -239,12 +239,12 @@ def run(args):
 
 
 def _rank(args):
-    import pandas as pd
     import pyiqa
 
     from pyiqa_uniqa.apps.bench.metric_checks import check_device, check_metric_options
     from pyiqa_uniqa.apps.bench.pyiqa_downloads import guard_pyiqa_downloads
     from pyiqa_uniqa.apps.outputs import staged_files
+    from pyiqa_uniqa.apps.run_defaults import metric_kind, settle
     from pyiqa_uniqa.errors import UserError
     from pyiqa_uniqa.apps.scoring.columns import network_can
     from pyiqa_uniqa.apps.scoring.engine import ScoreSettings, resolve_columns
@@ -261,6 +261,7 @@ def _rank(args):
     out = Path(args.out)
     if network_can(column.spec.name, 'compare'):  # a descriptive model: A/B comparisons
         metric = pyiqa.create_metric(column.spec.name, device=args.device, **column.spec.options)
+        settle(metric_kind(metric, column.spec.name), metric.device)  # torch threads for its kind
         rankings, pairs = rank_by_comparisons(scenes, metric, column.full_reference, not args.no_progress)
         value_name = 'win rate'
     else:
@@ -271,6 +272,8 @@ def _rank(args):
         raise UserError('rank: no candidate could be scored: ' + next(iter(rankings[0].problems.values()), ''))
     model_names = list(dict.fromkeys(n for s in scenes for n in s.candidates))
     models = rank_models(rankings, model_names, args.resamples, seed=args.seed) if over_folders else []
+    import pandas as pd  # for the tables only: not imported before the images are scored
+
     table = pd.DataFrame([{'scene': r.scene, 'candidate': n, value_name: r.values[n], 'rank': r.ranks[n],
                            'problem': r.problems.get(n, '')} for r in rankings for n in r.values])
     outputs = {'ranking.csv': table, 'models.csv': pd.DataFrame(models) if models else None,

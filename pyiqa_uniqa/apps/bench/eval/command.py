@@ -36,8 +36,10 @@ def add_arguments(parser):
                         help="part of each split to evaluate (default: the dataset's phase, else test)")
     parser.add_argument('--out', default='results', help='report folder (default ./results)')
     parser.add_argument('--device', help='cpu, cuda, cuda:1, ... (default: cuda when available)')
-    parser.add_argument('--batch-size', type=int, default=8)
-    parser.add_argument('--num-workers', type=int, default=0, help='data loader workers')
+    parser.add_argument('--batch-size', type=int,
+                        help="images per forward pass (default: by the metric's kind and the device, docs/speed.md)")
+    parser.add_argument('--num-workers', type=int,
+                        help="image-reading processes (default: by the metric's kind and the usable cores)")
     parser.add_argument('--no-resume', action='store_true', help='rescore even what scores/ already holds')
     parser.add_argument('--no-plots', action='store_true')
     parser.add_argument('--references', metavar='CSV',
@@ -61,9 +63,9 @@ def command_line(args):
 
 
 def _validate(args):
-    if args.batch_size < 1:
+    if args.batch_size is not None and args.batch_size < 1:
         raise UserError('--batch-size must be >= 1')
-    if args.num_workers < 0:
+    if args.num_workers is not None and args.num_workers < 0:
         raise UserError('--num-workers must be >= 0')
     for flag in ('metric_opt', 'data_opt', 'split_file', 'references'):
         path = getattr(args, flag)
@@ -98,8 +100,8 @@ def _evaluate(args):
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = EvalSettings(out_dir=out_dir, device=device, batch_size=args.batch_size,
-                            num_workers=args.num_workers, data_root=args.data_root, download=args.download,
-                            split_file=args.split_file, split_index=args.split_index, phase=args.phase,
+                            num_workers=args.num_workers, threads=args.threads, data_root=args.data_root,
+                            download=args.download, split_file=args.split_file, split_index=args.split_index, phase=args.phase,
                             resume=not args.no_resume)
     import pyiqa
     command = command_line(args)

@@ -28,6 +28,7 @@ from pyiqa_uniqa.apps.bench.eval.splits import (
     splits_from_columns,
     splits_from_file,
 )
+from pyiqa_uniqa.apps.run_defaults import metric_kind, settle
 from pyiqa_uniqa.apps.bench.failures import (
     FAILED,
     MISSING_DATASET,
@@ -43,8 +44,9 @@ from pyiqa_uniqa.apps.bench.failures import (
 class EvalSettings:
     out_dir: Path
     device: str = 'cpu'
-    batch_size: int = 8
-    num_workers: int = 0
+    batch_size: int = None  # None: by metric kind and device (run_defaults.py), as are the next two
+    num_workers: int = None
+    threads: int = None
     data_root: str = './datasets'
     download: bool = False
     split_file: str = None  # overrides the datasets' own split_file
@@ -131,8 +133,10 @@ def _run_cell(metric, metric_spec, prepared, settings, references):
         cache.csv_path.unlink(missing_ok=True)
         cache.rows.clear()
     needed = sorted({i for split in prepared.splits for i in split.indices})
-    failures = score_rows(metric, prepared.dataset, needed, cache, settings.device, settings.batch_size,
-                          settings.num_workers, desc=f'{metric_spec.label} on {prepared.name}')
+    chosen = settle(metric_kind(metric, metric_spec.name), settings.device, settings.threads, settings.num_workers,
+                    settings.batch_size, images=len(needed))
+    failures = score_rows(metric, prepared.dataset, needed, cache, settings.device, chosen.batch_size,
+                          chosen.readers, desc=f'{metric_spec.label} on {prepared.name}')
     per_split = []
     for split in prepared.splits:
         mos_and_scores = np.array([cache.rows[i] for i in split.indices if i in cache.rows]).reshape(-1, 2)

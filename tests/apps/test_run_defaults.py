@@ -1,0 +1,51 @@
+"""The defaults every metric command uses when the user gives no --threads, --num-workers, --batch-size."""
+import pyiqa
+import pytest
+import torch
+
+from pyiqa_uniqa.apps.run_defaults import RunDefaults, metric_kind, run_defaults, settle, usable_cores
+
+
+@pytest.mark.parametrize('kind, cores, device, expected', [
+    # classical metrics: one thread, the other cores read images
+    ('pixel', 2, 'cpu', RunDefaults(threads=1, readers=1, batch_size=1)),
+    ('pixel', 16, 'cpu', RunDefaults(threads=1, readers=8, batch_size=1)),
+    ('pixel', 1, 'cpu', RunDefaults(threads=1, readers=1, batch_size=1)),
+    # learned towers: every core computes, one reader
+    ('tower', 2, 'cpu', RunDefaults(threads=2, readers=1, batch_size=1)),
+    ('tower', 8, 'cpu', RunDefaults(threads=8, readers=1, batch_size=1)),
+    ('language', 4, 'cpu', RunDefaults(threads=4, readers=0, batch_size=1)),
+    # on a GPU the CPU only reads
+    ('tower', 16, 'cuda', RunDefaults(threads=1, readers=8, batch_size=32)),
+    ('pixel', 4, 'cuda:1', RunDefaults(threads=1, readers=3, batch_size=32)),
+    ('language', 16, 'cuda', RunDefaults(threads=1, readers=8, batch_size=1)),
+])
+def test_the_rule_by_kind_cores_and_device(kind, cores, device, expected):
+    assert run_defaults(kind, device, cores) == expected
+
+
+def test_a_single_image_gets_no_reader_and_cores_default_to_the_affinity_mask():
+    assert run_defaults('pixel', 'cpu', cores=4, images=1).readers == 0
+    assert run_defaults('tower', 'cpu', images=5).threads == usable_cores() >= 1
+    with pytest.raises(ValueError, match='kind must be one of'):
+        run_defaults('huge')
+
+
+def test_metric_kinds_from_the_built_network(tiny_clip_checkpoint):
+    assert metric_kind(pyiqa.create_metric('piqe', device='cpu')) == 'pixel'
+    assert metric_kind(pyiqa.create_metric('psnr', device='cpu')) == 'pixel'
+    uniqa = pyiqa.create_metric('uniqa', device='cpu', model_name='tiny-clip-quickgelu',
+                                backbone_weights=tiny_clip_checkpoint)
+    assert metric_kind(uniqa, 'uniqa') == 'tower'
+    assert metric_kind(uniqa, 'depictqa-wild') == 'language'  # by name, before the network is asked
+
+
+def test_settle_keeps_what_the_user_gave_and_applies_the_threads():
+    before = torch.get_num_threads()
+    try:
+        chosen = settle('tower', 'cpu', threads=None, readers=0, batch_size=3, images=10)
+        assert chosen == RunDefaults(usable_cores(), 0, 3) and torch.get_num_threads() == usable_cores()
+        chosen = settle('tower', 'cpu', threads=1, readers=None, batch_size=None, images=10)
+        assert chosen == RunDefaults(1, 1, 1) and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
