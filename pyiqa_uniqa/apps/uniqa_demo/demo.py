@@ -30,7 +30,6 @@ import yaml
 from pyiqa_uniqa.backbones import clip_reference_state_dict
 from pyiqa_uniqa.backbones.clip import read_openai_weights
 from pyiqa_uniqa.data.photo_datasets import build_nr_dataset
-from pyiqa_uniqa.data.photos import available_photos
 from pyiqa_uniqa.errors import UserError
 from pyiqa_uniqa.options import load_yaml
 from pyiqa_uniqa.uniqa.arch import UNIQA_CLIP, UniQA
@@ -118,8 +117,7 @@ class Demo:
         self.timings, self.results, self.jobs = [], [], []
         recipe = load_yaml(ADAPTER_RECIPE, what='demo recipe')
         self.tiny = {key: value for key, value in recipe['network'].items() if key != 'type'}
-        # the recipes list every photo the package knows; this run uses those installed here
-        self.build_opts = {**recipe['datasets']['train']['build_opts'], 'photos': list(available_photos())}
+        self.build_opts = recipe['datasets']['train']['build_opts']
         paths = self.stage('a  photo dataset', lambda: build_nr_dataset(workdir / DATASET, **self.build_opts))
         self.meta_info_file = paths['meta_info_file']
         self.held_out = HeldOut.read(paths['dataroot_target'])
