@@ -33,3 +33,11 @@ def test_the_metric_scores_with_the_caption_level_prompts():
         assert net(image).item() != pytest.approx(official(image).item(), abs=1e-6)  # other words, other score
     with pytest.raises(ValueError, match="caption-level"):
         UniQA(backbone_weights='random', model_name='tiny-clip-quickgelu', prompt_set='captions')
+
+
+def test_pretraining_validates_zero_shot_with_a_prompt_set_by_name():
+    from pyiqa_uniqa.uniqa_pretrain.arch import UniQAPretrainCLIP
+
+    net = UniQAPretrainCLIP('tiny-clip-quickgelu', 'random', zero_shot_prompts='caption-level')
+    assert net.zero_shot_prompts == list(flat_prompts('caption-level'))
+    assert UniQAPretrainCLIP('tiny-clip-quickgelu', 'random').zero_shot_prompts == list(flat_prompts('level'))
