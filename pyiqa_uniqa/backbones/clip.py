@@ -74,7 +74,7 @@ def clip_model_config(model_name=DEFAULT_CLIP):
 
 def clip_reference_state_dict(model_name=DEFAULT_CLIP):
     """Keys and shapes of ``model_name``'s state dict, built on the meta device (no memory, no init)."""
-    with torch.device('meta'):
+    with torch.device('meta'), _without_random_init_warning():
         return _known_model(model_name).create_model(model_name, pretrained=None, device='meta').state_dict()
 
 

@@ -1,22 +1,16 @@
-"""Real colour photographs that ship inside installed packages, for offline tests and demos.
+"""Real colour photographs that installed packages ship as data for their users, for offline tests and demos.
 
-Two groups, both read from files that the packages' wheels contain (no download):
+Every photo here comes from a documented sample-data API of a package that ``setup.py`` requires, so
+each install has all of them (no download, no other package's test files):
 
-- ``PHOTO_NAMES``: the scikit-image photos, always there (scikit-image is a dependency) and the
-  default everywhere. Only colour photographs: the grayscale ones (camera, coins, moon, ...) would
-  make colourfulness meaningless, the synthetic ones (colorwheel, logo) are not photos, and
-  ``motorcycle_right`` is the stereo twin of ``motorcycle_left`` (keeping both would leak one photo
-  across splits).
-- ``OTHER_PACKAGE_PHOTOS``: colour photographs in other installed packages' wheels: pyiqa's (the five
-  Kodak reference photos of its ``ResultsCalibra`` folder, which TID2013 uses as I03, I04, I06, I08
-  and I19, and the four photos of its speed-test folder: one SPAQ smartphone photo and three video
-  frames, real but not pristine), matplotlib's sample portrait and scikit-learn's two sample
-  photos. They are opt-in (``ALL_PHOTO_NAMES``, ``available_photos()``) because a package may stop
-  shipping a file in a later release; the distorted copies next to pyiqa's references, matplotlib's
-  clip-art gift box and its logos are left out (not distinct photographs).
+- ``PHOTO_NAMES``: scikit-image's colour photos (``skimage.data``), the default everywhere. Only
+  colour photographs: the grayscale ones (camera, coins, moon, ...) would make colourfulness
+  meaningless, the synthetic ones (colorwheel, logo) are not photos, and ``motorcycle_right`` is the
+  stereo twin of ``motorcycle_left`` (keeping both would leak one photo across splits).
+- ``MORE_PHOTO_NAMES``: matplotlib's sample portrait (``matplotlib.cbook.get_sample_data``) and
+  scikit-learn's two sample photos (``sklearn.datasets.load_sample_image``). With scikit-image's they
+  make ``ALL_PHOTO_NAMES``, the photos of the main job (``pyiqa-uniqa demo``).
 """
-from importlib import metadata
-
 import numpy as np
 
 # name -> loader attribute in skimage.data; the order is fixed so the list is deterministic
@@ -32,37 +26,29 @@ PHOTO_SOURCES = {
 }
 PHOTO_NAMES = tuple(PHOTO_SOURCES)
 
-# name -> (distribution, file path inside its installed files)
-OTHER_PACKAGE_PHOTOS = {
-    'kodim03': ('pyiqa', 'ResultsCalibra/ref_dir/I03.bmp'),
-    'kodim04': ('pyiqa', 'ResultsCalibra/ref_dir/I04.bmp'),
-    'kodim06': ('pyiqa', 'ResultsCalibra/ref_dir/I06.bmp'),
-    'kodim08': ('pyiqa', 'ResultsCalibra/ref_dir/I08.bmp'),
-    'kodim19': ('pyiqa', 'ResultsCalibra/ref_dir/I19.bmp'),
-    'spaq_10241': ('pyiqa', 'tests/test_efficiency_img_dir/SPAQ_10241.jpg'),
-    'frame_garden': ('pyiqa', 'tests/test_efficiency_img_dir/frame_4wrwr48cdk6rbcjl.jpg'),
-    'frame_sunset': ('pyiqa', 'tests/test_efficiency_img_dir/frame_7gzdcz9sif0ekg31.jpg'),
-    'frame_snow_road': ('pyiqa', 'tests/test_efficiency_img_dir/frame_9ogwhvvy7gfj6jzh.jpg'),
-    'grace_hopper': ('matplotlib', 'matplotlib/mpl-data/sample_data/grace_hopper.jpg'),
-    'china': ('scikit-learn', 'sklearn/datasets/images/china.jpg'),
-    'flower': ('scikit-learn', 'sklearn/datasets/images/flower.jpg'),
+
+def _matplotlib_sample(file):
+    from matplotlib import cbook
+    from PIL import Image
+
+    with Image.open(cbook.get_sample_data(file, asfileobj=False)) as image:
+        return np.asarray(image.convert('RGB'))
+
+
+def _sklearn_sample(file):
+    from sklearn.datasets import load_sample_image
+
+    return load_sample_image(file)
+
+
+# name -> (loader, the file its package ships)
+MORE_PHOTO_SOURCES = {
+    'grace_hopper': (_matplotlib_sample, 'grace_hopper.jpg'),
+    'china': (_sklearn_sample, 'china.jpg'),
+    'flower': (_sklearn_sample, 'flower.jpg'),
 }
-ALL_PHOTO_NAMES = PHOTO_NAMES + tuple(OTHER_PACKAGE_PHOTOS)
-
-
-def _package_file(name):
-    """The installed file of an ``OTHER_PACKAGE_PHOTOS`` entry, or None when it is not installed."""
-    distribution, path = OTHER_PACKAGE_PHOTOS[name]
-    try:
-        file = metadata.distribution(distribution).locate_file(path)
-    except metadata.PackageNotFoundError:
-        return None
-    return file if file.is_file() else None
-
-
-def available_photos():
-    """Every photo of ``ALL_PHOTO_NAMES`` whose package (and file) is installed, in catalogue order."""
-    return PHOTO_NAMES + tuple(name for name in OTHER_PACKAGE_PHOTOS if _package_file(name) is not None)
+MORE_PHOTO_NAMES = tuple(MORE_PHOTO_SOURCES)
+ALL_PHOTO_NAMES = PHOTO_NAMES + MORE_PHOTO_NAMES
 
 
 def _as_rgb_uint8(name, image):
@@ -79,15 +65,8 @@ def _load(name):
 
         image = getattr(skimage.data, PHOTO_SOURCES[name])()
         return image[0] if name == 'motorcycle' else image  # (left, right, disparity): the left view
-    from PIL import Image
-
-    file = _package_file(name)
-    if file is None:
-        distribution, path = OTHER_PACKAGE_PHOTOS[name]
-        raise FileNotFoundError(f'photo {name!r} comes from {distribution} ({path}), which is not installed here; '
-                                f'install {distribution} or leave {name!r} out (available_photos() lists the others)')
-    with Image.open(file) as image:
-        return np.asarray(image.convert('RGB'))
+    loader, file = MORE_PHOTO_SOURCES[name]
+    return loader(file)
 
 
 def unknown_photo_names(names):

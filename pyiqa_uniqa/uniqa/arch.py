@@ -79,7 +79,10 @@ class UniQA(FrozenTowerModule):
         pretrained_model_path: adapter checkpoint (official keys, optionally under ``params``), a model
             folder written by ``pyiqa-uniqa export-model``, or ``'hf-hub:ORG/REPO'`` (its options then
             replace these arguments; see ``pyiqa_uniqa.model_folder``).
-        prompt_set: ``'level'``, ``'ensemble'`` or ``'aigc'`` (see ``prompts.py``).
+        prompt_set: ``'level'``, ``'ensemble'`` or ``'aigc'`` (the official prompts), or
+            ``'caption-level'``: the level sentence of the pre-training captions ("The quality of the
+            image is bad." ... "perfect."), for a backbone whose text tower learned those words
+            rather than the official ones (see ``prompts.py``).
         use_adapter: add the residual adapter (False: zero-shot scoring).
         pos_embedding: add the (resized) positional embedding; False reproduces the official
             classes that drop it.

@@ -2,13 +2,22 @@
 
 Each prompt set is a tuple of groups; each group holds five prompts ordered from the worst to the
 best quality level, so the softmax over a group is a distribution over the five levels. The
-wording is the official one (``UniQA_Adapter_Patchtest``, ``..._PromptEs``, ``..._PromptEs_AGIQA``);
-'fair image' appears in several ensemble groups on purpose, as in the official code.
+wording of ``level``, ``ensemble`` and ``aigc`` is the official one (``UniQA_Adapter_Patchtest``,
+``..._PromptEs``, ``..._PromptEs_AGIQA``); 'fair image' appears in several ensemble groups on purpose,
+as in the official code.
+
+``caption-level`` is ours: the level sentence that opens every quality caption of UniQA's
+pre-training ("The quality of the image is bad." ... "perfect."; the template of
+``uniqa_pretrain/caption_prompts.yml`` and the opening the MLLM captioner is asked for). A text tower
+pre-trained on such captions has learned those words; the official prompts ("bad image") may be
+words it never met, as for a small CLIP pre-trained from scratch (``pyiqa-uniqa demo``), so it can
+only show zero-shot quality assessment with these.
 """
 
 LEVELS_PER_GROUP = 5
 
-_QUALITY = ('bad image', 'poor image', 'fair image', 'good image', 'perfect image')
+LEVEL_WORDS = ('bad', 'poor', 'fair', 'good', 'perfect')
+_QUALITY = tuple(f'{word} image' for word in LEVEL_WORDS)
 
 PROMPT_SETS = {
     # the five quality levels: the prompts of the paper's main tables
@@ -27,6 +36,8 @@ PROMPT_SETS = {
         _QUALITY,
         ('bad content', 'poor content', 'fair content', 'good content', 'perfect content'),
     ),
+    # the level sentence of the pre-training captions (see the module docstring)
+    'caption-level': (tuple(f'The quality of the image is {word}.' for word in LEVEL_WORDS),),
 }
 
 # positional embeddings in the official class for each prompt set (its constructor default)

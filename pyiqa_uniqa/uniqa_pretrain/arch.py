@@ -38,7 +38,8 @@ class UniQAPretrainCLIP(nn.Module):
         backbone_weights: OpenAI-layout file, open_clip tag, ``'random'`` (the seeded random init that
             the ``uniqa`` metrics build for ``backbone_weights='random'``), or None for OpenAI's
             weights (the official starting point), as everywhere in this package.
-        zero_shot_prompts: validation prompts, worst to best (default: the metric's level prompts).
+        zero_shot_prompts: validation prompts, worst to best: a list, or the name of a one-group prompt
+            set of the UniQA metric (default ``'level'``; ``'caption-level'`` asks in the captions' words).
         test_crops, num_crops, crop_seed: the metric's test-time crops for zero-shot validation.
     """
     weight_sources = {'backbone_weights': OPENAI_CLIP}  # what the train command checks before starting
@@ -57,7 +58,9 @@ class UniQAPretrainCLIP(nn.Module):
         self.clip_input = ClipInput.of(self.clip)
         self.crop_size = self.clip_input.size
         self.tokenizer = get_tokenizer(clip_model)
-        self.zero_shot_prompts = list(zero_shot_prompts or flat_prompts('level'))
+        zero_shot_prompts = zero_shot_prompts or 'level'
+        self.zero_shot_prompts = list(flat_prompts(zero_shot_prompts) if isinstance(zero_shot_prompts, str)
+                                      else zero_shot_prompts)
         self.max_log_scale = math.log(max_logit_scale)
         if lora:
             self._add_lora({**DEFAULT_LORA, **(lora if isinstance(lora, dict) else {})})

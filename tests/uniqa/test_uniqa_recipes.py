@@ -151,7 +151,7 @@ def test_demo_takes_a_backbone_in_the_official_layout(vitb16_checkpoint, tmp_pat
     from pyiqa_uniqa.apps.uniqa_demo.demo import check_arguments
 
     def check(path):
-        check_arguments(argparse.Namespace(epochs=None, pretrain_epochs=None, captioner='template', quick=False,
+        check_arguments(argparse.Namespace(epochs=None, pretrain_epochs=None, captioner='template', quick=False, threads=1,
                                            backbone_weights=str(path)))
 
     check(vitb16_checkpoint)  # no error: it fits

@@ -9,10 +9,13 @@ b. MOS-level-guided captions of the train photos (``pyiqa-uniqa caption``): the 
 c. contrastive pre-training of both towers of a tiny CLIP on those image-text pairs
    (``pyiqa-uniqa train`` on ``demo_pretrain.yml``), checkpoint chosen by zero-shot SRCC on the val
    photos, then exported in the official backbone layout (``pyiqa-uniqa export-backbone``);
-d. zero-shot scoring of the held-out photos with the level prompts (the ``uniqa-level`` metric);
+d. zero-shot scoring of the held-out photos with the official level prompts ("bad image" ...; the
+   ``uniqa-level`` metric) and with the level sentence the captions open with ("The quality of the
+   image is bad." ...; ``prompt_set='caption-level'``), the words pre-training taught;
 e. adapter training on the pre-trained backbone (``pyiqa-uniqa train`` on ``demo.yml``), and, as the
    baseline, on the random backbone that pre-training started from (run beside stage c);
-f. final scoring: held-out SRCC/PLCC after each stage, one figure, and the lines that reuse the result.
+f. final scoring: held-out SRCC/PLCC after each stage and of pyiqa's classical ``piqe`` (no training),
+   overall and per distortion, one figure, and the lines that reuse the result.
 
 ``--quick`` runs a, e (random backbone) and f; ``--backbone-weights UniQA_weight.pt`` runs a, d, e and
 f on the official ViT-B/16 (224-pixel crops, no pre-training). Everything is written under
@@ -24,18 +27,19 @@ import shutil
 import time
 from pathlib import Path
 
+import pyiqa
 import torch
 import yaml
 
 from pyiqa_uniqa.backbones import clip_reference_state_dict
 from pyiqa_uniqa.backbones.clip import read_openai_weights
 from pyiqa_uniqa.data.photo_datasets import build_nr_dataset
-from pyiqa_uniqa.data.photos import available_photos
 from pyiqa_uniqa.errors import UserError
 from pyiqa_uniqa.options import load_yaml
 from pyiqa_uniqa.uniqa.arch import UNIQA_CLIP, UniQA
 from pyiqa_uniqa.apps.uniqa_demo.demo_report import (
     HeldOut,
+    distortion_table,
     evaluate,
     frozen_features,
     results_table,
@@ -57,6 +61,10 @@ ADAPTER_FILE = 'uniqa_demo_adapter.pth'
 FIGURE_FILE = 'uniqa_demo_stages.png'
 # the official protocol, as far as a CPU allows: 224-pixel crops, the five fixed crops (not ten)
 OFFICIAL_NETWORK = {'model_name': UNIQA_CLIP, 'crop_size': 224, 'test_crops': 'five'}
+# zero-shot prompts: the official words, and the level sentence the pre-training captions open with
+ZERO_SHOT_PROMPTS = {'level': 'official prompts', 'caption-level': 'caption prompts'}
+BASELINE = 'piqe'  # pyiqa's classical no-reference metric: no training, no weights
+BASELINE_LABEL = f'{BASELINE} (pyiqa, classical, no training)'
 
 
 def add_arguments(parser):
@@ -74,11 +82,15 @@ def add_arguments(parser):
     parser.add_argument('--epochs', type=int, default=None, help='adapter training epochs (default: demo.yml)')
     parser.add_argument('--pretrain-epochs', type=int, default=None,
                         help='pre-training epochs (default: demo_pretrain.yml)')
+    parser.add_argument('--threads', type=int, default=1,
+                        help='torch threads of the demo and of each training process (default: 1, measured '
+                             'fastest on a small CPU for these tiny models)')
 
 
 def check_arguments(args):
     """Refuse wrong arguments before anything is built."""
-    for flag, value in (('--epochs', args.epochs), ('--pretrain-epochs', args.pretrain_epochs)):
+    for flag, value in (('--epochs', args.epochs), ('--pretrain-epochs', args.pretrain_epochs),
+                        ('--threads', args.threads)):
         if value is not None and value < 1:
             raise UserError(f'{flag} must be >= 1, got {value}.')
     if args.captioner != TEMPLATE_MODEL and (args.quick or args.backbone_weights):
@@ -116,10 +128,10 @@ class Demo:
         self.workdir, self.args = workdir, args
         self.started = time.perf_counter()
         self.timings, self.results, self.jobs = [], [], []
+        self.baseline = None
         recipe = load_yaml(ADAPTER_RECIPE, what='demo recipe')
         self.tiny = {key: value for key, value in recipe['network'].items() if key != 'type'}
-        # the recipes list every photo the package knows; this run uses those installed here
-        self.build_opts = {**recipe['datasets']['train']['build_opts'], 'photos': list(available_photos())}
+        self.build_opts = recipe['datasets']['train']['build_opts']
         paths = self.stage('a  photo dataset', lambda: build_nr_dataset(workdir / DATASET, **self.build_opts))
         self.meta_info_file = paths['meta_info_file']
         self.held_out = HeldOut.read(paths['dataroot_target'])
@@ -147,13 +159,31 @@ class Demo:
             return used
         return self.stage(name, work, note)
 
+    def score_zero_shot(self, name, label, backbone, network, note=''):
+        """Zero-shot rows of ``backbone`` with each of ``ZERO_SHOT_PROMPTS`` (one encoding of the images)."""
+        def work():
+            features = None
+            for prompt_set, prompts in ZERO_SHOT_PROMPTS.items():
+                net = zero_shot(backbone, network, prompt_set)
+                features = features or frozen_features(net, self.held_out)
+                self.results.append(evaluate(f'{label} ({prompts})', net, self.held_out, features))
+            return features
+        return self.stage(name, work, note)
+
+    def score_baseline(self, note=''):
+        """pyiqa's classical ``BASELINE`` on the same held-out images: the row a reader knows."""
+        def work():
+            metric = pyiqa.create_metric(BASELINE, device='cpu')
+            self.baseline = evaluate(BASELINE_LABEL, metric, self.held_out, lower_better=metric.lower_better)
+        self.stage(f'   {BASELINE}, classical baseline', work, note)
+
     def train(self, label, template, name, network=None, train_dataset=None, epochs=None):
         """Start ``pyiqa-uniqa train`` on a copy of a demo recipe whose paths point into the work folder."""
         shutil.rmtree(self.workdir / 'experiments' / name, ignore_errors=True)  # the demo's own previous run
         options_file = self.workdir / f'{name}.yml'
         opt = demo_recipe(template, self.workdir, name, self.build_opts, network, train_dataset, epochs)
         options_file.write_text(yaml.safe_dump(opt, sort_keys=False))
-        self.jobs.append(TrainingJob(label, options_file, self.workdir))
+        self.jobs.append(TrainingJob(label, options_file, self.workdir, self.args.threads))
         return self.jobs[-1]
 
     def train_adapter(self, backbone_kind, network):
@@ -169,8 +199,9 @@ def full_recipe(demo, captioner):
     pretraining = demo.train('c  pre-training', PRETRAIN_RECIPE, 'uniqa_demo_pretrain',
                              train_dataset={'caption_files': [str(captions)]}, epochs=demo.args.pretrain_epochs)
     say('[c  pre-training] both towers on the captioned train photos (beside the random-backbone adapter)')
-    random_features = demo.score('   random init, zero-shot', 'random init, zero-shot', zero_shot('random', demo.tiny),
-                                 'during the pre-training')
+    random_features = demo.score_zero_shot('   random init, zero-shot', 'random init, zero-shot', 'random', demo.tiny,
+                                           'during the pre-training')
+    demo.score_baseline('during the pre-training')
     demo.finished('c  pre-training', pretraining.wait(), 'beside the random-backbone adapter')
     backbone = str(demo.workdir / BACKBONE_FILE)
     export_backbone(demo.workdir / 'experiments/uniqa_demo_pretrain/models/net_best.pth', backbone,
@@ -178,8 +209,8 @@ def full_recipe(demo, captioner):
     say(f'  exported the checkpoint with the best val zero-shot SRCC to {backbone}')
     network = {**demo.tiny, 'backbone_weights': backbone}
     adapter, checkpoint = demo.train_adapter('pre-trained', network)
-    features = demo.score('d  zero-shot, pre-trained', 'pre-trained, zero-shot', zero_shot(backbone, demo.tiny),
-                          'beside the adapter training')
+    features = demo.score_zero_shot('d  zero-shot, pre-trained', 'pre-trained, zero-shot', backbone, demo.tiny,
+                                    'beside the adapter training')
     demo.finished('e  adapter, random backbone', random_adapter.wait(), 'beside the pre-training')
     demo.score('f  scoring, random backbone', 'adapter on the random backbone',
                adapted(demo.tiny, 'random', random_checkpoint), features=random_features)
@@ -193,7 +224,8 @@ def full_recipe(demo, captioner):
 def quick_run(demo):
     """Stages a, e and f: the adapter on the random backbone only."""
     job, checkpoint = demo.train_adapter('random', demo.tiny)
-    features = demo.score('   random init, zero-shot', 'random init, zero-shot', zero_shot('random', demo.tiny))
+    features = demo.score_zero_shot('   random init, zero-shot', 'random init, zero-shot', 'random', demo.tiny)
+    demo.score_baseline('beside the adapter training')
     demo.finished('e  adapter, random backbone', job.wait())
     demo.score('f  scoring, random backbone', 'adapter on the random backbone',
                adapted(demo.tiny, 'random', checkpoint), features=features)
@@ -204,8 +236,9 @@ def official_run(demo, backbone):
     """Stages a, d, e and f on the official backbone: no pre-training."""
     network = {**OFFICIAL_NETWORK, 'backbone_weights': str(Path(backbone).resolve())}
     job, checkpoint = demo.train_adapter('official', network)
-    features = demo.score('d  zero-shot, official', 'official backbone, zero-shot',
-                          zero_shot(network['backbone_weights'], network), 'beside the adapter training')
+    features = demo.score_zero_shot('d  zero-shot, official', 'official backbone, zero-shot',
+                                    network['backbone_weights'], network, 'beside the adapter training')
+    demo.score_baseline('beside the adapter training')
     demo.finished('e  adapter, official backbone', job.wait())
     demo.score('f  scoring, official backbone', 'adapter on the official backbone',
                adapted(network, network['backbone_weights'], checkpoint), features=features)
@@ -214,7 +247,7 @@ def official_run(demo, backbone):
 
 def run(args):
     check_arguments(args)
-    torch.set_num_threads(1)  # scoring here; each training runs in its own one-thread process
+    torch.set_num_threads(args.threads)  # scoring here; each training runs in its own process with as many
     full = not (args.quick or args.backbone_weights)
     captioner = build_captioner(args.captioner, CaptionPrompts.load(), flag='--captioner') if full else None
     workdir = Path(args.workdir).resolve()
@@ -245,8 +278,8 @@ def write_captions(captioner, meta_info_file, workdir):
     return out
 
 
-def zero_shot(backbone, network):
-    return UniQA(**{**network, 'backbone_weights': backbone, 'use_adapter': False})
+def zero_shot(backbone, network, prompt_set):
+    return UniQA(**{**network, 'backbone_weights': backbone, 'use_adapter': False, 'prompt_set': prompt_set})
 
 
 def adapted(network, backbone, checkpoint):
@@ -266,12 +299,17 @@ def metric_options(network, checkpoint, workdir):
 def report(demo, network, checkpoint, title):
     figure = demo.workdir / FIGURE_FILE
     held_out = f'{len(demo.photos)} held-out photos ({len(demo.held_out.names)} images)'
-    demo.stage('f  figure', lambda: save_figure(figure, demo.results, demo.held_out,
-                                                 f'UniQA demo on {held_out}; backbone: {title}'))
+    results = demo.results + [demo.baseline]
+    demo.stage('f  figure', lambda: save_figure(figure, results, demo.held_out,
+                                                 f'UniQA demo on {held_out}; backbone: {title}',
+                                                 compared=(demo.results[-1], demo.baseline)))
     say(f'\nHeld-out SRCC/PLCC, {held_out}: {", ".join(demo.photos)}; no stage reads them but this scoring.\n'
-        f'Backbone: {title}.')
-    say(results_table(demo.results))
-    say('\nWall time per stage (one torch thread per process):')
+        f'Backbone: {title}. piqe is lower-is-better: its correlations are those of the negated score.')
+    say(results_table(results))
+    say('\nHeld-out SRCC per distortion (each: the pristine photos and the 5 levels of that distortion):')
+    say(distortion_table(results))
+    threads = 'one torch thread' if demo.args.threads == 1 else f'{demo.args.threads} torch threads'
+    say(f'\nWall time per stage ({threads} per process):')
     say(timing_table(demo.timings + [('   total', time.perf_counter() - demo.started, '')]))
     say(f'\nFigure: {figure}\nReuse the result:')
     for line in reuse_lines(metric_options(network, checkpoint, demo.workdir)):

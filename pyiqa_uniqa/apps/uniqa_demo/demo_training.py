@@ -53,14 +53,16 @@ class TrainingProgress:
 
 
 class TrainingJob:
-    """``pyiqa-uniqa train -opt <options_file>`` started in ``workdir``; ``wait()`` returns its run time."""
+    """``pyiqa-uniqa train -opt <options_file>`` started in ``workdir`` with ``threads`` torch threads;
+    ``wait()`` returns its run time."""
 
-    def __init__(self, label, options_file, workdir):
+    def __init__(self, label, options_file, workdir, threads=1):
         self.label, self.workdir = label, workdir
         self.progress = TrainingProgress(label)
         self.tail = collections.deque(maxlen=40)
         self.seconds = None
-        environment = {**os.environ, 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1', 'PYTHONUNBUFFERED': '1'}
+        environment = {**os.environ, 'OMP_NUM_THREADS': str(threads), 'MKL_NUM_THREADS': str(threads),
+                       'PYTHONUNBUFFERED': '1'}
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
             [sys.executable, '-m', 'pyiqa_uniqa', 'train', '-opt', str(options_file)], cwd=workdir,
