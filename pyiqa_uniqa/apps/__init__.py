@@ -22,6 +22,8 @@ COMMANDS = {
                     'time a training recipe with and without the validation feature cache'),
     'eval': ('pyiqa_uniqa.apps.bench.eval.command', 'SRCC/PLCC/KRCC/RMSE tables of metrics on IQA datasets'),
     'bench': ('pyiqa_uniqa.apps.bench.speed.command', 'latency, throughput and memory of metrics on the same images'),
+    'app': ('pyiqa_uniqa.apps.app.command',
+            'a web page (Score, Compare, Explore) and an HTTP API over any metrics, models loaded once'),
     # UniQA pre-training
     'caption': ('pyiqa_uniqa.apps.caption',
                 'UniQA: MOS-level-guided quality/aesthetic captions with a vision-language model (resumable, sharded)'),
