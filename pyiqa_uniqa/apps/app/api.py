@@ -2,11 +2,12 @@
 
     curl -F image=@photo.jpg http://127.0.0.1:7860/api/score
     curl -F path=shots/photo.jpg http://127.0.0.1:7860/api/score           # a file in a served folder
+    curl -F image=@photo.jpg -F metrics=uniqa,piqe http://127.0.0.1:7860/api/score     # some of the metrics
     curl -F a=@x.png -F b=@y.png -F ref=@clean.png http://127.0.0.1:7860/api/compare
     curl http://127.0.0.1:7860/api/metrics
 
 A refused request answers ``{"error": message}`` with the status of its ``RequestError``: 400 (no
-image, not an image), 403 (a path outside the served folders), 413 (too many bytes or pixels), 503
+image, not an image, a metric the server has not loaded), 403 (a path outside the served folders), 413 (too many bytes or pixels), 503
 with ``Retry-After`` (the queue is full: retry), 504 (no answer in time).
 """
 import shutil
@@ -43,9 +44,10 @@ def _save_upload(upload, folder, limits, field):
 
 
 async def _inputs(request, kind, service, served, folder):
-    """{field: (path, name)} from a multipart form: uploads, or ``<field>_path`` / ``path`` names of served files."""
+    """-> ({field: (path, name)}, metric labels) from a multipart form: uploads, or ``<field>_path`` /
+    ``path`` names of served files; ``metrics``: labels to run, comma-separated (default: all)."""
     try:
-        form = await request.form(max_files=len(UPLOAD_FIELDS[kind]), max_fields=2 * len(UPLOAD_FIELDS[kind]))
+        form = await request.form(max_files=len(UPLOAD_FIELDS[kind]), max_fields=2 * len(UPLOAD_FIELDS[kind]) + 1)
     except Exception as err:  # noqa: BLE001 - starlette's parse errors: the client sent no valid form
         raise RequestError(f'send a multipart form (curl -F image=@photo.jpg); the body could not be read: {err}') from None
     found = {}
@@ -61,7 +63,8 @@ async def _inputs(request, kind, service, served, folder):
             named = 'path' if field == 'image' else f'{field}_path'
             raise RequestError(f'no image in field {field!r}: upload one with -F {field}=@FILE, or name a file in a '
                                f'served folder with -F {named}=NAME.')
-    return found
+    labels = [label.strip() for label in str(form.get('metrics') or '').split(',') if label.strip()]
+    return found, labels
 
 
 def api_router(service, served):
@@ -82,12 +85,12 @@ def api_router(service, served):
 
         folder = tempfile.mkdtemp(prefix='pyiqa-uniqa-app-')
         try:
-            found = await _inputs(request, kind, service, served, folder)
+            found, labels = await _inputs(request, kind, service, served, folder)
             ref, ref_name = found.get('ref', (None, None))
             if kind == 'score':
-                return await run_in_threadpool(service.score, *found['image'], ref, ref_name)
+                return await run_in_threadpool(service.score, *found['image'], ref, ref_name, labels)
             (a, a_name), (b, b_name) = found['a'], found['b']
-            return await run_in_threadpool(service.compare, a, b, ref, (a_name, b_name, ref_name))
+            return await run_in_threadpool(service.compare, a, b, ref, (a_name, b_name, ref_name), labels)
         except RequestError as err:
             return _error(err)
         finally:

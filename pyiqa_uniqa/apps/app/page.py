@@ -28,8 +28,14 @@ def _thumbnail(path, limits):
     return read_image(str(path), max_pixels=limits.max_pixels, max_side=THUMBNAIL_SIDE)
 
 
-def _fmt(value):
-    return f'{value:.4g}' if isinstance(value, float) else str(value)
+def _labels(text):
+    return [label.strip() for label in (text or '').split(',') if label.strip()]
+
+
+def _metric_choice(service, elem_id):
+    labels = list(service.metrics)
+    return gr.Dropdown(label='Metrics', choices=labels, value=labels, multiselect=True, allow_custom_value=True,
+                       elem_id=elem_id)
 
 
 class Page:
@@ -41,9 +47,10 @@ class Page:
         self.limits = service.settings.limits
 
     # --- Score ------------------------------------------------------------------------------------
-    def score(self, files, folder_text, reference):
+    def score(self, files, folder_text, reference, labels):
         items = [(path, Path(path).name) for path in files or []]
         try:
+            self.service.chosen(labels)
             if folder_text and folder_text.strip():
                 items += [(path, path) for path in self.served.images(folder_text, MAX_IMAGES_PER_REQUEST)]
         except RequestError as err:
@@ -54,7 +61,7 @@ class Page:
         results, rows, gallery, bars, problems = [], [], [], [], []
         for path, name in items:
             try:
-                result = self.service.score(path, name, reference, Path(reference).name if reference else None)
+                result = self.service.score(path, name, reference, Path(reference).name if reference else None, labels)
             except RequestError as err:
                 problems.append(str(err))
                 rows.append({'image': name, 'error': str(err)})
@@ -106,12 +113,12 @@ class Page:
         return '\n\n'.join(notes + [f'**Refused:** {problem}' for problem in problems])
 
     # --- Compare ----------------------------------------------------------------------------------
-    def compare(self, image_a, image_b, reference):
+    def compare(self, image_a, image_b, reference, labels):
         if not image_a or not image_b:
             raise gr.Error('Compare needs two images: give image A and image B (the reference is optional).')
         names = [Path(p).name if p else None for p in (image_a, image_b, reference)]
         try:
-            result = self.service.compare(image_a, image_b, reference, names)
+            result = self.service.compare(image_a, image_b, reference, names, labels)
         except RequestError as err:
             raise gr.Error(str(err)) from None
         import pandas as pd
@@ -176,19 +183,21 @@ class Page:
         return explore.row_details(row), self._table_thumbnail(row['path'])
 
     # --- the API of gradio_client ----------------------------------------------------------------
-    def api_score(self, image: FileData, reference: FileData | None = None) -> dict:
-        """Every metric on one image (full-reference metrics against ``reference``)."""
+    def api_score(self, image: FileData, reference: FileData | None = None, metrics: str = '') -> dict:
+        """The metrics (comma-separated labels; default all) on one image (full-reference ones against ``reference``)."""
         try:
             return self.service.score(image['path'], image.get('orig_name'), reference and reference['path'],
-                                      reference and reference.get('orig_name'))
+                                      reference and reference.get('orig_name'), _labels(metrics))
         except RequestError as err:
             raise gr.Error(str(err)) from None
 
-    def api_compare(self, image_a: FileData, image_b: FileData, reference: FileData | None = None) -> dict:
-        """Every metric on images A and B and each descriptive model's verdict."""
+    def api_compare(self, image_a: FileData, image_b: FileData, reference: FileData | None = None,
+                    metrics: str = '') -> dict:
+        """The metrics (comma-separated labels; default all) on images A and B and each descriptive model's verdict."""
         files = (image_a, image_b, reference)
         try:
-            return self.service.compare(*(f and f['path'] for f in files), names=[f and f.get('orig_name') for f in files])
+            return self.service.compare(*(f and f['path'] for f in files), names=[f and f.get('orig_name') for f in files],
+                                        metrics=_labels(metrics))
         except RequestError as err:
             raise gr.Error(str(err)) from None
 
@@ -208,6 +217,7 @@ def build_page(service, served, folders_note):
                     folder = gr.Textbox(label='or a file or folder inside the served folders', elem_id='score-path')
                     reference = gr.Image(label='Reference (for full-reference metrics)', type='filepath',
                                          elem_id='score-ref')
+            score_metrics = _metric_choice(service, 'score-metrics')
             run = gr.Button('Score', variant='primary', elem_id='score-run')
             message = gr.Markdown(elem_id='score-message')
             table = gr.Dataframe(label='Scores', elem_id='score-table', wrap=True)
@@ -217,21 +227,23 @@ def build_page(service, served, folders_note):
             descriptions = gr.Markdown(elem_id='score-descriptions')
             with gr.Accordion('Raw answer (JSON)', open=False):
                 raw = gr.JSON()
-            run.click(page.score, [files, folder, reference], [message, table, thumbnails, bars, descriptions, raw],
-                      api_visibility='private')
+            run.click(page.score, [files, folder, reference, score_metrics], [message, table, thumbnails, bars, descriptions, raw],
+                      api_name='page_score', api_visibility='private')
         with gr.Tab('Compare', id='compare'):
             with gr.Row():
                 image_a = gr.Image(label='Image A', type='filepath', elem_id='compare-a')
                 image_b = gr.Image(label='Image B', type='filepath', elem_id='compare-b')
                 compare_ref = gr.Image(label='Reference (optional)', type='filepath', elem_id='compare-ref')
+            compare_metrics = _metric_choice(service, 'compare-metrics')
             run_compare = gr.Button('Compare', variant='primary', elem_id='compare-run')
             compare_message = gr.Markdown()
             compare_table = gr.Dataframe(label='Every metric on A and B', elem_id='compare-table')
             verdicts = gr.Markdown(elem_id='compare-verdicts')
             with gr.Accordion('Raw answer (JSON)', open=False):
                 compare_raw = gr.JSON()
-            run_compare.click(page.compare, [image_a, image_b, compare_ref],
-                              [compare_message, compare_table, verdicts, compare_raw], api_visibility='private')
+            run_compare.click(page.compare, [image_a, image_b, compare_ref, compare_metrics],
+                              [compare_message, compare_table, verdicts, compare_raw], api_name='page_compare',
+                              api_visibility='private')
         with gr.Tab('Explore', id='explore'):
             state = gr.State(None)
             with gr.Row():

@@ -166,12 +166,25 @@ class ScoringService:
         except Exception as err:  # noqa: BLE001 - the metric failed on this input: its cell says why
             return None, f'{type(err).__name__}: {err}'
 
-    def score(self, path, name=None, ref=None, ref_name=None):
-        """Every metric on one image (and its reference, for full-reference metrics).
+    def chosen(self, labels):
+        """The served metrics named by ``labels`` (all of them for None or empty); a ``RequestError`` for a
+        label this server has not loaded."""
+        if not labels:
+            return list(self.metrics.values())
+        unknown = [label for label in labels if label not in self.metrics]
+        if unknown:
+            raise RequestError(f'unknown metric {unknown[0]!r}: this server runs {", ".join(self.metrics)} '
+                               '(start it with -m NAME for others).')
+        return [self.metrics[label] for label in dict.fromkeys(labels)]
+
+    def score(self, path, name=None, ref=None, ref_name=None, metrics=None):
+        """The metrics labelled ``metrics`` (default: all) on one image (and its reference, for
+        full-reference metrics).
 
         -> ``{'image', 'ref', 'metrics': {label: {'score', 'attributes'?, 'description'?, 'confidence'?,
         'low_confidence'?, 'error'?}}, 'notes'}``.
         """
+        chosen = self.chosen(metrics)
         name = name or Path(path).name
         ref_name = ref_name or (Path(ref).name if ref else None)
         self.settings.limits.check_image(path, name)
@@ -180,7 +193,7 @@ class ScoringService:
         with self.batcher.admit():
             image, reference = self._reader(path, name), self._reader(ref, ref_name)
             pending = []
-            for served in self.metrics.values():
+            for served in chosen:
                 if served.full_reference and ref is None:
                     pending.append((served, 'score', None))
                     continue
@@ -205,25 +218,27 @@ class ScoringService:
                         cell['attributes'] = value['extras']
         return {'image': name, 'ref': ref_name, 'metrics': results, 'notes': self.notes()}
 
-    def compare(self, path_a, path_b, ref=None, names=(None, None, None)):
-        """Every metric on images A and B (full-reference ones against ``ref``) and each descriptive
-        metric's verdict. -> ``{'A', 'B', 'ref', 'metrics': {label: {'A', 'B', 'better'} or {'error'}},
+    def compare(self, path_a, path_b, ref=None, names=(None, None, None), metrics=None):
+        """The metrics labelled ``metrics`` (default: all) on images A and B (full-reference ones against
+        ``ref``) and each descriptive metric's verdict. -> ``{'A', 'B', 'ref', 'metrics': {label: {'A', 'B', 'better'} or {'error'}},
         'verdicts': {label: {'answer', 'confidence', 'low_confidence', 'text'}}, 'notes'}``."""
         name_a, name_b, ref_name = (n or (Path(p).name if p else None) for n, p in zip(names, (path_a, path_b, ref)))
-        one = self.score(path_a, name_a, ref, ref_name)
-        two = self.score(path_b, name_b, ref, ref_name)
-        metrics = {}
-        for served in self.metrics.values():
+        chosen = self.chosen(metrics)
+        labels = [served.label for served in chosen]
+        one = self.score(path_a, name_a, ref, ref_name, labels)
+        two = self.score(path_b, name_b, ref, ref_name, labels)
+        scores = {}
+        for served in chosen:
             a, b = one['metrics'][served.label], two['metrics'][served.label]
             if 'score' not in a or 'score' not in b:
-                metrics[served.label] = {'error': a.get('error') or b.get('error')}
+                scores[served.label] = {'error': a.get('error') or b.get('error')}
                 continue
             better = 'tie' if a['score'] == b['score'] else (
                 'A' if (a['score'] < b['score']) == served.lower_better else 'B')
-            metrics[served.label] = {'A': a['score'], 'B': b['score'], 'better': better}
+            scores[served.label] = {'A': a['score'], 'B': b['score'], 'better': better}
         verdicts = {}
         with self.batcher.admit():
-            for served in self.metrics.values():
+            for served in chosen:
                 if not served.compares:
                     continue
                 if served.full_reference and ref is None:
@@ -234,7 +249,7 @@ class ScoringService:
                 inputs = (read_a(served.ours), read_b(served.ours), read_ref(served.ours) if ref else None)
                 value, error = self._wait(self._submit(served, 'compare', inputs), f'{name_a} vs {name_b}')
                 verdicts[served.label] = {'error': error} if error else self._verdict(served, value)
-        return {'A': name_a, 'B': name_b, 'ref': ref_name, 'metrics': metrics, 'verdicts': verdicts,
+        return {'A': name_a, 'B': name_b, 'ref': ref_name, 'metrics': scores, 'verdicts': verdicts,
                 'notes': self.notes()}
 
     def _verdict(self, served, value):
