@@ -28,6 +28,11 @@ def _thumbnail(path, limits):
     return read_image(str(path), max_pixels=limits.max_pixels, max_side=THUMBNAIL_SIDE)
 
 
+def _printable(text):
+    """A model's text with control characters shown as \ufffd (an untrained model emits any token)."""
+    return ''.join(c if c.isprintable() else '\ufffd' for c in text)
+
+
 def _labels(text):
     return [label.strip() for label in (text or '').split(',') if label.strip()]
 
@@ -94,7 +99,7 @@ class Page:
             cells[f'{label}.{attribute}'] = value
         if 'description' in cell:
             flag = ' (LOW CONFIDENCE)' if cell['low_confidence'] else ''
-            cells[f'{label}.description'] = cell['description'] + flag
+            cells[f'{label}.description'] = _printable(cell['description']) + flag
             cells[f'{label}.confidence'] = cell['confidence']
         return cells
 
@@ -104,8 +109,8 @@ class Page:
             for label, cell in result['metrics'].items():
                 if 'description' in cell:
                     flag = ' — **low confidence: treat with care**' if cell['low_confidence'] else ''
-                    text = ''.join(c if c.isprintable() else '\ufffd' for c in cell['description'])
-                    lines.append(f'- **{result["image"]}**, {label}: “{text}” (confidence {cell["confidence"]:.2f}){flag}')
+                    lines.append(f'- **{result["image"]}**, {label}: “{_printable(cell["description"])}” '
+                                 f'(confidence {cell["confidence"]:.2f}){flag}')
         return '\n'.join(lines) or '*No descriptive metric (DepictQA) is loaded.*'
 
     def _message(self, problems):
