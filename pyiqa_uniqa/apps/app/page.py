@@ -113,9 +113,10 @@ class Page:
                                  f'(confidence {cell["confidence"]:.2f}){flag}')
         return '\n'.join(lines) or '*No descriptive metric (DepictQA) is loaded.*'
 
-    def _message(self, problems):
-        notes = [f'⚠ {note}' for note in self.service.notes()]
-        return '\n\n'.join(notes + [f'**Refused:** {problem}' for problem in problems])
+    @staticmethod
+    def _message(problems):
+        """The requests refused among several (the test-weight notes stay at the top of the page)."""
+        return '\n\n'.join(f'**Refused:** {problem}' for problem in problems)
 
     # --- Compare ----------------------------------------------------------------------------------
     def compare(self, image_a, image_b, reference, labels):
@@ -131,7 +132,7 @@ class Page:
                  'error': cell.get('error', '')} for label, cell in result['metrics'].items()]
         words = [f'- {v.get("text") or v["error"]}' for v in result['verdicts'].values()]
         verdicts = '\n'.join(words) or '*No model here compares in words (load depictqa for verdicts).*'
-        return self._message([]), pd.DataFrame(rows), verdicts, result
+        return pd.DataFrame(rows), verdicts, result
 
     # --- Explore ----------------------------------------------------------------------------------
     def open_table(self, upload, path_text):
@@ -226,7 +227,7 @@ def build_page(service, served, folders_note):
             run = gr.Button('Score', variant='primary', elem_id='score-run')
             message = gr.Markdown(elem_id='score-message')
             table = gr.Dataframe(label='Scores', elem_id='score-table', wrap=True)
-            thumbnails = gr.Gallery(label='Images', columns=6, height=260, elem_id='score-gallery')
+            thumbnails = gr.Gallery(label='Images', columns=6, height=260, object_fit='contain', elem_id='score-gallery')
             bars = gr.BarPlot(x='attribute', y='value', color='image', label='ATTIQA attributes',
                               elem_id='score-attributes', x_label_angle=-30)
             descriptions = gr.Markdown(elem_id='score-descriptions')
@@ -241,13 +242,12 @@ def build_page(service, served, folders_note):
                 compare_ref = gr.Image(label='Reference (optional)', type='filepath', elem_id='compare-ref')
             compare_metrics = _metric_choice(service, 'compare-metrics')
             run_compare = gr.Button('Compare', variant='primary', elem_id='compare-run')
-            compare_message = gr.Markdown()
             compare_table = gr.Dataframe(label='Every metric on A and B', elem_id='compare-table')
             verdicts = gr.Markdown(elem_id='compare-verdicts')
             with gr.Accordion('Raw answer (JSON)', open=False):
                 compare_raw = gr.JSON()
             run_compare.click(page.compare, [image_a, image_b, compare_ref, compare_metrics],
-                              [compare_message, compare_table, verdicts, compare_raw], api_name='page_compare',
+                              [compare_table, verdicts, compare_raw], api_name='page_compare',
                               api_visibility='private')
         with gr.Tab('Explore', id='explore'):
             state = gr.State(None)
@@ -269,8 +269,8 @@ def build_page(service, served, folders_note):
                     details = gr.JSON(label='Row details', elem_id='explore-details')
                 detail_image = gr.Image(label='Row image', interactive=False, height=256)
             histogram = gr.Plot(label='Histogram per metric', elem_id='explore-histograms')
-            best = gr.Gallery(label='Best', columns=EXTREMES, height=200, elem_id='explore-best')
-            worst = gr.Gallery(label='Worst', columns=EXTREMES, height=200, elem_id='explore-worst')
+            best = gr.Gallery(label='Best', columns=EXTREMES, height=200, object_fit='contain', elem_id='explore-best')
+            worst = gr.Gallery(label='Worst', columns=EXTREMES, height=200, object_fit='contain', elem_id='explore-worst')
             gallery_note = gr.Markdown()
             shown_outputs = [rows, histogram, best, worst, gallery_note]
             open_button.click(page.open_table, [table_file, table_path], [state, column, summary, *shown_outputs],
