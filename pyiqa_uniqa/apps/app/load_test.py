@@ -105,13 +105,24 @@ def start_server(args, port):
     raise SystemExit(f'load_test: the server did not answer within {args.start_timeout} s')
 
 
+def process_cpu_seconds(pid):
+    """CPU seconds (user + system, all threads) the process ``pid`` has used so far, from /proc (Linux);
+    None elsewhere. On shared cores this counts the work, where wall time also counts the waiting."""
+    try:
+        fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))] if ordered else float('nan')
 
 
-def run_load(url, images, metrics, clients, requests):
-    """-> the figures and the list of mismatches; expected answers first, one request at a time."""
+def run_load(url, images, metrics, clients, requests, server_pid=None):
+    """-> the figures and the list of mismatches; expected answers first, one request at a time.
+    ``server_pid``: the server's process, to count its CPU time during the load."""
     names = list(images)
     expected = {}
     for name in names:
@@ -145,6 +156,7 @@ def run_load(url, images, metrics, clients, requests):
                         mismatches.append(f'request {index} sent {name}, got {answer["image"]}: {got} '
                                           f'(expected {expected[name]})')
 
+    cpu_before = process_cpu_seconds(server_pid) if server_pid else None
     started = time.perf_counter()
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for thread in threads:
@@ -152,11 +164,12 @@ def run_load(url, images, metrics, clients, requests):
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - started
+    cpu = process_cpu_seconds(server_pid) - cpu_before if cpu_before is not None else None
     health = json.load(urllib.request.urlopen(f'{url}/api/health', timeout=10))
     figures = {'requests': requests, 'answered': len(latencies), 'rejected_busy': rejected[0],
                'other_errors': len(failed), 'seconds': wall, 'images_per_s': len(latencies) / wall,
                'p50_ms': 1000 * percentile(latencies, 0.5), 'p99_ms': 1000 * percentile(latencies, 0.99),
-               'forward_passes_total': health['forward_passes']}
+               'forward_passes_total': health['forward_passes'], 'server_cpu_s': cpu}
     return figures, mismatches + failed
 
 
@@ -193,7 +206,8 @@ def main(argv=None):
         parser.error('--url must be a loopback address (http://127.0.0.1:PORT): this test floods its server')
     server, url = (None, args.url.rstrip('/')) if args.url else start_server(args, free_port())
     try:
-        figures, problems = run_load(url, images, [m.split(':')[0] for m in args.metrics], args.clients, args.requests)
+        figures, problems = run_load(url, images, [m.split(':')[0] for m in args.metrics], args.clients, args.requests,
+                                     server.pid if server else None)
     finally:
         if server is not None:
             server.terminate()
@@ -206,6 +220,9 @@ def main(argv=None):
           f'other errors {figures["other_errors"]} in {figures["seconds"]:.1f} s: {figures["images_per_s"]:.2f} images/s, '
           f'p50 {figures["p50_ms"]:.0f} ms, p99 {figures["p99_ms"]:.0f} ms, '
           f'{figures["forward_passes_total"]} forward passes in the server (all requests so far)')
+    if figures['server_cpu_s']:
+        print(f'load_test: the server used {figures["server_cpu_s"]:.1f} CPU-s during the load: '
+              f'{figures["answered"] / figures["server_cpu_s"]:.1f} images per CPU-second')
     for problem in problems[:10]:
         print(f'load_test: WRONG: {problem}')
     print(f'load_test: every answered request got its own answer: {"no" if problems else "yes"}')

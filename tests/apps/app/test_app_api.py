@@ -1,21 +1,17 @@
 """Bad requests get a clear API error (JSON and gradio_client), and the server keeps serving."""
 import json
 import urllib.request
-import uuid
 
 import pytest
 
 
 def post(url, fields):
     """A multipart POST; fields: name -> bytes (a file, sent as name.png) or str. -> (status, JSON)."""
-    boundary = uuid.uuid4().hex
-    body = b''
-    for name, value in fields.items():
-        disposition = f'form-data; name="{name}"' + (f'; filename="{name}.png"' if isinstance(value, bytes) else '')
-        body += f'--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n'.encode()
-        body += (value if isinstance(value, bytes) else value.encode()) + b'\r\n'
-    body += f'--{boundary}--\r\n'.encode()
-    request = urllib.request.Request(url, body, {'Content-Type': f'multipart/form-data; boundary={boundary}'})
+    from pyiqa_uniqa.apps.app.load_test import multipart
+
+    body, content_type = multipart({name: (f'{name}.png', value) if isinstance(value, bytes) else value
+                                    for name, value in fields.items()})
+    request = urllib.request.Request(url, body, {'Content-Type': content_type})
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
             return response.status, json.load(response)
