@@ -11,8 +11,17 @@ server starts), then the server listens. See docs/app.md.
 import sys
 from pathlib import Path
 
-from pyiqa_uniqa.apps.app.limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_UPLOAD_MB, MEBIBYTE
-from pyiqa_uniqa.apps.app.service import DEFAULT_MAX_BATCH, DEFAULT_QUEUE_SIZE, DEFAULT_TIMEOUT_S, DEFAULT_WAIT_MS
+from pyiqa_uniqa.apps.app.limits import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MAX_UPLOAD_MB,
+    MEBIBYTE,
+)
+from pyiqa_uniqa.apps.app.service import (
+    DEFAULT_MAX_BATCH,
+    DEFAULT_QUEUE_SIZE,
+    DEFAULT_TIMEOUT_S,
+    DEFAULT_WAIT_MS,
+)
 from pyiqa_uniqa.apps.bench.command_setup import add_metric_arguments
 
 # the API's requests run in the server's 40 worker threads; more admitted requests would wait there, unbounded
@@ -92,11 +101,10 @@ def _check_port_free(host, port):
 
 
 def settings_of(args):
-    from pyiqa_uniqa.apps.app.limits import RequestLimits
-    from pyiqa_uniqa.apps.app.service import ServiceSettings
-
     import torch
 
+    from pyiqa_uniqa.apps.app.limits import RequestLimits
+    from pyiqa_uniqa.apps.app.service import ServiceSettings
     from pyiqa_uniqa.errors import UserError
 
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')

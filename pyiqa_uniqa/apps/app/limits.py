@@ -49,7 +49,7 @@ class RequestLimits:
         (the decoding itself, strict, happens in the reader). ``name``: what the user called it."""
         from PIL import Image, UnidentifiedImageError
 
-        from pyiqa_uniqa.data.images import UnreadableImageError, check_pixel_count, strict_decoding
+        from pyiqa_uniqa.data.images import strict_decoding
 
         size = os.path.getsize(path)
         if size > self.max_bytes:
@@ -57,15 +57,17 @@ class RequestLimits:
                                 'this server accepts; send a smaller file (the server sets --max-upload-mb).')
         try:
             with strict_decoding(), Image.open(path) as image:  # reads the header only
-                check_pixel_count(image.width, image.height, self.max_pixels, name)
+                width, height = image.size
         except UnidentifiedImageError:
             raise RequestError(f'{name}: not an image (PNG, JPEG, WebP, TIFF, BMP, ... expected).') from None
-        except UnreadableImageError as err:
-            too_many = 'allowed' in str(err)
-            raise (TooLargeError if too_many else RequestError)(
-                f'{name}: {err}'.replace('(max_pixels)', '(the server sets --max-pixels)')) from None
         except OSError as err:
             raise RequestError(f'{name}: cannot be read as an image ({err}).') from None
+        if width * height > self.max_pixels:
+            raise TooLargeError(f'{name}: {width}x{height} is {width * height:,} pixels, more than the '
+                                f'{self.max_pixels:,} this server accepts; downscale it first (the server sets '
+                                '--max-pixels).')
+        if width < 1 or height < 1:
+            raise RequestError(f'{name}: the image is empty ({width}x{height} pixels).')
 
 
 class ServedFolders:

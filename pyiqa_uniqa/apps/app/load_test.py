@@ -117,7 +117,7 @@ def process_cpu_seconds(pid):
 
 def percentile(values, fraction):
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))] if ordered else float('nan')
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))] if ordered else float('nan')
 
 
 def run_load(url, images, metrics, clients, requests, server_pid=None):

@@ -148,8 +148,8 @@ class Page:
                 raise RequestError('No table: upload a table written by `pyiqa-uniqa score` (.csv, .jsonl, '
                                    '.parquet), or name one inside the served folders.')
             table = read_table(str(path))
-        except UserError as err:
-            raise gr.Error(str(err).replace(str(upload or ''), Path(upload or '').name)) from None
+        except UserError as err:  # an upload is named as the user called it, not by its copy's path
+            raise gr.Error(str(err).replace(upload, Path(upload).name) if upload else str(err)) from None
         columns = explore.metric_columns(table)
         if not columns:
             raise gr.Error('This table has no metric columns (numbers): is it a table written by `pyiqa-uniqa score`?')

@@ -81,7 +81,12 @@ class ScoringService:
     def _load(self, spec):
         import pyiqa
 
-        from pyiqa_uniqa.apps.scoring.columns import Column, default_batch_size, gives_attributes, network_can
+        from pyiqa_uniqa.apps.scoring.columns import (
+            Column,
+            default_batch_size,
+            gives_attributes,
+            network_can,
+        )
         from pyiqa_uniqa.data.pyiqa_reading import is_ours
 
         metric = pyiqa.create_metric(spec.name, device=self.settings.device, **spec.options)
@@ -135,8 +140,8 @@ class ScoringService:
         from pyiqa_uniqa.data.pyiqa_reading import read_for_metric
         try:
             return read_for_metric(str(path), ours)[0]
-        except (OSError, ValueError) as err:
-            raise RequestError(f'{name}: cannot be read as an image ({err}).') from None
+        except (OSError, ValueError) as err:  # the message names the file as the user called it, not our copy
+            raise RequestError(f'{name}: cannot be read as an image ({str(err).replace(str(path), name)}).') from None
 
     def _reader(self, path, name):
         """Reads ``path`` once per reading rule, on first use (``path`` None: no image)."""

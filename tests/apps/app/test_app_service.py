@@ -41,7 +41,7 @@ def test_describes_compares_and_notes_test_weights(service, photo_folder):
 
 
 def test_concurrent_requests_share_forward_passes(service, photo_folder):
-    path = sorted(photo_folder.glob('*.png'))[0]
+    path = min(photo_folder.glob('*.png'))
     alone = service.score(path, metrics=['piqe'])['metrics']['piqe']['score']
     before = service.batcher.forward_passes
     with ThreadPoolExecutor(8) as pool:
@@ -57,9 +57,8 @@ def test_a_full_queue_answers_busy_at_once():
         with batcher.admit():
             future = batcher.submit('g', 1)
             started = time.monotonic()
-            with pytest.raises(BusyError, match='busy.*retry'):
-                with batcher.admit():
-                    pass
+            with pytest.raises(BusyError, match='busy.*retry'), batcher.admit():
+                pass
             assert time.monotonic() - started < 1
             assert batcher.rejected == 1
             release.set()
