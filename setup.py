@@ -65,7 +65,12 @@ setup(
         'sentence-transformers>=3',  # the one sentence embedder (purification, DepictQA confidence)
         'matplotlib',  # benchmark plots
     ],
-    extras_require={'test': ['pytest>=7', 'hypothesis>=6']},
+    extras_require={
+        # the web page and API (`pyiqa-uniqa app`): Gradio is heavy, so it is optional
+        'app': ['gradio>=6,<7', 'fastapi', 'uvicorn'],
+        # the app's tests drive the page in Debian's chromium through selenium (.ci/run installs it)
+        'test': ['pytest>=7', 'hypothesis>=6', 'gradio>=6,<7', 'fastapi', 'uvicorn', 'selenium>=4.10'],
+    },
     entry_points={
         'console_scripts': ['pyiqa-uniqa = pyiqa_uniqa.apps.cli:main'],
         **{f'pyiqa.{g}': [f'pyiqa_uniqa = pyiqa_uniqa.plugin:register_{g}'] for g in GROUPS},

@@ -24,6 +24,8 @@ COMMANDS = {
     'bench': ('pyiqa_uniqa.apps.bench.speed.command', 'latency, throughput and memory of metrics on the same images'),
     'protocol': ('pyiqa_uniqa.apps.protocol.command',
                  "a paper's protocol: a recipe on repeated splits, cross-dataset sets and settings, one table"),
+    'app': ('pyiqa_uniqa.apps.app.command',
+            'a web page (Score, Compare, Explore) and an HTTP API over any metrics, models loaded once'),
     # UniQA pre-training
     'caption': ('pyiqa_uniqa.apps.caption',
                 'UniQA: MOS-level-guided quality/aesthetic captions with a vision-language model (resumable, sharded)'),
