@@ -191,7 +191,7 @@ def test_allowed_constructors_build_no_more_than_the_bound(tmp_path, call):
 
 def test_a_zip_checkpoint_with_a_damaged_directory_is_a_corrupt_weights_error(tmp_path):
     import io
-    from pyiqa_uniqa.weights import load_state_dict
+    from pyiqa_uniqa.weights import read_checkpoint
     buffer = io.BytesIO()
     torch.save({'w': torch.zeros(2)}, buffer)
     data = bytearray(buffer.getvalue())
@@ -202,6 +202,6 @@ def test_a_zip_checkpoint_with_a_damaged_directory_is_a_corrupt_weights_error(tm
     data[entry + 46] = 0xff
     path = tmp_path / 'ckpt.pt'
     path.write_bytes(bytes(data))
-    for load in (load_state_dict, load_tensors_ignoring_objects):
+    for load in (read_checkpoint, load_tensors_ignoring_objects):
         with pytest.raises(CorruptWeightsError, match='ckpt.pt is truncated or not a PyTorch checkpoint'):
             load(path)

@@ -3,7 +3,7 @@
 Plain data of the allowed types (dicts, lists, tuples, sets, numbers, text, bytes, bytearrays,
 numpy arrays), pickled with every protocol, then cut, bytes flipped, or a constructor call of an
 allowed type with a drawn size put in, goes to ``load_plain_pickle``; ``torch.save`` checkpoints
-(zip and legacy format) of generated state dicts, damaged the same ways, go to ``load_state_dict``
+(zip and legacy format) of generated state dicts, damaged the same ways, go to ``read_checkpoint``
 and ``load_tensors_ignoring_objects``. The outcome must be the data (whatever it is: None is data)
 or a ``UserError`` naming the file (property_bounds.py).
 """
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from property_bounds import cases, check_case
 
 from pyiqa_uniqa.safe_pickle import load_plain_pickle, load_tensors_ignoring_objects
-from pyiqa_uniqa.weights import load_state_dict
+from pyiqa_uniqa.weights import read_checkpoint
 
 ARRAYS = st.builds(lambda shape, dtype: np.arange(int(np.prod(shape)), dtype=dtype).reshape(shape),
                    st.lists(st.integers(0, 4), max_size=3), st.sampled_from(('uint8', 'int64', 'float32', 'bool')))
@@ -90,7 +90,7 @@ def test_generated_pickles_through_load_plain_pickle(data):
 @settings(max_examples=cases(300))
 @given(checkpoints())
 def test_generated_checkpoints_through_load_state_dict(data):
-    _through(load_state_dict, data, '.pth', 'load_state_dict')
+    _through(read_checkpoint, data, '.pth', 'read_checkpoint')
 
 
 @settings(max_examples=cases(300))
