@@ -331,7 +331,7 @@ def read_checkpoint(path):
         from safetensors.torch import load_file
         try:
             return load_file(str(path))
-        except Exception as err:  # noqa: BLE001 - safetensors reports damage in several types
+        except Exception as err:
             raise CorruptWeightsError(f'{path} is not a readable safetensors file.') from err
     import torch
     try:
@@ -344,7 +344,7 @@ def read_checkpoint(path):
             f'{path} holds pickled objects that are not tensors ({refused}); it was not loaded, because '
             'unpickling them could run code. Re-save it as a plain state dict '
             '(torch.save(model.state_dict(), path)) or as safetensors.') from err
-    except Exception as err:  # noqa: BLE001 - a damaged file fails in many ways inside torch
+    except Exception as err:
         raise CorruptWeightsError(f'{path} is truncated or not a PyTorch checkpoint.') from err
 
 
@@ -369,7 +369,7 @@ def unwrap_params(checkpoint, key='params', source=None):
     if not isinstance(checkpoint, dict) or not any(torch.is_tensor(v) for v in checkpoint.values()):
         where = f'{source}: ' if source is not None else ''
         raise CorruptWeightsError(f'{where}expected a state dict of tensors, found {_describe(checkpoint)}.')
-    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in checkpoint.items()}
+    return {k.removeprefix('module.'): v for k, v in checkpoint.items()}
 
 
 def read_state_dict(path, key='params'):

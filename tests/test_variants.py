@@ -3,12 +3,12 @@ from pathlib import Path
 
 import pytest
 
-from pyiqa_uniqa.attiqa import VARIANTS as ATTIQA
 from pyiqa_uniqa.attiqa import METRICS as ATTIQA_METRICS
-from pyiqa_uniqa.clip_agiqa import VARIANTS as CLIP_AGIQA
+from pyiqa_uniqa.attiqa import VARIANTS as ATTIQA
 from pyiqa_uniqa.clip_agiqa import METRICS as CLIP_AGIQA_METRICS
-from pyiqa_uniqa.uniqa import VARIANTS as UNIQA
+from pyiqa_uniqa.clip_agiqa import VARIANTS as CLIP_AGIQA
 from pyiqa_uniqa.uniqa import METRICS as UNIQA_METRICS
+from pyiqa_uniqa.uniqa import VARIANTS as UNIQA
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 FAMILIES = [(UNIQA, UNIQA_METRICS), (ATTIQA, ATTIQA_METRICS), (CLIP_AGIQA, CLIP_AGIQA_METRICS)]

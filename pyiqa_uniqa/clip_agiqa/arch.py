@@ -27,7 +27,12 @@ from pyiqa_uniqa.clip_agiqa.official_checkpoint import read_official_checkpoint
 from pyiqa_uniqa.clip_agiqa.prompt_learner import PromptLearner, encode_text_embeddings
 from pyiqa_uniqa.data.images import three_channels
 from pyiqa_uniqa.model_folder import loads_model_folders
-from pyiqa_uniqa.weights import CheckpointMismatchError, find_weights, load_trained, read_state_dict
+from pyiqa_uniqa.weights import (
+    CheckpointMismatchError,
+    find_weights,
+    load_trained,
+    read_state_dict,
+)
 
 QUALITY_LEVELS = ('terrible', 'bad', 'poor', 'average', 'good', 'perfect')
 

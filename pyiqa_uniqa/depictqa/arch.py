@@ -20,7 +20,7 @@ official confidence; all decoding is bounded.
 """
 import os
 from pathlib import Path
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import torch
 from safetensors.torch import save_file
@@ -39,19 +39,40 @@ from pyiqa_uniqa.depictqa.confidence import (
     detail_confidence,
     single_brief_confidence,
 )
-from pyiqa_uniqa.depictqa.config import PRESETS, DepictQAConfigError, resolve_config, with_overrides
+from pyiqa_uniqa.depictqa.config import (
+    PRESETS,
+    DepictQAConfigError,
+    resolve_config,
+    with_overrides,
+)
 from pyiqa_uniqa.depictqa.evaluation import verdict
 from pyiqa_uniqa.depictqa.generation import generate
 from pyiqa_uniqa.depictqa.images import load_image, prepare_pixels
 from pyiqa_uniqa.depictqa.official_checkpoint import normalise_delta_keys
 from pyiqa_uniqa.depictqa.records import is_brief
-from pyiqa_uniqa.depictqa.sequence import IGNORE_INDEX, SequenceBuilder, TextPiece, embed_pieces, pad_batch
+from pyiqa_uniqa.depictqa.sequence import (
+    IGNORE_INDEX,
+    SequenceBuilder,
+    TextPiece,
+    embed_pieces,
+    pad_batch,
+)
 from pyiqa_uniqa.depictqa.sources import check_sources, release_weights
 from pyiqa_uniqa.depictqa.tiny_tokenizer import build_tiny_tokenizer
-from pyiqa_uniqa.depictqa.vision import Abstractor, build_vision_encoder, geometry_of, patch_tokens
+from pyiqa_uniqa.depictqa.vision import (
+    Abstractor,
+    build_vision_encoder,
+    geometry_of,
+    patch_tokens,
+)
 from pyiqa_uniqa.errors import UserError
 from pyiqa_uniqa.model_folder import loads_model_folders
-from pyiqa_uniqa.weights import RANDOM, load_trained, read_checkpoint, trainable_state_dict
+from pyiqa_uniqa.weights import (
+    RANDOM,
+    load_trained,
+    read_checkpoint,
+    trainable_state_dict,
+)
 
 SCORE_METHODS = ('levels', 'compare')
 
@@ -67,7 +88,7 @@ class Answer(NamedTuple):
     answer without a sentence model, a brief answer with no tokens left to score).
     """
     text: str
-    confidence: Optional[float]
+    confidence: float | None
 VISION_WEIGHTS_FILE = 'vision.safetensors'
 MODEL_WEIGHTS_FILE = 'model.safetensors'
 TOKENIZER_FOLDER = 'tokenizer'

@@ -134,6 +134,7 @@ HOSTILE_CONFIGS = {
                              UnsafeWeightsError, 'no paths'),
     'option pointing elsewhere': ({'options': {'base_model_path': 'x.pth'}}, UnsafeWeightsError, 'another file'),
     'not our format': ({'format': 'transformers'}, ModelFolderError, 'not a pyiqa-uniqa model config'),
+    'a field of the wrong type': ({'arch': ['ATTIQA']}, ModelFolderError, 'arch must be str'),
 }
 
 
