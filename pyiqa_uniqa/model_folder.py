@@ -50,7 +50,7 @@ NOT_FROM_FOLDER = ('pretrained_model_path', 'weights_file', 'base_model_path', '
                    'official_epoch', 'precision')
 ARCH_NAMES = {'UniQA': 'a UniQA adapter', 'ATTIQA': 'an ATTIQA model', 'CLIPAGIQA': 'a CLIP-AGIQA model',
               'DepictQA': 'a DepictQA model'}
-_REPO_ID = re.compile(r'^[\w.-]+/[\w.-]+$')
+REPO_ID = re.compile(r'^[\w.-]+/[\w.-]+$')  # a Hub repository id, ORG/REPO
 
 
 class ModelFolderError(WeightsError, ValueError):
@@ -97,7 +97,7 @@ def model_folder(value):
 def hub_snapshot(reference):
     """The snapshot folder of ``'hf-hub:ORG/REPO[@REVISION]'``: from the cache, else downloaded."""
     repo_id, _, revision = reference[len(HUB_PREFIX):].partition('@')
-    if not _REPO_ID.match(repo_id):
+    if not REPO_ID.match(repo_id):
         raise ModelFolderError(f'{reference!r} is not a Hub model id: write hf-hub:ORG/REPO (or hf-hub:ORG/REPO@REVISION).')
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
