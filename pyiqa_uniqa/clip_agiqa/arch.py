@@ -65,10 +65,8 @@ class CLIPAGIQA(FrozenTowerModule):
 
     @classmethod
     def sources_for(cls, weights_file=None, **_):
-        """keyword -> ``WeightSource`` of every file a metric config with these options needs (the
-        checkpoint's from the family's variant table)."""
-        checkpoint = {'pretrained_model_path': VARIANTS.source(weights_file)} if weights_file else {}
-        return {**cls.weight_sources, **checkpoint}
+        """keyword -> ``WeightSource`` of every file a metric config with these options needs."""
+        return VARIANTS.sources_for(cls.weight_sources, weights_file)
 
     @loads_model_folders('CLIPAGIQA')
     def __init__(self, model_name='ViT-B-16-quickgelu', backbone_weights=None, context_init='', n_ctx=16,
