@@ -331,7 +331,7 @@ def read_checkpoint(path):
         from safetensors.torch import load_file
         try:
             return load_file(str(path))
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - safetensors reports damage in several types
             raise CorruptWeightsError(f'{path} is not a readable safetensors file.') from err
     import torch
     try:
@@ -344,7 +344,7 @@ def read_checkpoint(path):
             f'{path} holds pickled objects that are not tensors ({refused}); it was not loaded, because '
             'unpickling them could run code. Re-save it as a plain state dict '
             '(torch.save(model.state_dict(), path)) or as safetensors.') from err
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - a damaged file fails in many ways inside torch
         raise CorruptWeightsError(f'{path} is truncated or not a PyTorch checkpoint.') from err
 
 

@@ -44,7 +44,7 @@ def _csv_paths(source, root, flag):
     """The first column of a CSV listing: checked to name images inside ``root``, some of them present."""
     try:
         table = pd.read_csv(source)
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - pandas fails in many ways on a file that is no CSV
         raise InputError(f'{flag} {source} is not a readable CSV ({err.__class__.__name__}: {err}).') from err
     if table.shape[1] == 0 or table.empty:
         raise InputError(f'{flag} {source} lists no images: its first column should hold image paths '

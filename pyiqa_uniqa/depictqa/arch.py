@@ -20,7 +20,7 @@ official confidence; all decoding is bounded.
 """
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import torch
 from safetensors.torch import save_file
@@ -39,40 +39,19 @@ from pyiqa_uniqa.depictqa.confidence import (
     detail_confidence,
     single_brief_confidence,
 )
-from pyiqa_uniqa.depictqa.config import (
-    PRESETS,
-    DepictQAConfigError,
-    resolve_config,
-    with_overrides,
-)
+from pyiqa_uniqa.depictqa.config import PRESETS, DepictQAConfigError, resolve_config, with_overrides
 from pyiqa_uniqa.depictqa.evaluation import verdict
 from pyiqa_uniqa.depictqa.generation import generate
 from pyiqa_uniqa.depictqa.images import load_image, prepare_pixels
 from pyiqa_uniqa.depictqa.official_checkpoint import normalise_delta_keys
 from pyiqa_uniqa.depictqa.records import is_brief
-from pyiqa_uniqa.depictqa.sequence import (
-    IGNORE_INDEX,
-    SequenceBuilder,
-    TextPiece,
-    embed_pieces,
-    pad_batch,
-)
+from pyiqa_uniqa.depictqa.sequence import IGNORE_INDEX, SequenceBuilder, TextPiece, embed_pieces, pad_batch
 from pyiqa_uniqa.depictqa.sources import check_sources, release_weights
 from pyiqa_uniqa.depictqa.tiny_tokenizer import build_tiny_tokenizer
-from pyiqa_uniqa.depictqa.vision import (
-    Abstractor,
-    build_vision_encoder,
-    geometry_of,
-    patch_tokens,
-)
+from pyiqa_uniqa.depictqa.vision import Abstractor, build_vision_encoder, geometry_of, patch_tokens
 from pyiqa_uniqa.errors import UserError
 from pyiqa_uniqa.model_folder import loads_model_folders
-from pyiqa_uniqa.weights import (
-    RANDOM,
-    load_trained,
-    read_checkpoint,
-    trainable_state_dict,
-)
+from pyiqa_uniqa.weights import RANDOM, load_trained, read_checkpoint, trainable_state_dict
 
 SCORE_METHODS = ('levels', 'compare')
 
@@ -88,7 +67,7 @@ class Answer(NamedTuple):
     answer without a sentence model, a brief answer with no tokens left to score).
     """
     text: str
-    confidence: float | None
+    confidence: Optional[float]
 VISION_WEIGHTS_FILE = 'vision.safetensors'
 MODEL_WEIGHTS_FILE = 'model.safetensors'
 TOKENIZER_FOLDER = 'tokenizer'
@@ -100,7 +79,8 @@ class DepictQA(FrozenTowerModule):
             a dict or a ``DepictQAConfig``.
         pretrained_model_path: the trained delta (a released ``ckpt.pt`` or a checkpoint of
             ``pyiqa-uniqa train``), or a model folder of ``pyiqa-uniqa export-model`` /
-            ``'hf-hub:ORG/REPO'`` (its options then replace these arguments; ``pyiqa_uniqa.model_folder``). ``None``: for the 'wild' presets the official release (from
+            ``'hf-hub:ORG/REPO'`` (its options then replace these arguments; ``pyiqa_uniqa.model_folder``).
+            ``None``: for the 'wild' presets the official release (from
             ``$DEPICTQA_WEIGHTS``, pyiqa's cache, or downloaded), for other configs none;
             ``'random'``: none (the trainable parts stay as initialised, e.g. to train them).
         reference: FR mode (``depictqa-fr``): ``forward(img, ref)``.
@@ -162,7 +142,7 @@ class DepictQA(FrozenTowerModule):
             self.load_state_dict(read_checkpoint(saved_folder / MODEL_WEIGHTS_FILE))
         if delta is not None:
             load_trained(self, delta, expect='trainable', rename=normalise_delta_keys, what='this DepictQA network',
-                            hint='Check that the model config (LoRA rank, projector width, abstractor) matches the file.')
+                         hint='Check that the model config (LoRA rank, projector width, abstractor) matches the file.')
 
         self.sequences = SequenceBuilder(self.tokenizer, config.unique_tag)
         self.answer_tokens = AnswerTokens(self.tokenizer)
