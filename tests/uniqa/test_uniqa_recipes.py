@@ -27,9 +27,7 @@ def test_recipe_keys_are_all_read(path):
     assert unknown_keys(opt) == []
     assert set(opt['network']) - {'type'} <= set(inspect.signature(UniQA).parameters)
     assert opt['network']['type'] == 'UniQA'
-    from pyiqa.data import (
-        _lazy_import_dataset,  # how pyiqa's build_dataset finds its own types
-    )
+    from pyiqa.data import _lazy_import_dataset  # how pyiqa's build_dataset finds its own types
 
     MODEL_REGISTRY.get(opt['model_type'])
     for dataset in opt['datasets'].values():
@@ -77,9 +75,9 @@ def test_every_adapter_metric_names_an_existing_recipe():
 
 
 def test_demo_recipes_are_the_packaged_ones_and_agree(tmp_path):
-    from pyiqa_uniqa.apps.uniqa_demo.demo import ADAPTER_RECIPE, PRETRAIN_RECIPE
     from pyiqa_uniqa.backbones import clip_model_config
     from pyiqa_uniqa.data.photos import ALL_PHOTO_NAMES
+    from pyiqa_uniqa.apps.uniqa_demo.demo import ADAPTER_RECIPE, PRETRAIN_RECIPE
 
     # the recipes in options/ are the ones the (installed) demo reads
     assert (OPTIONS / 'demo.yml').read_text() == ADAPTER_RECIPE.read_text()
@@ -103,11 +101,7 @@ def test_demo_recipes_are_the_packaged_ones_and_agree(tmp_path):
 
 
 def test_demo_recipe_moves_paths_into_the_workdir(tmp_path):
-    from pyiqa_uniqa.apps.uniqa_demo.demo import (
-        ADAPTER_RECIPE,
-        OFFICIAL_NETWORK,
-        demo_recipe,
-    )
+    from pyiqa_uniqa.apps.uniqa_demo.demo import ADAPTER_RECIPE, OFFICIAL_NETWORK, demo_recipe
 
     build_opts = {'size': 224, 'photos': ['astronaut', 'chelsea', 'coffee']}
     network = {**OFFICIAL_NETWORK, 'backbone_weights': str(tmp_path / 'UniQA_weight.pt')}
