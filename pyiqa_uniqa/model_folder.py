@@ -31,6 +31,7 @@ from pyiqa_uniqa.weights import (
     UnsafeWeightsError,
     WeightsError,
     WeightsNotFoundError,
+    hf_cache_path,
     looks_like_path,
     offline_reason,
 )
@@ -42,14 +43,14 @@ RECIPE_FILE = 'recipe.yml'
 CARD_FILE = 'README.md'
 FORMAT = 'pyiqa-uniqa-model'
 FORMAT_VERSION = 1
-CONFIG_KEYS = ('format', 'format_version', 'metric', 'arch', 'options', 'score_range', 'lower_better',
-               'trained_on', 'license', 'package_version')
+CONFIG_TYPES = {'format': str, 'format_version': int, 'metric': str, 'arch': str, 'options': dict,
+                'score_range': str, 'lower_better': bool, 'trained_on': str, 'license': str, 'package_version': str}
 # arguments that name other files or how this machine runs the model: never taken from a folder
 NOT_FROM_FOLDER = ('pretrained_model_path', 'weights_file', 'base_model_path', 'official_checkpoint',
                    'official_epoch', 'precision')
 ARCH_NAMES = {'UniQA': 'a UniQA adapter', 'ATTIQA': 'an ATTIQA model', 'CLIPAGIQA': 'a CLIP-AGIQA model',
               'DepictQA': 'a DepictQA model'}
-_REPO_ID = re.compile(r'^[\w.-]+/[\w.-]+$')
+REPO_ID = re.compile(r'^[\w.-]+/[\w.-]+$')  # a Hub repository id, ORG/REPO
 
 
 class ModelFolderError(WeightsError, ValueError):
@@ -93,32 +94,26 @@ def model_folder(value):
     return Path(text).expanduser()
 
 
-def hub_cache_dir():
-    from huggingface_hub import constants
-    return Path(constants.HF_HUB_CACHE)
-
-
 def hub_snapshot(reference):
     """The snapshot folder of ``'hf-hub:ORG/REPO[@REVISION]'``: from the cache, else downloaded."""
     repo_id, _, revision = reference[len(HUB_PREFIX):].partition('@')
-    if not _REPO_ID.match(repo_id):
+    if not REPO_ID.match(repo_id):
         raise ModelFolderError(f'{reference!r} is not a Hub model id: write hf-hub:ORG/REPO (or hf-hub:ORG/REPO@REVISION).')
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-    cache = hub_cache_dir()
     try:
-        return Path(snapshot_download(repo_id, revision=revision or None, cache_dir=cache, local_files_only=True))
+        return Path(snapshot_download(repo_id, revision=revision or None, local_files_only=True))
     except LocalEntryNotFoundError:
         pass  # not cached: ask the Hub, if it can be reached
     reason = offline_reason()
     if reason:
         raise WeightsNotFoundError(
-            f'{reference} is not in the Hugging Face cache ({cache / ("models--" + repo_id.replace("/", "--"))}) '
+            f'{reference} is not in the Hugging Face cache ({hf_cache_path(repo_id)}) '
             f'and cannot be downloaded now ({reason}). Download it where the Hub can be reached '
             f'(`hf download {repo_id}`) and copy the cache folder here, or pass the model folder itself '
             'as pretrained_model_path=FOLDER.')
     try:
-        return Path(snapshot_download(repo_id, revision=revision or None, cache_dir=cache,
+        return Path(snapshot_download(repo_id, revision=revision or None,
                                       allow_patterns=[CONFIG_FILE, WEIGHTS_FILE, RECIPE_FILE, CARD_FILE]))
     # no such repository, no access, a revision it does not have, a connection lost on the way
     except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as err:
@@ -144,7 +139,7 @@ def read_model_config(folder, arch=None, arch_init=None):
         raise CorruptWeightsError(f'{path} is not valid JSON ({err}).') from None
     if not isinstance(data, dict) or data.get('format') != FORMAT:
         raise ModelFolderError(f'{path} is not a pyiqa-uniqa model config (no "format": "{FORMAT}").')
-    unknown = sorted(set(data) - set(CONFIG_KEYS))
+    unknown = sorted(set(data) - set(CONFIG_TYPES))
     if unknown:
         raise UnsafeWeightsError(f'{path} has keys a model config does not have ({", ".join(unknown)}); '
                                  'a model folder is data and can ask for nothing else. It was not loaded.')
@@ -154,6 +149,10 @@ def read_model_config(folder, arch=None, arch_init=None):
     missing = [key for key in ('metric', 'arch', 'options') if key not in data]
     if missing:
         raise ModelFolderError(f'{path} lacks {", ".join(missing)}.')
+    wrong = [key for key, value in data.items() if key != 'options' and not isinstance(value, CONFIG_TYPES[key])]
+    if wrong:
+        raise ModelFolderError(f'{path}: {", ".join(wrong)} must be '
+                               + ', '.join(CONFIG_TYPES[key].__name__ for key in wrong) + '.')
     config = ModelConfig(**{k: v for k, v in data.items() if k not in ('format', 'format_version')})
     if arch is not None and config.arch != arch:
         what = ARCH_NAMES.get(config.arch, f'a {config.arch} model')
@@ -174,12 +173,14 @@ def check_options(options, path, arch_init):
         raise ModelFolderError(f'{path}: "options" must be a mapping of argument names to values.')
     accepted = set(inspect.signature(arch_init).parameters) - {'self'} if arch_init else None
     for name, value in options.items():
-        if name in NOT_FROM_FOLDER or (accepted is not None and name not in accepted):
-            raise UnsafeWeightsError(f'{path}: option {name!r} cannot come from a model folder '
-                                     f'({"it names another file or this machine" if name in NOT_FROM_FOLDER else "the arch has no such argument"}). It was not loaded.')
+        why = ('it names another file or this machine' if name in NOT_FROM_FOLDER
+               else 'the arch has no such argument' if accepted is not None and name not in accepted else '')
+        if why:
+            raise UnsafeWeightsError(f'{path}: option {name!r} cannot come from a model folder ({why}). '
+                                     'It was not loaded.')
         if not _plain(value) or (isinstance(value, str) and value != RANDOM and looks_like_path(value)):
             raise UnsafeWeightsError(f'{path}: option {name}={value!r} is not a plain value (numbers, text, '
-                                     'lists; no paths). It was not loaded.')
+                                     'lists, mappings; no paths). It was not loaded.')
 
 
 def _plain(value):

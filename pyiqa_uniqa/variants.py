@@ -83,6 +83,12 @@ class TrainedFamily:
         return WeightSource(weights_file, keyword='pretrained_model_path', what=self.what,
                             train=self.train.format(recipe=recipe, dataset=dataset))
 
+    def sources_for(self, weight_sources, weights_file=None):
+        """keyword -> ``WeightSource`` of the files a metric config loads: the arch's own ``weight_sources``
+        and, when the config names one, the variant's checkpoint (for ``list_pretrained``)."""
+        checkpoint = {'pretrained_model_path': self.source(weights_file)} if weights_file else {}
+        return {**weight_sources, **checkpoint}
+
 
 def trained_families():
     """arch -> ``TrainedFamily``, for every part that declares ``VARIANTS``."""

@@ -329,7 +329,7 @@ def unwrap_params(checkpoint, key='params', source=None):
     if not isinstance(checkpoint, dict) or not any(torch.is_tensor(v) for v in checkpoint.values()):
         where = f'{source}: ' if source is not None else ''
         raise CorruptWeightsError(f'{where}expected a state dict of tensors, found {_describe(checkpoint)}.')
-    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in checkpoint.items()}
+    return {k.removeprefix('module.'): v for k, v in checkpoint.items()}
 
 
 def read_state_dict(path, key='params'):

@@ -3,12 +3,12 @@ from pathlib import Path
 
 import pytest
 
-from pyiqa_uniqa.attiqa import VARIANTS as ATTIQA
 from pyiqa_uniqa.attiqa import METRICS as ATTIQA_METRICS
-from pyiqa_uniqa.clip_agiqa import VARIANTS as CLIP_AGIQA
+from pyiqa_uniqa.attiqa import VARIANTS as ATTIQA
 from pyiqa_uniqa.clip_agiqa import METRICS as CLIP_AGIQA_METRICS
-from pyiqa_uniqa.uniqa import VARIANTS as UNIQA
+from pyiqa_uniqa.clip_agiqa import VARIANTS as CLIP_AGIQA
 from pyiqa_uniqa.uniqa import METRICS as UNIQA_METRICS
+from pyiqa_uniqa.uniqa import VARIANTS as UNIQA
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 FAMILIES = [(UNIQA, UNIQA_METRICS), (ATTIQA, ATTIQA_METRICS), (CLIP_AGIQA, CLIP_AGIQA_METRICS)]
@@ -43,3 +43,14 @@ def test_a_missing_checkpoint_names_the_file_and_its_recipe(tmp_path, monkeypatc
     monkeypatch.setenv('TORCH_HOME', str(tmp_path))
     with pytest.raises(WeightsNotFoundError, match=r"attiqa_spaq\.pth.*options/attiqa/spaq\.yml"):
         pyiqa.create_metric('attiqa-spaq', device='cpu', backbone='test_resnet')
+
+
+def test_each_arch_lists_the_files_of_a_metric_config_from_the_table():
+    from pyiqa_uniqa.clip_agiqa.arch import CLIPAGIQA
+    from pyiqa_uniqa.uniqa.arch import UniQA
+    sources = UniQA.sources_for(**UNIQA_METRICS['uniqa-ava']['metric_opts'])
+    assert sources['pretrained_model_path'] == UNIQA.source('uniqa_ava_adapter.pth')
+    assert sources['backbone_weights'].filename == 'UniQA_weight.pt'
+    assert 'pretrained_model_path' not in UniQA.sources_for(**UNIQA_METRICS['uniqa']['metric_opts'])  # zero-shot
+    assert CLIPAGIQA.sources_for(weights_file='clip_agiqa_aigciqa2023.pth')['pretrained_model_path'].filename == \
+        'clip_agiqa_aigciqa2023.pth'

@@ -12,10 +12,15 @@ The run is an experiment folder (``experiments/<name>``: its ``models/net_best.p
 pyiqa copied there, its training log) or a checkpoint file (then the recipe and log of the experiment
 around it when it sits in ``experiments/<name>/models/``, else ``--recipe`` or the metric's own options).
 """
+import importlib
 import shlex
 from pathlib import Path
 
-from pyiqa_uniqa.apps.model_card import evaluation_from_eval_csv, evaluation_from_log, model_card
+from pyiqa_uniqa.apps.model_card import (
+    evaluation_from_eval_csv,
+    evaluation_from_log,
+    model_card,
+)
 from pyiqa_uniqa.errors import UserError
 from pyiqa_uniqa.model_folder import (
     ARCH_NAMES,
@@ -25,7 +30,14 @@ from pyiqa_uniqa.model_folder import (
     write_model_folder,
 )
 from pyiqa_uniqa.options import apply_overrides, load_yaml
-from pyiqa_uniqa.weights import RANDOM, WeightsNotFoundError, looks_like_path, read_state_dict
+from pyiqa_uniqa.parts import declared, declared_registry
+from pyiqa_uniqa.variants import trained_metric
+from pyiqa_uniqa.weights import (
+    RANDOM,
+    WeightsNotFoundError,
+    looks_like_path,
+    read_state_dict,
+)
 
 CHECKPOINT_NAMES = ('net_best.pth', 'net_latest.pth')
 
@@ -90,8 +102,6 @@ def export_model(run, metric, out, *, recipe_file=None, eval_result=None, licens
 
 def _our_metric(metric):
     """(metric config, the dataset of its variant or '') of a metric of pyiqa-uniqa whose arch loads folders."""
-    from pyiqa_uniqa.parts import declared
-    from pyiqa_uniqa.variants import trained_metric
     configs = declared('METRICS')
     if configs.get(metric, {}).get('metric_opts', {}).get('type') not in ARCH_NAMES:
         names = sorted(name for name, config in configs.items() if config['metric_opts']['type'] in ARCH_NAMES)
@@ -132,7 +142,10 @@ def _run_options(recipe_path):
     options = load_yaml(recipe_path)
     lines = recipe_path.read_text(encoding='utf-8').splitlines()
     if len(lines) > 2 and lines[1].strip() == '# CMD:':
-        words = shlex.split(lines[2].lstrip('# '))
+        try:
+            words = shlex.split(lines[2].lstrip('# '))
+        except ValueError as err:  # a hand-edited copy
+            raise ExportError(f'{recipe_path}: its recorded command (line 3) cannot be read ({err}).') from None
         if '--force_yml' in words:
             after = words[words.index('--force_yml') + 1:]
             entries = after[:next((i for i, w in enumerate(after) if w.startswith('-')), len(after))]
@@ -153,9 +166,6 @@ def _portable_options(options):
 
 
 def _arch_init(arch):
-    import importlib
-
-    from pyiqa_uniqa.parts import declared_registry
     module, name = declared_registry()['archs'][arch].split(':')
     return getattr(importlib.import_module(module), name).__init__
 

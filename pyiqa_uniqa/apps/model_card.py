@@ -14,8 +14,8 @@ from pathlib import Path
 
 import yaml
 
-from pyiqa_uniqa.model_folder import ARCH_NAMES, CONFIG_FILE, RECIPE_FILE, WEIGHTS_FILE
 from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.model_folder import ARCH_NAMES, CONFIG_FILE, RECIPE_FILE, WEIGHTS_FILE
 
 # pyiqa's validation lines: "Validation <set>" then one "\t # <metric>: <value>\tBest: <value> @ <iter> iter" each
 _VALIDATION = re.compile(r'Validation (\S+)\n((?:\s+# \w+: .*\n?)+)')
@@ -68,53 +68,61 @@ def evaluation_from_eval_csv(path):
 
 def model_card(config, recipe, evaluation, *, backbone_note='', run=''):
     """The README.md text of a model folder."""
-    metadata = {
-        'library_name': 'pyiqa-uniqa',
-        'license': config.license,
-        'tags': ['image-quality-assessment', 'pyiqa', 'pyiqa-uniqa', config.arch.lower()],
-        'metrics': sorted({name for row in evaluation for name in row['figures']}) or None,
-        'model-index': [{'name': config.metric, 'results': [
+    what = ARCH_NAMES.get(config.arch, config.arch)
+    better = 'lower' if config.lower_better else 'higher'
+    trained = f'trained on {config.trained_on or "?"}' + (f' (run `{run}`)' if run else '')
+    lines = [
+        '---', yaml.safe_dump(_metadata(config, evaluation), sort_keys=False).rstrip(), '---', '',
+        f'# {config.metric}: {what} trained with pyiqa-uniqa', '',
+        (f'The `{config.arch}` network of the pyiqa metric `{config.metric}` (scores in [{config.score_range}], '
+         f'{better} is better), {trained} with pyiqa-uniqa {config.package_version}.'), '',
+        '## Use', '', '```python', 'import pyiqa', '',
+        f"metric = pyiqa.create_metric('{config.metric}', pretrained_model_path='hf-hub:ORG/REPO')  # or the folder",
+        "score = metric('photo.jpg')", '```', '',
+        (f'From the command line: `pyiqa-uniqa score -m {config.metric}:pretrained_model_path=hf-hub:ORG/REPO '
+         '--images photos/ --out scores.csv` (the same metric option works in `eval`, `bench`, `compare` and '
+         '`rank`).'), '',
+        '## Model', '',
+        (f"`{CONFIG_FILE}` holds every option that rebuilds the network; they replace the metric's defaults "
+         'when the folder is loaded.'), '',
+        '| option | value |', '|---|---|',
+        *(f'| {name} | `{json.dumps(value)}` |' for name, value in config.options.items()),
+        *(['', backbone_note] if backbone_note else []), '',
+        '## Training data', '', _training_data(recipe, config), '',
+        '## Evaluation', '', *_evaluation_table(evaluation), '',
+        '## Licence', '',
+        (f'`{config.license}`. The weights were trained on the data above; its terms apply to them as well.'), '',
+        '## Files', '',
+        f'- `{WEIGHTS_FILE}`: the trained tensors (safetensors)',
+        f'- `{CONFIG_FILE}`: metric, arch and options',
+        *([f'- `{RECIPE_FILE}`: the training recipe of the run'] if recipe else []),
+        '- `README.md`: this card', '']
+    return '\n'.join(lines)
+
+
+def _metadata(config, evaluation):
+    """The Hub's metadata block: library, licence, tags, and the evaluation as a ``model-index``."""
+    metadata = {'library_name': 'pyiqa-uniqa', 'license': config.license,
+                'tags': ['image-quality-assessment', 'pyiqa', 'pyiqa-uniqa', config.arch.lower()]}
+    if evaluation:
+        metadata['metrics'] = sorted({name for row in evaluation for name in row['figures']})
+        metadata['model-index'] = [{'name': config.metric, 'results': [
             {'task': {'type': 'image-quality-assessment', 'name': 'Image quality assessment'},
              'dataset': {'name': row['data'], 'type': row['data'].split(' ')[0]},
              'metrics': [{'type': name, 'value': round(value, 4), 'name': name.upper()}
                          for name, value in row['figures'].items()]}
-            for row in evaluation]}] if evaluation else None,
-    }
-    metadata = {k: v for k, v in metadata.items() if v is not None}
-    lines = ['---', yaml.safe_dump(metadata, sort_keys=False).rstrip(), '---', '',
-             f'# {config.metric}: {ARCH_NAMES.get(config.arch, config.arch)} trained with pyiqa-uniqa', '',
-             f'The `{config.arch}` network of the pyiqa metric `{config.metric}` (scores in [{config.score_range}], '
-             f'{"lower" if config.lower_better else "higher"} is better), trained on {config.trained_on or "?"}'
-             f'{f" (run `{run}`)" if run else ""} with pyiqa-uniqa {config.package_version}.', '',
-             '## Use', '', '```python', 'import pyiqa', '',
-             f"metric = pyiqa.create_metric('{config.metric}', pretrained_model_path='hf-hub:ORG/REPO')  "
-             '# or the folder',
-             "score = metric('photo.jpg')", '```', '',
-             f'From the command line: `pyiqa-uniqa score -m {config.metric}:pretrained_model_path=hf-hub:ORG/REPO '
-             '--images photos/ --out scores.csv` (the same metric option works in `eval`, `bench`, `compare` and '
-             '`rank`).', '',
-             '## Model', '',
-             f'`{CONFIG_FILE}` holds every option that rebuilds the network; they replace the metric\'s defaults '
-             'when the folder is loaded.', '', '| option | value |', '|---|---|']
-    lines += [f'| {name} | `{json.dumps(value)}` |' for name, value in config.options.items()]
-    if backbone_note:
-        lines += ['', backbone_note]
-    lines += ['', '## Training data', '', _training_data(recipe, config), '', '## Evaluation', '']
-    if evaluation:
-        names = list(dict.fromkeys(name for row in evaluation for name in row['figures']))
-        lines += ['| data | ' + ' | '.join(n.upper() for n in names) + ' | source |', '|---' * (len(names) + 2) + '|']
-        lines += [f"| {row['data']} | " + ' | '.join(_figure(row['figures'].get(n)) for n in names)
-                  + f" | {row['source']} |" for row in evaluation]
-    else:
-        lines.append('No evaluation was recorded with this run; `pyiqa-uniqa eval` measures one '
-                     '(`export-model --eval-result results.csv` puts it here).')
-    lines += ['', '## Licence', '', f'`{config.license}`. The weights were trained on the data above; its terms apply '
-              'to them as well.', '', '## Files', '',
-              f'- `{WEIGHTS_FILE}`: the trained tensors (safetensors)',
-              f'- `{CONFIG_FILE}`: metric, arch and options',
-              *([f'- `{RECIPE_FILE}`: the training recipe of the run'] if recipe else []),
-              '- `README.md`: this card', '']
-    return '\n'.join(lines)
+            for row in evaluation]}]
+    return metadata
+
+
+def _evaluation_table(evaluation):
+    if not evaluation:
+        return [('No evaluation was recorded with this run; `pyiqa-uniqa eval` measures one '
+                 '(`export-model --eval-result results.csv` puts it here).')]
+    names = list(dict.fromkeys(name for row in evaluation for name in row['figures']))
+    return ['| data | ' + ' | '.join(n.upper() for n in names) + ' | source |', '|---' * (len(names) + 2) + '|',
+            *(f"| {row['data']} | " + ' | '.join(_figure(row['figures'].get(n)) for n in names)
+              + f" | {row['source']} |" for row in evaluation)]
 
 
 def _training_data(recipe, config):

@@ -6,7 +6,6 @@ command stops with one line. Online it creates the model repository if needed (`
 private one) and uploads the folder with ``huggingface_hub`` (the token of ``hf auth login`` or
 ``$HF_TOKEN``). Others then load it as ``pretrained_model_path='hf-hub:ORG/REPO'``.
 """
-import re
 from pathlib import Path
 
 from pyiqa_uniqa.errors import UserError
@@ -14,13 +13,12 @@ from pyiqa_uniqa.model_folder import (
     CARD_FILE,
     CONFIG_FILE,
     RECIPE_FILE,
+    REPO_ID,
     WEIGHTS_FILE,
     folder_weights,
     read_model_config,
 )
 from pyiqa_uniqa.weights import offline_reason
-
-_REPO_ID = re.compile(r'^[\w.-]+/[\w.-]+$')
 
 
 class PushError(UserError, RuntimeError):
@@ -41,7 +39,7 @@ def run(args):
 
 def push(folder, repo, *, private=False, revision=None):
     """Check ``folder`` and the network, then upload it to ``repo``; returns the repository's URL."""
-    if not _REPO_ID.match(repo):
+    if not REPO_ID.match(repo):
         raise PushError(f'{repo!r} is not a Hub repository id: write ORG/REPO.')
     config = read_model_config(folder)
     folder_weights(folder)

@@ -104,10 +104,8 @@ class ATTIQA(FrozenTowerModule):
 
     @classmethod
     def sources_for(cls, weights_file=None, **_):
-        """keyword -> ``WeightSource`` of every file a metric config with these options needs (the
-        checkpoint's from the family's variant table)."""
-        checkpoint = {'pretrained_model_path': VARIANTS.source(weights_file)} if weights_file else {}
-        return {**cls.weight_sources, **checkpoint}
+        """keyword -> ``WeightSource`` of every file a metric config with these options needs."""
+        return VARIANTS.sources_for(cls.weight_sources, weights_file)
 
     @loads_model_folders('ATTIQA')
     def __init__(self, backbone='resnet50', backbone_weights=None, head_hidden=512, head_dropout=0.0,

@@ -27,7 +27,12 @@ from pyiqa_uniqa.clip_agiqa.official_checkpoint import read_official_checkpoint
 from pyiqa_uniqa.clip_agiqa.prompt_learner import PromptLearner, encode_text_embeddings
 from pyiqa_uniqa.data.images import three_channels
 from pyiqa_uniqa.model_folder import loads_model_folders
-from pyiqa_uniqa.weights import CheckpointMismatchError, find_weights, load_trained, read_state_dict
+from pyiqa_uniqa.weights import (
+    CheckpointMismatchError,
+    find_weights,
+    load_trained,
+    read_state_dict,
+)
 
 QUALITY_LEVELS = ('terrible', 'bad', 'poor', 'average', 'good', 'perfect')
 
@@ -60,10 +65,8 @@ class CLIPAGIQA(FrozenTowerModule):
 
     @classmethod
     def sources_for(cls, weights_file=None, **_):
-        """keyword -> ``WeightSource`` of every file a metric config with these options needs (the
-        checkpoint's from the family's variant table)."""
-        checkpoint = {'pretrained_model_path': VARIANTS.source(weights_file)} if weights_file else {}
-        return {**cls.weight_sources, **checkpoint}
+        """keyword -> ``WeightSource`` of every file a metric config with these options needs."""
+        return VARIANTS.sources_for(cls.weight_sources, weights_file)
 
     @loads_model_folders('CLIPAGIQA')
     def __init__(self, model_name='ViT-B-16-quickgelu', backbone_weights=None, context_init='', n_ctx=16,

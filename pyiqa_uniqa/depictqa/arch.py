@@ -79,7 +79,8 @@ class DepictQA(FrozenTowerModule):
             a dict or a ``DepictQAConfig``.
         pretrained_model_path: the trained delta (a released ``ckpt.pt`` or a checkpoint of
             ``pyiqa-uniqa train``), or a model folder of ``pyiqa-uniqa export-model`` /
-            ``'hf-hub:ORG/REPO'`` (its options then replace these arguments; ``pyiqa_uniqa.model_folder``). ``None``: for the 'wild' presets the official release (from
+            ``'hf-hub:ORG/REPO'`` (its options then replace these arguments; ``pyiqa_uniqa.model_folder``).
+            ``None``: for the 'wild' presets the official release (from
             ``$DEPICTQA_WEIGHTS``, pyiqa's cache, or downloaded), for other configs none;
             ``'random'``: none (the trainable parts stay as initialised, e.g. to train them).
         reference: FR mode (``depictqa-fr``): ``forward(img, ref)``.
@@ -146,7 +147,7 @@ class DepictQA(FrozenTowerModule):
             self.load_state_dict(read_checkpoint(saved_folder / MODEL_WEIGHTS_FILE))
         if delta is not None:
             load_trained(self, delta, expect='trainable', rename=normalise_delta_keys, what='this DepictQA network',
-                            hint='Check that the model config (LoRA rank, projector width, abstractor) matches the file.')
+                         hint='Check that the model config (LoRA rank, projector width, abstractor) matches the file.')
 
         self.sequences = SequenceBuilder(self.tokenizer, config.unique_tag)
         self.answer_tokens = AnswerTokens(self.tokenizer)

@@ -101,10 +101,8 @@ class UniQA(FrozenTowerModule):
 
     @classmethod
     def sources_for(cls, weights_file=None, **_):
-        """keyword -> ``WeightSource`` of every file a metric config with these options needs (the
-        checkpoint's from the family's variant table)."""
-        checkpoint = {'pretrained_model_path': VARIANTS.source(weights_file)} if weights_file else {}
-        return {**cls.weight_sources, **checkpoint}
+        """keyword -> ``WeightSource`` of every file a metric config with these options needs."""
+        return VARIANTS.sources_for(cls.weight_sources, weights_file)
 
     @loads_model_folders('UniQA')
     def __init__(self, backbone_weights=None, pretrained_model_path=None, prompt_set='level',

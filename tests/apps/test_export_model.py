@@ -134,6 +134,7 @@ HOSTILE_CONFIGS = {
                              UnsafeWeightsError, 'no paths'),
     'option pointing elsewhere': ({'options': {'base_model_path': 'x.pth'}}, UnsafeWeightsError, 'another file'),
     'not our format': ({'format': 'transformers'}, ModelFolderError, 'not a pyiqa-uniqa model config'),
+    'a field of the wrong type': ({'arch': ['ATTIQA']}, ModelFolderError, 'arch must be str'),
 }
 
 
@@ -235,3 +236,33 @@ def test_a_backbone_file_of_the_run_is_not_written_into_the_config_but_named_in_
     from_folder = scores('clip-agiqa-agiqa3k', images, pretrained_model_path=str(tmp_path / 'model'),
                          backbone_weights=str(tiny_clip_checkpoint))  # where the backbone is on this machine
     assert torch.allclose(from_folder, expected, atol=1e-6, rtol=0)
+
+
+def test_heads_trained_on_a_frozen_backbone_export_with_that_backbone(tmp_path, images):
+    from pyiqa_uniqa.attiqa.arch import ATTIQA
+    geometry = {'backbone': 'test_resnet', 'head_hidden': 16}
+    torch.save({'params': ATTIQA(backbone_weights='random', **geometry).state_dict()}, tmp_path / 'pretrain.pth')
+    heads = ATTIQA(base_model_path=str(tmp_path / 'pretrain.pth'), freeze_backbone=True, **geometry)
+    torch.save({'params': {k: v + 0.1 for k, v in heads.state_dict().items()}}, tmp_path / 'heads.pth')
+    network = {'type': 'ATTIQA', 'freeze_backbone': True, 'base_model_path': str(tmp_path / 'pretrain.pth'), **geometry}
+    (tmp_path / 'run.yml').write_text(yaml.safe_dump({'name': 'probe', 'network': network}))
+    assert main(['export-model', str(tmp_path / 'heads.pth'), '--metric', 'attiqa-spaq', '--recipe',
+                 str(tmp_path / 'run.yml'), '--out', str(tmp_path / 'model')]) == 0
+    assert 'base_model_path' not in json.loads((tmp_path / 'model' / 'config.json').read_text())['options']
+    expected = scores('attiqa-spaq', images, pretrained_model_path=str(tmp_path / 'heads.pth'),
+                      base_model_path=str(tmp_path / 'pretrain.pth'), freeze_backbone=True, **geometry)
+    from_folder = scores('attiqa-spaq', images, pretrained_model_path=str(tmp_path / 'model'))
+    assert torch.allclose(from_folder, expected, atol=1e-6, rtol=0)
+
+
+def test_the_card_takes_the_evaluation_of_an_eval_results_table(trained, tmp_path):
+    (tmp_path / 'results.csv').write_text(
+        'metric,dataset,status,images,splits,srcc,srcc_std,plcc,plcc_std\n'
+        'uniqa-koniq:pretrained_model_path=m,koniq10k,ok,2015,1,0.912345,,0.93,\n'
+        'uniqa-koniq:pretrained_model_path=m,spaq,missing dataset,,,,,,\n')
+    assert main(['export-model', str(trained['uniqa-koniq']), '--metric', 'uniqa-koniq', '--eval-result',
+                 str(tmp_path / 'results.csv'), '--license', 'cc-by-nc-4.0', '--out', str(tmp_path / 'model')]) == 0
+    card = (tmp_path / 'model' / 'README.md').read_text()
+    assert '| koniq10k (2015 images) | 0.9123 | 0.9300 | `pyiqa-uniqa eval` (results.csv' in card
+    assert 'spaq' not in card.split('## Evaluation')[1].split('## Licence')[0]  # not computed: not reported
+    assert yaml.safe_load(card.split('---\n')[1])['license'] == 'cc-by-nc-4.0'

@@ -61,8 +61,8 @@ def test_dataset_recipes_follow_the_official_recipe(path):
 
 
 def test_every_adapter_metric_names_an_existing_recipe():
-    from pyiqa_uniqa.uniqa import VARIANTS
     from pyiqa_uniqa.uniqa import METRICS as UNIQA_CONFIGS
+    from pyiqa_uniqa.uniqa import VARIANTS
 
     assert len(VARIANTS.variants) == 7
     for variant in VARIANTS.variants:
