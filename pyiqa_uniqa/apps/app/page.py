@@ -109,8 +109,8 @@ class Page:
             for label, cell in result['metrics'].items():
                 if 'description' in cell:
                     flag = ' — **low confidence: treat with care**' if cell['low_confidence'] else ''
-                    lines.append(f'- **{result["image"]}**, {label}: “{_printable(cell["description"])}” '
-                                 f'(confidence {cell["confidence"]:.2f}){flag}')
+                    confidence = '' if cell['confidence'] is None else f' (confidence {cell["confidence"]:.2f})'
+                    lines.append(f'- **{result["image"]}**, {label}: “{_printable(cell["description"])}”{confidence}{flag}')
         return '\n'.join(lines) or '*No descriptive metric (DepictQA) is loaded.*'
 
     @staticmethod
@@ -119,18 +119,18 @@ class Page:
         return '\n\n'.join(f'**Refused:** {problem}' for problem in problems)
 
     # --- Compare ----------------------------------------------------------------------------------
-    def compare(self, image_a, image_b, reference, labels):
+    def compare(self, image_a, image_b, reference, labels, detail):
         if not image_a or not image_b:
             raise gr.Error('Compare needs two images: give image A and image B (the reference is optional).')
         names = [Path(p).name if p else None for p in (image_a, image_b, reference)]
         try:
-            result = self.service.compare(image_a, image_b, reference, names, labels)
+            result = self.service.compare(image_a, image_b, reference, names, labels, detail)
         except RequestError as err:
             raise gr.Error(str(err)) from None
         import pandas as pd
         rows = [{'metric': label, 'A': cell.get('A'), 'B': cell.get('B'), 'better': cell.get('better', ''),
                  'error': cell.get('error', '')} for label, cell in result['metrics'].items()]
-        words = [f'- {v.get("text") or v["error"]}' for v in result['verdicts'].values()]
+        words = [f'- {_printable(v.get("text") or v["error"])}' for v in result['verdicts'].values()]
         verdicts = '\n'.join(words) or '*No model here compares in words (load depictqa for verdicts).*'
         return pd.DataFrame(rows), verdicts, result
 
@@ -198,12 +198,13 @@ class Page:
             raise gr.Error(str(err)) from None
 
     def api_compare(self, image_a: FileData, image_b: FileData, reference: FileData | None = None,
-                    metrics: str = '') -> dict:
-        """The metrics (comma-separated labels; default all) on images A and B and each descriptive model's verdict."""
+                    metrics: str = '', detail: bool = False) -> dict:
+        """The metrics (comma-separated labels; default all) on images A and B and each descriptive model's
+        verdict (``detail``: its reasoning in a paragraph)."""
         files = (image_a, image_b, reference)
         try:
             return self.service.compare(*(f and f['path'] for f in files), names=[f and f.get('orig_name') for f in files],
-                                        metrics=_labels(metrics))
+                                        metrics=_labels(metrics), detail=detail)
         except RequestError as err:
             raise gr.Error(str(err)) from None
 
@@ -240,13 +241,16 @@ def build_page(service, served, folders_note):
                 image_a = gr.Image(label='Image A', type='filepath', elem_id='compare-a')
                 image_b = gr.Image(label='Image B', type='filepath', elem_id='compare-b')
                 compare_ref = gr.Image(label='Reference (optional)', type='filepath', elem_id='compare-ref')
-            compare_metrics = _metric_choice(service, 'compare-metrics')
+            with gr.Row():
+                compare_metrics = _metric_choice(service, 'compare-metrics')
+                detail = gr.Checkbox(label='DepictQA: its reasoning in a paragraph (slower) instead of the brief verdict',
+                                     elem_id='compare-detail')
             run_compare = gr.Button('Compare', variant='primary', elem_id='compare-run')
             compare_table = gr.Dataframe(label='Every metric on A and B', elem_id='compare-table')
             verdicts = gr.Markdown(elem_id='compare-verdicts')
             with gr.Accordion('Raw answer (JSON)', open=False):
                 compare_raw = gr.JSON()
-            run_compare.click(page.compare, [image_a, image_b, compare_ref, compare_metrics],
+            run_compare.click(page.compare, [image_a, image_b, compare_ref, compare_metrics, detail],
                               [compare_table, verdicts, compare_raw], api_name='page_compare',
                               api_visibility='private')
         with gr.Tab('Explore', id='explore'):

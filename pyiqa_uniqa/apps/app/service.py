@@ -115,7 +115,7 @@ class ScoringService:
     # --- the worker's side ------------------------------------------------------------------------
     def _batch_limit(self, group):
         label, task, _ = group
-        return 1 if task == 'compare' else self.metrics[label].batch_limit
+        return 1 if task.startswith('compare') else self.metrics[label].batch_limit
 
     def _run_group(self, group, items):
         import torch
@@ -126,10 +126,12 @@ class ScoringService:
         served = self.metrics[label]
         device = self.settings.device
         with torch.no_grad():
-            if task == 'compare':
+            if task in ('compare', 'compare-detail'):
                 (a, b, ref), = items
-                answer = served.metric.net.compare(a.to(device), b.to(device), ref=None if ref is None else ref.to(device))
-                return [{'answer': answer.text, 'confidence': float(answer.confidence)}]
+                answer = served.metric.net.compare(a.to(device), b.to(device), ref=None if ref is None else ref.to(device),
+                                                   detail=task == 'compare-detail')
+                confidence = None if answer.confidence is None else float(answer.confidence)
+                return [{'answer': answer.text, 'confidence': confidence}]
             images = torch.stack([image for image, _ in items]).to(device)
             refs = torch.stack([ref for _, ref in items]).to(device) if served.full_reference else None
             return run_batch(served.metric, served.columns[task], images, refs,
@@ -216,14 +218,14 @@ class ScoringService:
                 elif task == 'describe':
                     confidence = value['extras']['confidence']
                     cell.update(description=value['extras']['description'], confidence=confidence,
-                                low_confidence=confidence < self.settings.min_confidence)
+                                low_confidence=confidence is not None and confidence < self.settings.min_confidence)
                 else:
                     cell['score'] = value['score']
                     if value['extras']:
                         cell['attributes'] = value['extras']
         return {'image': name, 'ref': ref_name, 'metrics': results, 'notes': self.notes()}
 
-    def compare(self, path_a, path_b, ref=None, names=(None, None, None), metrics=None):
+    def compare(self, path_a, path_b, ref=None, names=(None, None, None), metrics=None, detail=False):
         """The metrics labelled ``metrics`` (default: all) on images A and B (full-reference ones against
         ``ref``) and each descriptive metric's verdict. -> ``{'A', 'B', 'ref', 'metrics': {label: {'A', 'B', 'better'} or {'error'}},
         'verdicts': {label: {'answer', 'confidence', 'low_confidence', 'text'}}, 'notes'}``."""
@@ -252,15 +254,19 @@ class ScoringService:
                 read_a, read_b, read_ref = (self._reader(p, n) for p, n in ((path_a, name_a), (path_b, name_b),
                                                                              (ref, ref_name)))
                 inputs = (read_a(served.ours), read_b(served.ours), read_ref(served.ours) if ref else None)
-                value, error = self._wait(self._submit(served, 'compare', inputs), f'{name_a} vs {name_b}')
+                task = 'compare-detail' if detail else 'compare'
+                value, error = self._wait(self._submit(served, task, inputs), f'{name_a} vs {name_b}')
                 verdicts[served.label] = {'error': error} if error else self._verdict(served, value)
         return {'A': name_a, 'B': name_b, 'ref': ref_name, 'metrics': scores, 'verdicts': verdicts,
                 'notes': self.notes()}
 
     def _verdict(self, served, value):
-        low = value['confidence'] < self.settings.min_confidence
+        """The answer in words; a detailed answer has no confidence when the model has no sentence embedder."""
+        confidence = value['confidence']
+        low = confidence is not None and confidence < self.settings.min_confidence
         text = value['answer']
         choice = {'Image A': 'image A', 'Image B': 'image B'}.get(text)
-        words = (f'{served.label} judges {choice} better' if choice else f'{served.label} answers: {text}')
-        words += f' (confidence {value["confidence"]:.2f}{", low: treat with care" if low else ""}).'
-        return {**value, 'low_confidence': low, 'text': words}
+        words = f'{served.label} judges {choice} better' if choice else f'{served.label} answers: {text}'
+        if confidence is not None:
+            words += f' (confidence {confidence:.2f}{", low: treat with care" if low else ""})'
+        return {**value, 'low_confidence': low, 'text': words + ('' if words.endswith('.') else '.')}

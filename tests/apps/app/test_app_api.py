@@ -42,6 +42,20 @@ def test_bad_requests_are_refused_clearly_and_the_server_goes_on(app_url, photo_
                                                              'noisiness'}
 
 
+def test_no_file_is_served_by_path(app_url, photo_folder, tmp_path, monkeypatch):
+    """Gradio's file route gives out no file by its path: not the served photos, not the working folder's."""
+    secret = tmp_path / 'secret.txt'
+    secret.write_text('private')
+    monkeypatch.chdir(tmp_path)
+    for path in (secret, photo_folder / 'coffee.png', 'secret.txt'):
+        try:
+            with urllib.request.urlopen(f'{app_url}/gradio_api/file={path}', timeout=30) as response:
+                status = response.status
+        except urllib.error.HTTPError as err:
+            status = err.code
+        assert status in (403, 404), path
+
+
 def test_upload_and_served_path_give_the_same_scores(app_url, photo_folder):
     image = photo_folder / 'chelsea.png'
     _, uploaded = post(f'{app_url}/api/score', {'image': image.read_bytes()})

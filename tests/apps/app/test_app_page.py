@@ -37,7 +37,7 @@ def test_each_bad_request_gets_a_clear_message_on_the_page(page, photo_folder, t
     assert 'notes.png: not an image' in message  # refused beside one that is scored
     assert list(table['image']) == ['coffee.png', 'notes.png'] and table['piqe'][0] > 0 and len(gallery) == 1
     with pytest.raises(gr.Error, match='Compare needs two images'):
-        page.compare(photo, None, None, None)
+        page.compare(photo, None, None, None, False)
 
 
 def test_score_a_served_folder_with_attributes_and_descriptions(page, photo_folder):

@@ -36,6 +36,9 @@ def test_describes_compares_and_notes_test_weights(service, photo_folder):
     assert result['metrics']['psnr']['better'] in ('A', 'B')  # full-reference: against the reference
     assert result['verdicts']['depictqa']['answer'] in ('Image A', 'Image B')
     assert 'depictqa' in result['verdicts']['depictqa']['text']
+    reasoning = service.compare(paths[0], paths[1], metrics=['depictqa'], detail=True)['verdicts']['depictqa']
+    assert reasoning['text'].startswith('depictqa answers: ')
+    assert reasoning['confidence'] is None or 0 <= reasoning['confidence'] <= 1  # None: no sentence embedder
     assert any('uniqa runs on random or tiny test weights' in note for note in result['notes'])
     assert not any(note.startswith('piqe') for note in result['notes'])
 
