@@ -74,6 +74,9 @@ def test_explore_ranks_by_lower_better_filters_and_draws_one_histogram_per_metri
 def test_the_command_refuses_bad_flags_before_loading(tmp_path, capsys):
     from pyiqa_uniqa.apps.cli import main
 
+    with socket.socket() as free:
+        free.bind(('127.0.0.1', 0))
+        free_port = free.getsockname()[1]
     with socket.socket() as busy:
         busy.bind(('127.0.0.1', 0))
         busy.listen()
@@ -82,7 +85,7 @@ def test_the_command_refuses_bad_flags_before_loading(tmp_path, capsys):
             ('-m', 'piqe', '--folders', str(tmp_path / 'none')): 'no such folder',
             ('-m', 'piqe', '--queue-size', '100'): '--queue-size must be between 1 and 32',
             ('-m', 'piqe', '--port', str(port)): 'cannot listen there',
-            ('-m', 'nosuch_metric', '--port', '1'): "unknown metric 'nosuch_metric'",
+            ('-m', 'nosuch_metric', '--port', str(free_port)): "unknown metric 'nosuch_metric'",
             (): 'no metrics given',
         }
         for flags, words in cases.items():
