@@ -228,7 +228,8 @@ def build_page(service, served, folders_note):
             run = gr.Button('Score', variant='primary', elem_id='score-run')
             message = gr.Markdown(elem_id='score-message')
             table = gr.Dataframe(label='Scores', elem_id='score-table', wrap=True)
-            thumbnails = gr.Gallery(label='Images', columns=6, height=260, object_fit='contain', elem_id='score-gallery')
+            thumbnails = gr.Gallery(label='Images', columns=6, height=260, object_fit='contain', fit_columns=False,
+                                elem_id='score-gallery')
             bars = gr.BarPlot(x='attribute', y='value', color='image', label='ATTIQA attributes',
                               elem_id='score-attributes', x_label_angle=-30)
             descriptions = gr.Markdown(elem_id='score-descriptions')
@@ -273,8 +274,10 @@ def build_page(service, served, folders_note):
                     details = gr.JSON(label='Row details', elem_id='explore-details')
                 detail_image = gr.Image(label='Row image', interactive=False, height=256)
             histogram = gr.Plot(label='Histogram per metric', elem_id='explore-histograms')
-            best = gr.Gallery(label='Best', columns=EXTREMES, height=200, object_fit='contain', elem_id='explore-best')
-            worst = gr.Gallery(label='Worst', columns=EXTREMES, height=200, object_fit='contain', elem_id='explore-worst')
+            best = gr.Gallery(label='Best', columns=EXTREMES, height=200, object_fit='contain', fit_columns=False,
+                                elem_id='explore-best')
+            worst = gr.Gallery(label='Worst', columns=EXTREMES, height=200, object_fit='contain', fit_columns=False,
+                                elem_id='explore-worst')
             gallery_note = gr.Markdown()
             shown_outputs = [rows, histogram, best, worst, gallery_note]
             open_button.click(page.open_table, [table_file, table_path], [state, column, summary, *shown_outputs],
