@@ -199,35 +199,42 @@ class ScoringService:
             self.settings.limits.check_image(ref, ref_name)
         with self.batcher.admit():
             image, reference = self._reader(path, name), self._reader(ref, ref_name)
-            pending = []
-            for served in chosen:
-                if served.full_reference and ref is None:
-                    pending.append((served, 'score', None))
-                    continue
-                inputs = (image(served.ours), reference(served.ours) if served.full_reference else None)
-                pending += [(served, task, self._submit(served, task, inputs)) for task in served.columns]
-            results = {}
-            for served, task, future in pending:
-                cell = results.setdefault(served.label, {})
-                if future is None:
-                    cell['error'] = 'full-reference metric: give a reference image'
-                    continue
-                value, error = self._wait(future, name)
-                if error:
-                    cell['error'] = error
-                elif task == 'describe':
-                    confidence = value['extras']['confidence']
-                    cell.update(description=value['extras']['description'], confidence=confidence,
-                                low_confidence=confidence is not None and confidence < self.settings.min_confidence)
-                else:
-                    cell['score'] = value['score']
-                    if value['extras']:
-                        cell['attributes'] = value['extras']
+            runnable = [served for served in chosen if ref is not None or not served.full_reference]
+            # every image is read before any job is queued: a file that cannot be read queues nothing
+            inputs = {served.label: (image(served.ours), reference(served.ours) if served.full_reference else None)
+                      for served in runnable}
+            pending = [(served, task, self._submit(served, task, inputs[served.label]))
+                       for served in runnable for task in served.columns]
+            results = {served.label: {} if served.label in inputs else {'error': 'full-reference metric: give a reference '
+                                                                                 'image'} for served in chosen}
+            try:
+                for served, task, future in pending:
+                    self._fill(results[served.label], task, *self._wait(future, name))
+            except TimedOutError:
+                for *_, future in pending:
+                    future.cancel()
+                raise
         return {'image': name, 'ref': ref_name, 'metrics': results, 'notes': self.notes()}
+
+    def _fill(self, cell, task, value, error):
+        """Put one job's answer (or its error) into the metric's cell of a score answer."""
+        if error:
+            cell['error'] = error
+        elif task == 'describe':
+            confidence = value['extras']['confidence']
+            cell.update(description=value['extras']['description'], confidence=confidence,
+                        low_confidence=confidence is not None and confidence < self.settings.min_confidence)
+        else:
+            cell['score'] = value['score']
+            if value['extras']:
+                cell['attributes'] = value['extras']
 
     def compare(self, path_a, path_b, ref=None, names=(None, None, None), metrics=None, detail=False):
         """The metrics labelled ``metrics`` (default: all) on images A and B (full-reference ones against
-        ``ref``) and each descriptive metric's verdict. -> ``{'A', 'B', 'ref', 'metrics': {label: {'A', 'B', 'better'} or {'error'}},
+        ``ref``) and each descriptive metric's verdict (``detail``: its reasoning in a paragraph instead of
+        "Image A" / "Image B").
+
+        -> ``{'A', 'B', 'ref', 'metrics': {label: {'A', 'B', 'better'} or {'error'}},
         'verdicts': {label: {'answer', 'confidence', 'low_confidence', 'text'}}, 'notes'}``."""
         name_a, name_b, ref_name = (n or (Path(p).name if p else None) for n, p in zip(names, (path_a, path_b, ref)))
         chosen = self.chosen(metrics)
