@@ -87,3 +87,11 @@ def test_upload_byte_limit(service, photo_folder):
 
     with pytest.raises(TooLargeError, match='more than the .* MiB'):
         RequestLimits(max_bytes=100).check_image(photo_folder / 'coffee.png', 'coffee.png')
+
+
+def test_the_load_test_checks_every_answer(app_url, photo_folder):
+    from pyiqa_uniqa.apps.app.load_test import run_load, sample_images
+
+    figures, problems = run_load(app_url, sample_images(str(photo_folder)), ['piqe'], clients=4, requests=12)
+    assert problems == [] and figures['answered'] + figures['rejected_busy'] == 12 and figures['answered'] > 0
+    assert figures['p50_ms'] <= figures['p99_ms']
