@@ -84,6 +84,8 @@ def test_the_command_refuses_bad_flags_before_loading(tmp_path, capsys):
         cases = {
             ('-m', 'piqe', '--folders', str(tmp_path / 'none')): 'no such folder',
             ('-m', 'piqe', '--queue-size', '100'): '--queue-size must be between 1 and 32',
+            ('-m', 'piqe', '--batch-wait-ms', '-1'): '--batch-wait-ms must be 0 or more',
+            ('-m', 'piqe', '--max-pixels', '0'): '--max-pixels must be positive',
             ('-m', 'piqe', '--port', str(port)): 'cannot listen there',
             ('-m', 'nosuch_metric', '--port', str(free_port)): "unknown metric 'nosuch_metric'",
             (): 'no metrics given',
