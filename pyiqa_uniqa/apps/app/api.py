@@ -3,7 +3,7 @@
     curl -F image=@photo.jpg http://127.0.0.1:7860/api/score
     curl -F path=shots/photo.jpg http://127.0.0.1:7860/api/score           # a file in a served folder
     curl -F image=@photo.jpg -F metrics=uniqa,piqe http://127.0.0.1:7860/api/score     # some of the metrics
-    curl -F a=@x.png -F b=@y.png -F ref=@clean.png http://127.0.0.1:7860/api/compare
+    curl -F a=@x.png -F b=@y.png -F ref=@clean.png -F detail=1 http://127.0.0.1:7860/api/compare
     curl http://127.0.0.1:7860/api/metrics
 
 A refused request answers ``{"error": message}`` with the status of its ``RequestError``: 400 (no
@@ -44,10 +44,11 @@ def _save_upload(upload, folder, limits, field):
 
 
 async def _inputs(request, kind, service, served, folder):
-    """-> ({field: (path, name)}, metric labels) from a multipart form: uploads, or ``<field>_path`` /
-    ``path`` names of served files; ``metrics``: labels to run, comma-separated (default: all)."""
+    """-> ({field: (path, name)}, metric labels, detail) from a multipart form: uploads, or ``<field>_path`` /
+    ``path`` names of served files; ``metrics``: labels to run, comma-separated (default: all); ``detail``:
+    1 for DepictQA's reasoning in a paragraph (compare)."""
     try:
-        form = await request.form(max_files=len(UPLOAD_FIELDS[kind]), max_fields=2 * len(UPLOAD_FIELDS[kind]) + 1)
+        form = await request.form(max_files=len(UPLOAD_FIELDS[kind]), max_fields=2 * len(UPLOAD_FIELDS[kind]) + 2)
     except Exception as err:  # noqa: BLE001 - starlette's parse errors: the client sent no valid form
         raise RequestError(f'send a multipart form (curl -F image=@photo.jpg); the body could not be read: {err}') from None
     found = {}
@@ -64,7 +65,7 @@ async def _inputs(request, kind, service, served, folder):
             raise RequestError(f'no image in field {field!r}: upload one with -F {field}=@FILE, or name a file in a '
                                f'served folder with -F {named}=NAME.')
     labels = [label.strip() for label in str(form.get('metrics') or '').split(',') if label.strip()]
-    return found, labels
+    return found, labels, str(form.get('detail', '')).lower() in ('1', 'true', 'yes')
 
 
 def api_router(service, served):
@@ -85,12 +86,12 @@ def api_router(service, served):
 
         folder = tempfile.mkdtemp(prefix='pyiqa-uniqa-app-')
         try:
-            found, labels = await _inputs(request, kind, service, served, folder)
+            found, labels, detail = await _inputs(request, kind, service, served, folder)
             ref, ref_name = found.get('ref', (None, None))
             if kind == 'score':
                 return await run_in_threadpool(service.score, *found['image'], ref, ref_name, labels)
             (a, a_name), (b, b_name) = found['a'], found['b']
-            return await run_in_threadpool(service.compare, a, b, ref, (a_name, b_name, ref_name), labels)
+            return await run_in_threadpool(service.compare, a, b, ref, (a_name, b_name, ref_name), labels, detail)
         except RequestError as err:
             return _error(err)
         finally:

@@ -65,11 +65,13 @@ def _validate(args):
             raise UserError(f'--folders {folder}: no such folder.')
     if not 0 < args.port < 65536:
         raise UserError(f'--port must be between 1 and 65535, not {args.port}.')
-    positive = {'--max-batch': args.max_batch, '--batch-wait-ms': args.batch_wait_ms + 1, '--timeout': args.timeout,
-                '--max-upload-mb': args.max_upload_mb, '--max-pixels': args.max_pixels, '--threads': args.threads or 1}
+    positive = {'--max-batch': args.max_batch, '--timeout': args.timeout, '--max-upload-mb': args.max_upload_mb,
+                '--max-pixels': args.max_pixels, '--threads': 1 if args.threads is None else args.threads}
     for flag, value in positive.items():
         if value <= 0:
-            raise UserError(f'{flag} must be positive' + (' (or 0)' if flag == '--batch-wait-ms' else '') + '.')
+            raise UserError(f'{flag} must be positive, not {value}.')
+    if args.batch_wait_ms < 0:
+        raise UserError(f'--batch-wait-ms must be 0 or more, not {args.batch_wait_ms}.')
     if not 1 <= args.queue_size <= MAX_QUEUE_SIZE:
         raise UserError(f'--queue-size must be between 1 and {MAX_QUEUE_SIZE}, not {args.queue_size}.')
     if not 0 <= args.min_confidence <= 1:

@@ -76,9 +76,6 @@ class ServedFolders:
     def __init__(self, folders=()):
         self.folders = [Path(folder).resolve() for folder in folders]
 
-    def __bool__(self):
-        return bool(self.folders)
-
     def resolve(self, text, what='path'):
         """The real path of ``text`` (absolute, or relative to a served folder) if it lies inside a
         served folder, symlinks followed; otherwise a ``NotServedError``."""

@@ -109,8 +109,8 @@ class Page:
             for label, cell in result['metrics'].items():
                 if 'description' in cell:
                     flag = ' — **low confidence: treat with care**' if cell['low_confidence'] else ''
-                    lines.append(f'- **{result["image"]}**, {label}: “{_printable(cell["description"])}” '
-                                 f'(confidence {cell["confidence"]:.2f}){flag}')
+                    confidence = '' if cell['confidence'] is None else f' (confidence {cell["confidence"]:.2f})'
+                    lines.append(f'- **{result["image"]}**, {label}: “{_printable(cell["description"])}”{confidence}{flag}')
         return '\n'.join(lines) or '*No descriptive metric (DepictQA) is loaded.*'
 
     @staticmethod
@@ -119,18 +119,18 @@ class Page:
         return '\n\n'.join(f'**Refused:** {problem}' for problem in problems)
 
     # --- Compare ----------------------------------------------------------------------------------
-    def compare(self, image_a, image_b, reference, labels):
+    def compare(self, image_a, image_b, reference, labels, detail):
         if not image_a or not image_b:
             raise gr.Error('Compare needs two images: give image A and image B (the reference is optional).')
         names = [Path(p).name if p else None for p in (image_a, image_b, reference)]
         try:
-            result = self.service.compare(image_a, image_b, reference, names, labels)
+            result = self.service.compare(image_a, image_b, reference, names, labels, detail)
         except RequestError as err:
             raise gr.Error(str(err)) from None
         import pandas as pd
         rows = [{'metric': label, 'A': cell.get('A'), 'B': cell.get('B'), 'better': cell.get('better', ''),
                  'error': cell.get('error', '')} for label, cell in result['metrics'].items()]
-        words = [f'- {v.get("text") or v["error"]}' for v in result['verdicts'].values()]
+        words = [f'- {_printable(v.get("text") or v["error"])}' for v in result['verdicts'].values()]
         verdicts = '\n'.join(words) or '*No model here compares in words (load depictqa for verdicts).*'
         return pd.DataFrame(rows), verdicts, result
 
@@ -198,12 +198,13 @@ class Page:
             raise gr.Error(str(err)) from None
 
     def api_compare(self, image_a: FileData, image_b: FileData, reference: FileData | None = None,
-                    metrics: str = '') -> dict:
-        """The metrics (comma-separated labels; default all) on images A and B and each descriptive model's verdict."""
+                    metrics: str = '', detail: bool = False) -> dict:
+        """The metrics (comma-separated labels; default all) on images A and B and each descriptive model's
+        verdict (``detail``: its reasoning in a paragraph)."""
         files = (image_a, image_b, reference)
         try:
             return self.service.compare(*(f and f['path'] for f in files), names=[f and f.get('orig_name') for f in files],
-                                        metrics=_labels(metrics))
+                                        metrics=_labels(metrics), detail=detail)
         except RequestError as err:
             raise gr.Error(str(err)) from None
 
@@ -227,7 +228,8 @@ def build_page(service, served, folders_note):
             run = gr.Button('Score', variant='primary', elem_id='score-run')
             message = gr.Markdown(elem_id='score-message')
             table = gr.Dataframe(label='Scores', elem_id='score-table', wrap=True)
-            thumbnails = gr.Gallery(label='Images', columns=6, height=260, object_fit='contain', elem_id='score-gallery')
+            thumbnails = gr.Gallery(label='Images', columns=6, height=260, object_fit='contain', fit_columns=False,
+                                elem_id='score-gallery')
             bars = gr.BarPlot(x='attribute', y='value', color='image', label='ATTIQA attributes',
                               elem_id='score-attributes', x_label_angle=-30)
             descriptions = gr.Markdown(elem_id='score-descriptions')
@@ -240,13 +242,16 @@ def build_page(service, served, folders_note):
                 image_a = gr.Image(label='Image A', type='filepath', elem_id='compare-a')
                 image_b = gr.Image(label='Image B', type='filepath', elem_id='compare-b')
                 compare_ref = gr.Image(label='Reference (optional)', type='filepath', elem_id='compare-ref')
-            compare_metrics = _metric_choice(service, 'compare-metrics')
+            with gr.Row():
+                compare_metrics = _metric_choice(service, 'compare-metrics')
+                detail = gr.Checkbox(label='DepictQA: its reasoning in a paragraph (slower) instead of the brief verdict',
+                                     elem_id='compare-detail')
             run_compare = gr.Button('Compare', variant='primary', elem_id='compare-run')
             compare_table = gr.Dataframe(label='Every metric on A and B', elem_id='compare-table')
             verdicts = gr.Markdown(elem_id='compare-verdicts')
             with gr.Accordion('Raw answer (JSON)', open=False):
                 compare_raw = gr.JSON()
-            run_compare.click(page.compare, [image_a, image_b, compare_ref, compare_metrics],
+            run_compare.click(page.compare, [image_a, image_b, compare_ref, compare_metrics, detail],
                               [compare_table, verdicts, compare_raw], api_name='page_compare',
                               api_visibility='private')
         with gr.Tab('Explore', id='explore'):
@@ -269,8 +274,10 @@ def build_page(service, served, folders_note):
                     details = gr.JSON(label='Row details', elem_id='explore-details')
                 detail_image = gr.Image(label='Row image', interactive=False, height=256)
             histogram = gr.Plot(label='Histogram per metric', elem_id='explore-histograms')
-            best = gr.Gallery(label='Best', columns=EXTREMES, height=200, object_fit='contain', elem_id='explore-best')
-            worst = gr.Gallery(label='Worst', columns=EXTREMES, height=200, object_fit='contain', elem_id='explore-worst')
+            best = gr.Gallery(label='Best', columns=EXTREMES, height=200, object_fit='contain', fit_columns=False,
+                                elem_id='explore-best')
+            worst = gr.Gallery(label='Worst', columns=EXTREMES, height=200, object_fit='contain', fit_columns=False,
+                                elem_id='explore-worst')
             gallery_note = gr.Markdown()
             shown_outputs = [rows, histogram, best, worst, gallery_note]
             open_button.click(page.open_table, [table_file, table_path], [state, column, summary, *shown_outputs],

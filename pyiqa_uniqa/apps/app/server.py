@@ -32,7 +32,8 @@ def make_server(app, host=LOOPBACK, port=7860):
 
 
 class ServerThread:
-    """A server run in a thread of this process (tests, the load test): ``with ServerThread(app) as url: ...``."""
+    """A server run in a thread of this process, on a free loopback port (what the tests use):
+    ``with ServerThread(app) as url: ...``."""
 
     def __init__(self, app, port=0, start_timeout_s=60):
         self.server = make_server(app, LOOPBACK, port)

@@ -115,7 +115,7 @@ class ScoringService:
     # --- the worker's side ------------------------------------------------------------------------
     def _batch_limit(self, group):
         label, task, _ = group
-        return 1 if task == 'compare' else self.metrics[label].batch_limit
+        return 1 if task.startswith('compare') else self.metrics[label].batch_limit
 
     def _run_group(self, group, items):
         import torch
@@ -126,10 +126,12 @@ class ScoringService:
         served = self.metrics[label]
         device = self.settings.device
         with torch.no_grad():
-            if task == 'compare':
+            if task in ('compare', 'compare-detail'):
                 (a, b, ref), = items
-                answer = served.metric.net.compare(a.to(device), b.to(device), ref=None if ref is None else ref.to(device))
-                return [{'answer': answer.text, 'confidence': float(answer.confidence)}]
+                answer = served.metric.net.compare(a.to(device), b.to(device), ref=None if ref is None else ref.to(device),
+                                                   detail=task == 'compare-detail')
+                confidence = None if answer.confidence is None else float(answer.confidence)
+                return [{'answer': answer.text, 'confidence': confidence}]
             images = torch.stack([image for image, _ in items]).to(device)
             refs = torch.stack([ref for _, ref in items]).to(device) if served.full_reference else None
             return run_batch(served.metric, served.columns[task], images, refs,
@@ -197,35 +199,42 @@ class ScoringService:
             self.settings.limits.check_image(ref, ref_name)
         with self.batcher.admit():
             image, reference = self._reader(path, name), self._reader(ref, ref_name)
-            pending = []
-            for served in chosen:
-                if served.full_reference and ref is None:
-                    pending.append((served, 'score', None))
-                    continue
-                inputs = (image(served.ours), reference(served.ours) if served.full_reference else None)
-                pending += [(served, task, self._submit(served, task, inputs)) for task in served.columns]
-            results = {}
-            for served, task, future in pending:
-                cell = results.setdefault(served.label, {})
-                if future is None:
-                    cell['error'] = 'full-reference metric: give a reference image'
-                    continue
-                value, error = self._wait(future, name)
-                if error:
-                    cell['error'] = error
-                elif task == 'describe':
-                    confidence = value['extras']['confidence']
-                    cell.update(description=value['extras']['description'], confidence=confidence,
-                                low_confidence=confidence < self.settings.min_confidence)
-                else:
-                    cell['score'] = value['score']
-                    if value['extras']:
-                        cell['attributes'] = value['extras']
+            runnable = [served for served in chosen if ref is not None or not served.full_reference]
+            # every image is read before any job is queued: a file that cannot be read queues nothing
+            inputs = {served.label: (image(served.ours), reference(served.ours) if served.full_reference else None)
+                      for served in runnable}
+            pending = [(served, task, self._submit(served, task, inputs[served.label]))
+                       for served in runnable for task in served.columns]
+            results = {served.label: {} if served.label in inputs else {'error': 'full-reference metric: give a reference '
+                                                                                 'image'} for served in chosen}
+            try:
+                for served, task, future in pending:
+                    self._fill(results[served.label], task, *self._wait(future, name))
+            except TimedOutError:
+                for *_, future in pending:
+                    future.cancel()
+                raise
         return {'image': name, 'ref': ref_name, 'metrics': results, 'notes': self.notes()}
 
-    def compare(self, path_a, path_b, ref=None, names=(None, None, None), metrics=None):
+    def _fill(self, cell, task, value, error):
+        """Put one job's answer (or its error) into the metric's cell of a score answer."""
+        if error:
+            cell['error'] = error
+        elif task == 'describe':
+            confidence = value['extras']['confidence']
+            cell.update(description=value['extras']['description'], confidence=confidence,
+                        low_confidence=confidence is not None and confidence < self.settings.min_confidence)
+        else:
+            cell['score'] = value['score']
+            if value['extras']:
+                cell['attributes'] = value['extras']
+
+    def compare(self, path_a, path_b, ref=None, names=(None, None, None), metrics=None, detail=False):
         """The metrics labelled ``metrics`` (default: all) on images A and B (full-reference ones against
-        ``ref``) and each descriptive metric's verdict. -> ``{'A', 'B', 'ref', 'metrics': {label: {'A', 'B', 'better'} or {'error'}},
+        ``ref``) and each descriptive metric's verdict (``detail``: its reasoning in a paragraph instead of
+        "Image A" / "Image B").
+
+        -> ``{'A', 'B', 'ref', 'metrics': {label: {'A', 'B', 'better'} or {'error'}},
         'verdicts': {label: {'answer', 'confidence', 'low_confidence', 'text'}}, 'notes'}``."""
         name_a, name_b, ref_name = (n or (Path(p).name if p else None) for n, p in zip(names, (path_a, path_b, ref)))
         chosen = self.chosen(metrics)
@@ -252,15 +261,19 @@ class ScoringService:
                 read_a, read_b, read_ref = (self._reader(p, n) for p, n in ((path_a, name_a), (path_b, name_b),
                                                                              (ref, ref_name)))
                 inputs = (read_a(served.ours), read_b(served.ours), read_ref(served.ours) if ref else None)
-                value, error = self._wait(self._submit(served, 'compare', inputs), f'{name_a} vs {name_b}')
+                task = 'compare-detail' if detail else 'compare'
+                value, error = self._wait(self._submit(served, task, inputs), f'{name_a} vs {name_b}')
                 verdicts[served.label] = {'error': error} if error else self._verdict(served, value)
         return {'A': name_a, 'B': name_b, 'ref': ref_name, 'metrics': scores, 'verdicts': verdicts,
                 'notes': self.notes()}
 
     def _verdict(self, served, value):
-        low = value['confidence'] < self.settings.min_confidence
+        """The answer in words; a detailed answer has no confidence when the model has no sentence embedder."""
+        confidence = value['confidence']
+        low = confidence is not None and confidence < self.settings.min_confidence
         text = value['answer']
         choice = {'Image A': 'image A', 'Image B': 'image B'}.get(text)
-        words = (f'{served.label} judges {choice} better' if choice else f'{served.label} answers: {text}')
-        words += f' (confidence {value["confidence"]:.2f}{", low: treat with care" if low else ""}).'
-        return {**value, 'low_confidence': low, 'text': words}
+        words = f'{served.label} judges {choice} better' if choice else f'{served.label} answers: {text}'
+        if confidence is not None:
+            words += f' (confidence {confidence:.2f}{", low: treat with care" if low else ""})'
+        return {**value, 'low_confidence': low, 'text': words + ('' if words.endswith('.') else '.')}

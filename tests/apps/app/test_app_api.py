@@ -42,6 +42,20 @@ def test_bad_requests_are_refused_clearly_and_the_server_goes_on(app_url, photo_
                                                              'noisiness'}
 
 
+def test_no_file_is_served_by_path(app_url, photo_folder, tmp_path, monkeypatch):
+    """Gradio's file route gives out no file by its path: not the served photos, not the working folder's."""
+    secret = tmp_path / 'secret.txt'
+    secret.write_text('private')
+    monkeypatch.chdir(tmp_path)
+    for path in (secret, photo_folder / 'coffee.png', 'secret.txt'):
+        try:
+            with urllib.request.urlopen(f'{app_url}/gradio_api/file={path}', timeout=30) as response:
+                status = response.status
+        except urllib.error.HTTPError as err:
+            status = err.code
+        assert status in (403, 404), path
+
+
 def test_upload_and_served_path_give_the_same_scores(app_url, photo_folder):
     image = photo_folder / 'chelsea.png'
     _, uploaded = post(f'{app_url}/api/score', {'image': image.read_bytes()})
@@ -73,3 +87,11 @@ def test_upload_byte_limit(service, photo_folder):
 
     with pytest.raises(TooLargeError, match='more than the .* MiB'):
         RequestLimits(max_bytes=100).check_image(photo_folder / 'coffee.png', 'coffee.png')
+
+
+def test_the_load_test_checks_every_answer(app_url, photo_folder):
+    from pyiqa_uniqa.apps.app.load_test import run_load, sample_images
+
+    figures, problems = run_load(app_url, sample_images(str(photo_folder)), ['piqe'], clients=4, requests=12)
+    assert problems == [] and figures['answered'] + figures['rejected_busy'] == 12 and figures['answered'] > 0
+    assert figures['p50_ms'] <= figures['p99_ms']

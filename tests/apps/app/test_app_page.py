@@ -37,7 +37,7 @@ def test_each_bad_request_gets_a_clear_message_on_the_page(page, photo_folder, t
     assert 'notes.png: not an image' in message  # refused beside one that is scored
     assert list(table['image']) == ['coffee.png', 'notes.png'] and table['piqe'][0] > 0 and len(gallery) == 1
     with pytest.raises(gr.Error, match='Compare needs two images'):
-        page.compare(photo, None, None, None)
+        page.compare(photo, None, None, None, False)
 
 
 def test_score_a_served_folder_with_attributes_and_descriptions(page, photo_folder):
@@ -74,6 +74,9 @@ def test_explore_ranks_by_lower_better_filters_and_draws_one_histogram_per_metri
 def test_the_command_refuses_bad_flags_before_loading(tmp_path, capsys):
     from pyiqa_uniqa.apps.cli import main
 
+    with socket.socket() as free:
+        free.bind(('127.0.0.1', 0))
+        free_port = free.getsockname()[1]
     with socket.socket() as busy:
         busy.bind(('127.0.0.1', 0))
         busy.listen()
@@ -81,8 +84,10 @@ def test_the_command_refuses_bad_flags_before_loading(tmp_path, capsys):
         cases = {
             ('-m', 'piqe', '--folders', str(tmp_path / 'none')): 'no such folder',
             ('-m', 'piqe', '--queue-size', '100'): '--queue-size must be between 1 and 32',
+            ('-m', 'piqe', '--batch-wait-ms', '-1'): '--batch-wait-ms must be 0 or more',
+            ('-m', 'piqe', '--max-pixels', '0'): '--max-pixels must be positive',
             ('-m', 'piqe', '--port', str(port)): 'cannot listen there',
-            ('-m', 'nosuch_metric', '--port', '1'): "unknown metric 'nosuch_metric'",
+            ('-m', 'nosuch_metric', '--port', str(free_port)): "unknown metric 'nosuch_metric'",
             (): 'no metrics given',
         }
         for flags, words in cases.items():
