@@ -10,7 +10,7 @@ A model folder (written by ``pyiqa-uniqa export-model``) holds
 ``pretrained_model_path`` of every family's arch takes such a folder, or ``'hf-hub:ORG/REPO'``
 (``'hf-hub:ORG/REPO@REVISION'``), the convention of open_clip and timm. A Hub id is looked up in the
 Hugging Face cache first (``$HF_HUB_CACHE``, laid out by ``huggingface_hub``); only when it is absent is
-the Hub asked, after the one network probe (``weights.offline_reason``: ``HF_HUB_OFFLINE`` honoured,
+the Hub asked, after the one network probe (``network.offline_reason``: ``HF_HUB_OFFLINE`` honoured,
 known within 2 s).
 
 A folder is data, never code: ``config.json`` may hold only the keys below, its options only
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
 
+from pyiqa_uniqa.network import offline_reason
 from pyiqa_uniqa.weights import (
     RANDOM,
     CorruptWeightsError,
@@ -33,7 +34,6 @@ from pyiqa_uniqa.weights import (
     WeightsNotFoundError,
     hf_cache_path,
     looks_like_path,
-    offline_reason,
 )
 
 HUB_PREFIX = 'hf-hub:'

@@ -1,7 +1,7 @@
 """``pyiqa-uniqa push FOLDER ORG/REPO``: upload a model folder to the Hugging Face Hub.
 
 The folder is checked first (a model folder of ``export-model``: its config, its safetensors), then
-the network (``weights.offline_reason``: ``HF_HUB_OFFLINE`` honoured, known within 2 s); offline the
+the network (``network.offline_reason``: ``HF_HUB_OFFLINE`` honoured, known within 2 s); offline the
 command stops with one line. Online it creates the model repository if needed (``--private`` for a
 private one) and uploads the folder with ``huggingface_hub`` (the token of ``hf auth login`` or
 ``$HF_TOKEN``). Others then load it as ``pretrained_model_path='hf-hub:ORG/REPO'``.
@@ -18,7 +18,7 @@ from pyiqa_uniqa.model_folder import (
     folder_weights,
     read_model_config,
 )
-from pyiqa_uniqa.weights import offline_reason
+from pyiqa_uniqa.network import offline_reason
 
 
 class PushError(UserError, RuntimeError):
