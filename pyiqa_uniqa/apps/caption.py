@@ -9,8 +9,9 @@ Resume: records are appended and fsync'ed per batch; a restarted run with the sa
 images already in the output file (and cuts a torn last line), so a killed job ends with every
 image captioned exactly once. Each record holds its image's content key (``content_keys``): an image
 changed since its caption was written is captioned again and its old record dropped; a record
-without a key (written before keys existed) counts as changed. ``--shard i/n`` takes every n-th image starting at i (0-based) and
-writes ``<out stem>.shard<i>of<n>.jsonl``; the level bins are still computed over the whole CSV.
+without a key (written before keys existed) counts as changed. ``--shard i/n`` takes every n-th
+image starting at i (0-based) and writes ``<out stem>.shard<i>of<n>.jsonl``; the level bins are
+still computed over the whole CSV.
 """
 import json
 import logging

@@ -47,7 +47,8 @@ def check_output_file(path, flag='--out'):
     """``path`` names a file this process can create or replace (see the module doc)."""
     target = Path(os.path.expanduser(str(path)))
     if target.is_dir():
-        raise UserError(f'{flag} {path}: is a folder; give a file name, e.g. {Path(path) / ("scores" + (target.suffix or ".csv"))}.')
+        example = Path(path) / ('scores' + (target.suffix or '.csv'))
+        raise UserError(f'{flag} {path}: is a folder; give a file name, e.g. {example}.')
     _check_writable(target.parent, flag, path)
 
 

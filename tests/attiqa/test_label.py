@@ -211,3 +211,19 @@ def test_an_image_changed_since_it_was_labelled_is_labelled_again(image_folder, 
     assert list(after.index) == list(before.index)  # one row per image still
     assert not after.loc[changed, list(ATTRIBUTES)].equals(before.loc[changed, list(ATTRIBUTES)])
     assert after.drop(changed).equals(before.drop(changed))
+
+
+def test_ctrl_c_says_how_many_labels_are_saved(image_folder, tmp_path, monkeypatch, capsys):
+    from pyiqa_uniqa.apps.cli import main
+    real, calls = label.CLIPAttributeScorer.__call__, []
+
+    def interrupted_on_the_second_batch(self, images):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, images)
+    monkeypatch.setattr(label.CLIPAttributeScorer, '__call__', interrupted_on_the_second_batch)
+    assert main(['label', '--images', str(image_folder), '--out', str(tmp_path / 'attrs.csv'), '--model-name',
+                 'tiny-clip-quickgelu', '--backbone-weights', 'random', '--batch-size', '4', '--num-workers', '0',
+                 '--no-progress']) == 130
+    assert 'interrupted: 4 rows saved to the journal' in capsys.readouterr().err

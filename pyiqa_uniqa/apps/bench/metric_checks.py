@@ -14,7 +14,7 @@ driver's error after start-up.
 import difflib
 import inspect
 
-from pyiqa_uniqa.apps.bench.metric_specs import MetricSpecError
+from pyiqa_uniqa.apps.bench.metric_specs import MetricSpecError, metric_config, network_class
 from pyiqa_uniqa.errors import UserError
 
 # create_metric's own keywords (pyiqa's InferenceModel), accepted for every metric
@@ -55,8 +55,6 @@ def _type_problem(value, default):
 
 def check_metric_options(specs):
     """Refuse an option a spec's metric does not take, or a value of the wrong type (see the module doc)."""
-    from pyiqa_uniqa.apps.scoring.columns import metric_config, network_class
-
     for spec in specs:
         if not spec.options:
             continue

@@ -93,3 +93,21 @@ def check_metric_names(specs):
             hint = f' Did you mean {", ".join(close)}?' if close else ''
             raise MetricSpecError(
                 f'unknown metric {spec.name!r}.{hint} `pyiqa -ls` lists all metric names.')
+
+
+def metric_config(name):
+    """pyiqa's config of a metric name (``DEFAULT_CONFIGS``, with this package's names merged in)."""
+    from pyiqa.default_model_configs import DEFAULT_CONFIGS
+    return DEFAULT_CONFIGS[name]
+
+
+def network_class(name):
+    """The arch class a metric name builds. pyiqa registers its own archs only when ``build_network``
+    first asks for them, so this imports the arch's module the way ``build_network`` does."""
+    from pyiqa.archs import _lazy_import_arch  # pyiqa 0.1.16 (the version the package pins)
+    from pyiqa.utils.registry import ARCH_REGISTRY
+
+    arch = metric_config(name)['metric_opts']['type']
+    if arch not in ARCH_REGISTRY:
+        _lazy_import_arch(arch)
+    return ARCH_REGISTRY.get(arch)

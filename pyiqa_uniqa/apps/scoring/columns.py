@@ -18,26 +18,10 @@ import inspect
 import json
 from dataclasses import dataclass, replace
 
+from pyiqa_uniqa.apps.bench.metric_specs import metric_config, network_class
 from pyiqa_uniqa.errors import UserError
 
 DEFAULT_MIN_CONFIDENCE = 0.5
-
-
-def metric_config(name):
-    from pyiqa.default_model_configs import DEFAULT_CONFIGS
-    return DEFAULT_CONFIGS[name]
-
-
-def network_class(name):
-    """The arch class a metric name builds. pyiqa registers its own archs only when ``build_network``
-    first asks for them, so this imports the arch's module the way ``build_network`` does."""
-    from pyiqa.archs import _lazy_import_arch  # pyiqa 0.1.16 (the version the package pins)
-    from pyiqa.utils.registry import ARCH_REGISTRY
-
-    arch = metric_config(name)['metric_opts']['type']
-    if arch not in ARCH_REGISTRY:
-        _lazy_import_arch(arch)
-    return ARCH_REGISTRY.get(arch)
 
 
 def network_can(name, method):

@@ -55,9 +55,12 @@ def _read(table):
 def check_complete(tables, frames):
     """Refuse unless ``tables`` (paths, read as ``frames``) are every shard of one job once; -> n."""
     manifests = [_read(table) for table in tables]
+    def job(manifest):
+        return manifest['of'], manifest['inputs'], manifest['columns']
+
     first = manifests[0]
     for table, manifest in zip(tables, manifests):
-        if (manifest['of'], manifest['inputs'], manifest['columns']) != (first['of'], first['inputs'], first['columns']):
+        if job(manifest) != job(first):
             raise UserError(f'--merge: {table} and {tables[0]} are shards of different jobs (other images, '
                             'metrics or shard count); merge the shards of one job.')
     for table, manifest, frame in zip(tables, manifests, frames):

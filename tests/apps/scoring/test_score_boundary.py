@@ -1,4 +1,5 @@
-"""`score` checks the whole request before any work, holds its --out, merges only complete jobs, resumes after Ctrl-C."""
+"""`score` checks the whole request before any work, holds its --out, merges only complete jobs,
+resumes after Ctrl-C."""
 import json
 import os
 

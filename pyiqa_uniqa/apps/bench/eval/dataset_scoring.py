@@ -8,7 +8,9 @@ failed (with the reason) and the rest go on.
 Every scored batch is appended to ``<scores_dir>/<metric>__<dataset>.csv`` right away; a rerun with
 the same metric options and dataset rows reads it back and scores only what is missing, so an
 interrupted run resumes where it stopped. A sidecar ``.json`` holds what the scores depend on;
-when that changed, the old file is discarded.
+when that changed, the old file is discarded. Each row also holds the content keys of its image
+and reference (``content_keys``), taken when the dataset has read them: a score is reused only while
+those files still have that content, so a dataset whose images were replaced is scored again.
 """
 import csv
 import hashlib
@@ -20,6 +22,7 @@ from tqdm import tqdm
 
 from pyiqa_uniqa.apps.scoring.batching import collate_by_size
 from pyiqa_uniqa.apps.scoring.columns import as_floats
+from pyiqa_uniqa.content_keys import file_key, still_same
 
 
 class NoReferenceImages(ValueError):
@@ -56,12 +59,16 @@ class ScoreCache:
         with open(self.csv_path, newline='', encoding='utf-8') as f:
             for row in csv.DictReader(f):
                 try:
-                    self.rows[int(row['index'])] = (float(row['mos']), float(row['score']))
+                    entry = (float(row['mos']), float(row['score']))
+                    files = json.loads(row['content'])
                 except (KeyError, TypeError, ValueError):
-                    continue  # a line cut short by an interrupted write
+                    continue  # a line cut short by an interrupted write (or from before content keys)
+                if files and all(still_same(path, key) for path, key in files):
+                    self.rows[int(row['index'])] = entry
 
     def add(self, entries):
-        """Append ``[(index, mos, score, image path)]`` and flush, so an interruption loses little."""
+        """Append ``[(index, mos, score, image path, content)]`` (content: ``row_content`` of the item)
+        and flush, so an interruption loses little."""
         self.csv_path.parent.mkdir(parents=True, exist_ok=True)
         new_file = not self.csv_path.is_file()
         if new_file:
@@ -69,10 +76,20 @@ class ScoreCache:
         with open(self.csv_path, 'a', newline='', encoding='utf-8') as f:
             writer = csv.writer(f)
             if new_file:
-                writer.writerow(['index', 'mos', 'score', 'img_path'])
-            for index, mos, score, path in entries:
-                writer.writerow([index, repr(mos), repr(score), path])
+                writer.writerow(['index', 'mos', 'score', 'img_path', 'content'])
+            for index, mos, score, path, content in entries:
+                writer.writerow([index, repr(mos), repr(score), path, content])
                 self.rows[index] = (mos, score)
+
+
+def row_content(item):
+    """JSON ``[[path, content key], ...]`` of a dataset item's image and reference files ('[]' when the
+    item names none: its score is then never reused)."""
+    files = [str(item[name]) for name in ('img_path', 'ref_img_path') if isinstance(item.get(name), (str, Path))]
+    try:
+        return json.dumps([[path, file_key(path)] for path in files])
+    except OSError:
+        return '[]'
 
 
 def rows_fingerprint(keys):
@@ -102,9 +119,10 @@ class _IndexedRows:
         index = self.indices[k]
         with strict_decoding():
             try:
-                return {'index': index, 'item': self.dataset[index]}
+                item = self.dataset[index]
             except Exception as err:  # noqa: BLE001 - corrupt/truncated/missing image: report the row
                 return {'index': index, 'error': f'{type(err).__name__}: {err}'}
+        return {'index': index, 'item': {**item, 'content': row_content(item)}}
 
 
 def _forward(metric, batch, device):
@@ -144,7 +162,7 @@ def score_rows(metric, dataset, indices, cache, device, batch_size=8, num_worker
                 scores = _forward(metric, batch, device)
                 mos = batch['mos_label'].reshape(len(scores), -1)[:, 0].tolist()
                 paths = [str(path) for path in batch.get('img_path', [''] * len(scores))]
-                rows = list(zip(batch['index'], mos, scores, paths))
+                rows = list(zip(batch['index'], mos, scores, paths, batch['content']))
                 failures.update((row[0], f'the metric returned {row[2]}') for row in rows if not math.isfinite(row[2]))
                 cache.add(row for row in rows if math.isfinite(row[2]))
             progress.update(sum(len(b['index']) for b in groups) + len(failed))

@@ -73,7 +73,15 @@ def command_line(args):
 
 
 def run(args):
+    from pyiqa_uniqa.apps.outputs import check_output_folder, output_lock
+
     _validate(args)
+    check_output_folder(args.out)
+    with output_lock(args.out):
+        return _bench(args)
+
+
+def _bench(args):
     from pyiqa_uniqa.apps.bench.command_setup import prepare_metric_command
 
     if args.defaults and not args.metrics and not args.metric_opt:
