@@ -5,6 +5,7 @@ best quality level, so the softmax over a group is a distribution over the five 
 wording is the official one (``UniQA_Adapter_Patchtest``, ``..._PromptEs``, ``..._PromptEs_AGIQA``);
 'fair image' appears in several ensemble groups on purpose, as in the official code.
 """
+from pyiqa_uniqa.errors import UnknownNameError
 
 LEVELS_PER_GROUP = 5
 
@@ -38,7 +39,7 @@ def prompt_groups(name):
     try:
         groups = PROMPT_SETS[name]
     except KeyError:
-        raise ValueError(f'Unknown UniQA prompt set {name!r}; choose one of {sorted(PROMPT_SETS)}.') from None
+        raise UnknownNameError(f'Unknown UniQA prompt set {name!r}; choose one of {sorted(PROMPT_SETS)}.') from None
     return groups
 
 
