@@ -30,9 +30,6 @@ PROMPT_SETS = {
     ),
 }
 
-# positional embeddings in the official class for each prompt set (its constructor default)
-OFFICIAL_POS_EMBEDDING = {'level': True, 'ensemble': False, 'aigc': False}
-
 
 def prompt_groups(name):
     """The groups of the prompt set ``name``; an unknown name lists the known ones."""
