@@ -5,10 +5,10 @@ item and differ in size by at most one. Under torchrun the rank and world size p
 """
 import os
 
-from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.errors import InvalidOptionError
 
 
-class ShardError(UserError, ValueError):
+class ShardError(InvalidOptionError):
     """A --shard value that is not i/n with 0 <= i < n, or --shard under torchrun."""
 
 

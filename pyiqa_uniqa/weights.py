@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.errors import MissingFileError, UserError
 from pyiqa_uniqa.network import offline_reason
 
 RANDOM = 'random'
@@ -43,7 +43,7 @@ class WeightsError(UserError, RuntimeError):
     """A weight file is missing or unusable."""
 
 
-class WeightsNotFoundError(WeightsError, FileNotFoundError):
+class WeightsNotFoundError(WeightsError, MissingFileError):
     """The file is not on this machine (and could not be downloaded)."""
 
 

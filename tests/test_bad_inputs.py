@@ -19,7 +19,7 @@ import io
 import os
 import pickle
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -198,7 +198,6 @@ class Row:
     entry: Callable
     bad_input: str
     expect: Expect
-    marks: list = field(default_factory=list)
 
 
 TRAIN = command('train', '-opt', '{input}')
@@ -327,7 +326,7 @@ def _row_id(row):
     return f'{row.entry.name} x {row.bad_input}'
 
 
-@pytest.mark.parametrize('row', [pytest.param(row, marks=row.marks, id=_row_id(row)) for row in ROWS])
+@pytest.mark.parametrize('row', [pytest.param(row, id=_row_id(row)) for row in ROWS])
 def test_bad_input(row, tmp_path, monkeypatch):
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
     bad = BAD_INPUTS[row.bad_input](tmp_path)

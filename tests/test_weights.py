@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from pyiqa_uniqa import network, weights
+from pyiqa_uniqa import network
 from pyiqa_uniqa.errors import UserError
 from pyiqa_uniqa.weights import (
     RANDOM,

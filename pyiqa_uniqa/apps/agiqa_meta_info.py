@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 from scipy.io import loadmat
 
-from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.errors import InvalidInputError
 from pyiqa_uniqa.files import atomic_write
 
 
-class MetaInfoError(UserError, ValueError):
+class MetaInfoError(InvalidInputError):
     """A source file that is missing or not what the dataset ships."""
 
 

@@ -16,6 +16,7 @@ import torch
 
 from pyiqa_uniqa.backbones import clip_reference_state_dict, openai_dtype
 from pyiqa_uniqa.backbones.clip import DEFAULT_CLIP
+from pyiqa_uniqa.errors import InvalidOptionError
 from pyiqa_uniqa.files import atomic_write
 from pyiqa_uniqa.options import load_yaml
 from pyiqa_uniqa.weights import (
@@ -70,7 +71,7 @@ def experiment_clip_model(checkpoint_path):
 def export_backbone(checkpoint_path, out_path, clip_model=None, dtype='official'):
     """Write the checkpoint's CLIP as a flat OpenAI-layout state dict; returns (path, model name)."""
     if dtype not in ('official', 'float32'):
-        raise ValueError(f'dtype must be official or float32, not {dtype!r}.')
+        raise InvalidOptionError(f'dtype must be official or float32, not {dtype!r}.')
     clip_state, scaling = _strip_prefix(read_state_dict(checkpoint_path), checkpoint_path)
     clip_model = clip_model or experiment_clip_model(checkpoint_path) or DEFAULT_CLIP
     clip_state = merge_lora(clip_state, scaling)

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pyiqa_uniqa.errors import InvalidOptionError, UnknownNameError
+
 
 class AttributeRankingLoss(nn.Module):
     """pred, target: [B, K] (K attributes). Returns a scalar.
@@ -26,9 +28,9 @@ class AttributeRankingLoss(nn.Module):
                  loss_weight=1.0):
         super().__init__()
         if mode not in ('ranking', 'regression'):
-            raise ValueError(f"mode must be 'ranking' or 'regression', got {mode!r}")
+            raise UnknownNameError(f"mode must be 'ranking' or 'regression', got {mode!r}")
         if margin < 0 or tie_threshold < 0:
-            raise ValueError('margin and tie_threshold must be >= 0')
+            raise InvalidOptionError('margin and tie_threshold must be >= 0')
         self.margin = margin
         self.tie_threshold = tie_threshold
         self.scale_margin_by_gap = scale_margin_by_gap

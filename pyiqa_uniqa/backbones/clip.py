@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from pyiqa_uniqa.errors import UnknownNameError
 from pyiqa_uniqa.weights import (
     RANDOM,
     WeightsNotFoundError,
@@ -58,8 +59,8 @@ def _known_model(model_name):
     open_clip = _open_clip()
     if model_name not in open_clip.list_models():
         close = difflib.get_close_matches(model_name, open_clip.list_models(), n=5)
-        raise ValueError(f'Unknown CLIP model {model_name!r}. Close names: {", ".join(close) or "none"} '
-                         '(all names: open_clip.list_models()).')
+        raise UnknownNameError(f'Unknown CLIP model {model_name!r}. Close names: {", ".join(close) or "none"} '
+                               '(all names: open_clip.list_models()).')
     return open_clip
 
 

@@ -17,13 +17,13 @@ import contextlib
 
 import torch
 
-from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.errors import InvalidOptionError
 
 PRECISIONS = ('fp32', 'fp16', 'bf16')
 DTYPES = {'fp32': torch.float32, 'fp16': torch.float16, 'bf16': torch.bfloat16}
 
 
-class PrecisionError(UserError, ValueError):
+class PrecisionError(InvalidOptionError):
     """A precision that is not in the vocabulary, or that the device cannot run."""
 
 

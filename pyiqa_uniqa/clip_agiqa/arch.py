@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pyiqa_uniqa.backbones import FrozenTowerModule, create_clip, get_tokenizer
+from pyiqa_uniqa.backbones.frozen import tensor_state
 from pyiqa_uniqa.backbones.clip import OPENAI_CLIP
 from pyiqa_uniqa.backbones.clip_input import ClipInput
 from pyiqa_uniqa.backbones.precision import check_precision, frozen_autocast
@@ -129,7 +130,7 @@ class CLIPAGIQA(FrozenTowerModule):
     def text_features(self):
         """Unit-norm features of the quality-level prompts [C, D]."""
         ctx = self.prompt_learner.ctx
-        key = (ctx.data_ptr(), ctx._version, ctx.device)
+        key = tensor_state([ctx])  # new context values (training, a checkpoint, .to()) change it
         # outside training the context is fixed (also under as_loss, where only the image needs grad)
         reuse = not (self.training and torch.is_grad_enabled() and ctx.requires_grad)
         if reuse and self._text_cache is not None and self._text_cache[0] == key:

@@ -9,6 +9,8 @@ whatever CLIP is loaded.
 import torch
 from torch import nn
 
+from pyiqa_uniqa.errors import InvalidOptionError
+
 
 class PromptLearner(nn.Module):
     """context_init: words whose embeddings start the context (the official ``_ctxv1`` configs'
@@ -18,9 +20,9 @@ class PromptLearner(nn.Module):
     def __init__(self, clip_model, tokenizer, class_names, context_init='', n_ctx=16, class_specific=False):
         super().__init__()
         if not class_names:
-            raise ValueError('class_names must list at least one quality level.')
+            raise InvalidOptionError('class_names must list at least one quality level.')
         if class_specific and context_init:
-            raise ValueError('class_specific context starts from random vectors: set context_init to "".')
+            raise InvalidOptionError('class_specific context starts from random vectors: set context_init to "".')
         embedding = clip_model.token_embedding
         if context_init:
             context_init = context_init.replace('_', ' ').strip()

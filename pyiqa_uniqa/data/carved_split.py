@@ -28,6 +28,7 @@ from torch.utils import data
 from torchvision.transforms import functional as TF
 
 from pyiqa_uniqa.data.images import read_image
+from pyiqa_uniqa.errors import InvalidOptionError, UnknownNameError
 
 PARTS = ('train', 'val', 'all')
 
@@ -53,12 +54,12 @@ class CarvedSplitNRDataset(data.Dataset):
         phase = opt.get('phase', 'train')
         part = opt.get('part') or ('all' if asked_test or phase == 'test' else phase)
         if part not in PARTS:
-            raise ValueError(f'CarvedSplitNRDataset: part must be one of {PARTS}, got {part!r}.')
+            raise UnknownNameError(f'CarvedSplitNRDataset: part must be one of {PARTS}, got {part!r}.')
         self.items = select_part(pool, part, opt.get('val_fraction', 0.1), opt.get('carve_seed', 123),
                                  opt.get('num_labels'), opt.get('label_seed', 0))
         if not self.items:
-            raise ValueError(f'CarvedSplitNRDataset {opt.get("name", "")!r}: part {part!r} is empty '
-                             f'({len(pool)} images in the {base_opt["phase"]} split).')
+            raise InvalidOptionError(f'CarvedSplitNRDataset {opt.get("name", "")!r}: part {part!r} is empty '
+                                     f'({len(pool)} images in the {base_opt["phase"]} split).')
         augment = opt.get('augment') or {}
         self.transforms = [t for key, value in augment.items() for t in transform_mapping(key, value)]
         self.img_range = opt.get('img_range', 1.0)
@@ -94,7 +95,7 @@ def select_part(pool, part, val_fraction, carve_seed, num_labels=None, label_see
     chosen = order[:num_val] if part == 'val' else order[num_val:]
     if part == 'train' and num_labels is not None:
         if num_labels > len(chosen):
-            raise ValueError(f'num_labels={num_labels} but only {len(chosen)} training images remain.')
+            raise InvalidOptionError(f'num_labels={num_labels} but only {len(chosen)} training images remain.')
         picks = torch.randperm(len(chosen), generator=torch.Generator().manual_seed(label_seed))
         chosen = [chosen[i] for i in picks[:num_labels].tolist()]
     return [pool[i] for i in sorted(chosen)]

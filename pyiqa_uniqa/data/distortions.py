@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from kornia import enhance, filters
 
+from pyiqa_uniqa.errors import InvalidInputError, InvalidOptionError, UnknownNameError
+
 LEVELS = (1, 2, 3, 4, 5)
 ATTRIBUTES = ('sharpness', 'brightness', 'contrast', 'colorfulness', 'noisiness')
 
@@ -164,15 +166,15 @@ def _check_image(img):
         raise TypeError(f'expected a float tensor with values in [0, 1], got dtype {img.dtype}; '
                         'convert uint8 images with img.float() / 255')
     if img.dim() not in (3, 4) or img.shape[-3] != 3:
-        raise ValueError(f'expected an RGB image of shape [3, H, W] or [B, 3, H, W], got {tuple(img.shape)}')
+        raise InvalidInputError(f'expected an RGB image of shape [3, H, W] or [B, 3, H, W], got {tuple(img.shape)}')
     if img.numel() == 0:
-        raise ValueError(f'expected a non-empty image, got shape {tuple(img.shape)}')
+        raise InvalidInputError(f'expected a non-empty image, got shape {tuple(img.shape)}')
     if not torch.isfinite(img).all():
-        raise ValueError('image contains NaN or infinite values')
+        raise InvalidInputError('image contains NaN or infinite values')
     low, high = img.min().item(), img.max().item()
     if low < 0.0 or high > 1.0:
-        raise ValueError(f'expected values in [0, 1], got [{low:.4g}, {high:.4g}]'
-                         + ('; divide 0-255 images by 255' if high > 1.0 else ''))
+        raise InvalidInputError(f'expected values in [0, 1], got [{low:.4g}, {high:.4g}]'
+                                + ('; divide 0-255 images by 255' if high > 1.0 else ''))
 
 
 def apply_distortion(img, name, level, seed=0):
@@ -182,9 +184,9 @@ def apply_distortion(img, name, level, seed=0):
     deterministic function of (img, name, level, seed).
     """
     if name not in DISTORTIONS:
-        raise ValueError(f'unknown distortion {name!r}; available: {", ".join(DISTORTIONS)}')
+        raise UnknownNameError(f'unknown distortion {name!r}; available: {", ".join(DISTORTIONS)}')
     if isinstance(level, bool) or level not in LEVELS:
-        raise ValueError(f'level must be one of {LEVELS}, got {level!r}')
+        raise InvalidOptionError(f'level must be one of {LEVELS}, got {level!r}')
     _check_image(img)
 
     spec = DISTORTIONS[name]

@@ -12,6 +12,7 @@ from pyiqa.data.general_fr_dataset import GeneralFRDataset
 from pyiqa.data.general_nr_dataset import GeneralNRDataset
 
 from pyiqa_uniqa.data.photo_datasets import MOS_RANGE, build_fr_dataset, build_nr_dataset
+from pyiqa_uniqa.errors import InvalidOptionError
 
 
 def options_with_built_dataset(opt, builder):
@@ -22,15 +23,15 @@ def options_with_built_dataset(opt, builder):
     """
     opt = dict(opt)
     if not opt.get('dataroot_target'):
-        raise ValueError(f'{opt.get("type", "PhotoDistortion dataset")} needs dataroot_target: the folder to build '
-                         'the photo-distortion dataset in (it is built there on first use)')
+        raise InvalidOptionError(f'{opt.get("type", "PhotoDistortion dataset")} needs dataroot_target: the folder '
+                                 'to build the photo-distortion dataset in (it is built there on first use)')
     build_opts = opt.get('build_opts') or {}
     if not isinstance(build_opts, dict):
         raise TypeError(f'build_opts must be a mapping of builder options, got {build_opts!r}')
     allowed = set(inspect.signature(builder).parameters) - {'root'}
     unknown = sorted(set(build_opts) - allowed)
     if unknown:
-        raise ValueError(f'unknown build_opts {unknown}; allowed: {sorted(allowed)}')
+        raise InvalidOptionError(f'unknown build_opts {unknown}; allowed: {sorted(allowed)}')
     paths = builder(opt['dataroot_target'], **build_opts)
     opt.setdefault('meta_info_file', paths['meta_info_file'])
     if 'split_file' not in opt and 'split_index' not in opt:

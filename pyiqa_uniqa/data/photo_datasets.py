@@ -37,6 +37,7 @@ from tqdm import tqdm
 from pyiqa_uniqa.data.distortions import DISTORTIONS, LEVELS
 from pyiqa_uniqa.data.photos import ALL_PHOTO_NAMES, PHOTO_NAMES, load_photos, unknown_photo_names
 from pyiqa_uniqa.data.rendering import encode_png, render_distortions, resize_short_side
+from pyiqa_uniqa.errors import InvalidOptionError
 from pyiqa_uniqa.files import write_file
 
 DEFAULT_DISTORTIONS = ('blur', 'noise', 'jpeg', 'brighten', 'darken', 'contrast_low', 'saturation_low', 'pixelate')
@@ -90,26 +91,29 @@ def _normalise_options(kind, distortions, levels, photos, size, seed, split_rati
     distortions = tuple(DEFAULT_DISTORTIONS if distortions is None else _as_sequence('distortions', distortions))
     unknown = [d for d in distortions if d not in DISTORTIONS]
     if unknown or not distortions or len(set(distortions)) != len(distortions):
-        raise ValueError(f'distortions must be distinct names from {", ".join(DISTORTIONS)}; got {list(distortions)}')
+        raise InvalidOptionError(f'distortions must be distinct names from {", ".join(DISTORTIONS)}; '
+                                 f'got {list(distortions)}')
 
     levels = tuple(_as_sequence('levels', levels))
     if not levels or not all(_is_int(v) and v in LEVELS for v in levels) or len(set(levels)) != len(levels):
-        raise ValueError(f'levels must be distinct values from {LEVELS}; got {list(levels)}')
+        raise InvalidOptionError(f'levels must be distinct values from {LEVELS}; got {list(levels)}')
 
     photos = tuple(PHOTO_NAMES if photos is None else _as_sequence('photos', photos))
     unknown = unknown_photo_names(photos)
     if unknown or not photos or len(set(photos)) != len(photos):
-        raise ValueError(f'photos must be distinct names from {", ".join(ALL_PHOTO_NAMES)}; got {list(photos)}')
+        raise InvalidOptionError(f'photos must be distinct names from {", ".join(ALL_PHOTO_NAMES)}; got {list(photos)}')
 
     if size is not None and not (_is_int(size) and size >= 1):
-        raise ValueError(f'size must be a positive int (short side in pixels) or None (native size); got {size!r}')
+        raise InvalidOptionError(f'size must be a positive int (short side in pixels) or None (native size); '
+                                 f'got {size!r}')
     if not _is_int(seed):
-        raise ValueError(f'seed must be an int; got {seed!r}')
+        raise InvalidOptionError(f'seed must be an int; got {seed!r}')
 
     ratios = tuple(_as_sequence('split_ratios', split_ratios))
     valid = all(isinstance(r, numbers.Real) and not isinstance(r, bool) and math.isfinite(r) and r >= 0 for r in ratios)
     if len(ratios) != 3 or not valid or sum(ratios) <= 0:
-        raise ValueError(f'split_ratios must be three non-negative numbers (train, val, test); got {split_ratios!r}')
+        raise InvalidOptionError(f'split_ratios must be three non-negative numbers (train, val, test); '
+                                 f'got {split_ratios!r}')
 
     return {
         'format_version': FORMAT_VERSION,
@@ -157,8 +161,8 @@ def _photo_phases(photos, ratios, seed):
     """Assign whole photos to phases; counts follow the ratios (largest remainder), each non-zero ratio gets >= 1."""
     wanted = [i for i, r in enumerate(ratios) if r > 0]
     if len(photos) < len(wanted):
-        raise ValueError(f'{len(photos)} photo(s) cannot fill {len(wanted)} non-empty splits without leaking a photo '
-                         f'across splits; use more photos or split_ratios such as (1, 0, 0)')
+        raise InvalidOptionError(f'{len(photos)} photo(s) cannot fill {len(wanted)} non-empty splits without leaking '
+                                 'a photo across splits; use more photos or split_ratios such as (1, 0, 0)')
     exact = np.asarray(ratios) / sum(ratios) * len(photos)
     counts = np.floor(exact).astype(int)
     for i in np.argsort(-(exact - counts), kind='stable')[: len(photos) - counts.sum()]:
@@ -203,8 +207,8 @@ def _build(root, options, progress):
         previous = manifest.get('options')
         previous_kind = previous.get('kind') if isinstance(previous, dict) else None
         if previous_kind in ('nr', 'fr') and previous_kind != options['kind']:
-            raise ValueError(f'{root} holds a {previous_kind.upper()} dataset; build the '
-                             f'{options["kind"].upper()} dataset in another root')
+            raise InvalidOptionError(f'{root} holds a {previous_kind.upper()} dataset; build the '
+                                     f'{options["kind"].upper()} dataset in another root')
         if manifest.get('options') != options:
             _remove_outputs(root)  # built with other options: nothing in it can be reused
         else:

@@ -13,6 +13,8 @@ each install has all of them (no download, no other package's test files):
 """
 import numpy as np
 
+from pyiqa_uniqa.errors import InvalidOptionError, UnknownNameError
+
 # name -> loader attribute in skimage.data; the order is fixed so the list is deterministic
 PHOTO_SOURCES = {
     'astronaut': 'astronaut',
@@ -79,7 +81,7 @@ def load_photos(names=None):
     names = PHOTO_NAMES if names is None else tuple(names)
     unknown = unknown_photo_names(names)
     if unknown:
-        raise ValueError(f'unknown photo(s) {unknown}; available: {", ".join(ALL_PHOTO_NAMES)}')
+        raise UnknownNameError(f'unknown photo(s) {unknown}; available: {", ".join(ALL_PHOTO_NAMES)}')
     if len(set(names)) != len(names):
-        raise ValueError(f'photo names repeat: {list(names)}')
+        raise InvalidOptionError(f'photo names repeat: {list(names)}')
     return [(name, _as_rgb_uint8(name, _load(name))) for name in names]

@@ -49,14 +49,14 @@ from pyiqa_uniqa.depictqa.sequence import IGNORE_INDEX, SequenceBuilder, TextPie
 from pyiqa_uniqa.depictqa.sources import check_sources, preset_sources, release_weights
 from pyiqa_uniqa.depictqa.tiny_tokenizer import build_tiny_tokenizer
 from pyiqa_uniqa.depictqa.vision import Abstractor, build_vision_encoder, geometry_of, patch_tokens
-from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.errors import InvalidInputError, InvalidOptionError, UserError
 from pyiqa_uniqa.model_folder import loads_model_folders
 from pyiqa_uniqa.weights import RANDOM, load_trained, read_checkpoint, trainable_state_dict
 
 SCORE_METHODS = ('levels', 'compare')
 
 
-class DepictQAInputError(UserError, ValueError):
+class DepictQAInputError(InvalidInputError):
     """Images, references or questions that do not go together."""
 
 
@@ -250,7 +250,7 @@ class DepictQA(FrozenTowerModule):
             shared += 1
         deciding = [ids[shared] for ids in option_ids]
         if len(set(deciding)) != len(options):
-            raise ValueError(f'options {options} are not told apart by one token of this tokenizer')
+            raise InvalidOptionError(f'options {options} are not told apart by one token of this tokenizer')
         prefix = [TextPiece(option_ids[0][:shared])] if shared else None
         with self._autocast():
             embeds, mask, _ = pad_batch(self._embed(requests, prefix))

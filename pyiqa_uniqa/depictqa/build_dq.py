@@ -37,7 +37,7 @@ from pyiqa_uniqa.data.photos import load_photos
 from pyiqa_uniqa.data.rendering import encode_png, render_distortions, resize_short_side, stable_seed
 from pyiqa_uniqa.depictqa import templates
 from pyiqa_uniqa.depictqa.records import KIND_IDENTIFY, KIND_RATE_AB, KIND_RATE_LEVEL
-from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.errors import InvalidInputError
 from pyiqa_uniqa.files import inside_folder, write_file
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
@@ -48,7 +48,7 @@ MULTI_LEVELS = (1, 2, 3)  # official: two distortions each at severity U{1..3}
 SEVERITY_TO_LEVEL_WORD = {0: 'Excellent', 1: 'Good', 2: 'Fair', 3: 'Fair', 4: 'Poor', 5: 'Bad'}
 
 
-class DQBuildError(UserError, ValueError):
+class DQBuildError(InvalidInputError):
     """The images or options given to build-dq cannot make a data set."""
 
 

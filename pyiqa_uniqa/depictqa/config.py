@@ -20,7 +20,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.errors import InvalidOptionError
 from pyiqa_uniqa.files import write_file
 
 CONFIG_FILENAME = 'depictqa_config.json'
@@ -29,7 +29,7 @@ VIT_L_14 = dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, 
                 image_size=224, patch_size=14, hidden_act='quick_gelu', layer_norm_eps=1e-5)
 
 
-class DepictQAConfigError(UserError, ValueError):
+class DepictQAConfigError(InvalidOptionError):
     """A model_config that names no preset, no saved folder, or holds unknown fields."""
 
 

@@ -34,6 +34,7 @@ from pyiqa_uniqa.depictqa.records import (
     record_kind,
     record_turns,
 )
+from pyiqa_uniqa.errors import InvalidOptionError
 
 
 class DQ495KDataset(torch.utils.data.Dataset):
@@ -46,7 +47,7 @@ class DQ495KDataset(torch.utils.data.Dataset):
         metas = [Path(m).expanduser() for m in (metas if isinstance(metas, (list, tuple)) else [metas])]
         repeats = opt.get('meta_repeats') or [1] * len(metas)
         if len(repeats) != len(metas):
-            raise ValueError(f'meta_repeats has {len(repeats)} entries for {len(metas)} meta files')
+            raise InvalidOptionError(f'meta_repeats has {len(repeats)} entries for {len(metas)} meta files')
         if not metas[0].is_file() and opt.get('build_dq'):
             _build(metas[0], dict(opt['build_dq']))
         for meta in metas:

@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 
 from pyiqa_uniqa.depictqa.templates import TASK_LAYOUTS
-from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.errors import InvalidInputError
 
 IMAGE_FIELDS = {'ref': 'image_ref', 'A': 'image_A', 'B': 'image_B'}
 # task_type -> the images its records must name (by IMAGE_FIELDS key), in prompt order: the image
@@ -36,7 +36,7 @@ KIND_OTHER = 'other'            # detailed answers: not scored by exact match
 BRIEF_WORD_LIMIT = 22
 
 
-class DQRecordError(UserError, ValueError):
+class DQRecordError(InvalidInputError):
     """A meta file or record that does not follow the format."""
 
 

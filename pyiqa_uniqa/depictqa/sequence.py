@@ -18,6 +18,7 @@ from typing import NamedTuple
 import torch
 
 from pyiqa_uniqa.depictqa import templates
+from pyiqa_uniqa.errors import InvalidInputError, UnknownNameError
 
 IGNORE_INDEX = -100
 
@@ -36,7 +37,7 @@ class ImageSlot:
 def prompt_texts(task, unique_tag=True):
     """The text around the image slots: a list alternating str, ImageSlot, ..., str (no query)."""
     if task not in templates.TASK_LAYOUTS:
-        raise ValueError(f'unknown DepictQA task {task!r}; one of {sorted(templates.TASK_LAYOUTS)}')
+        raise UnknownNameError(f'unknown DepictQA task {task!r}; one of {sorted(templates.TASK_LAYOUTS)}')
     parts, text = [], templates.system_text(task)
     for role, source in templates.TASK_LAYOUTS[task]:
         label, opening, closing = templates.IMAGE_TAGS[role]
@@ -73,7 +74,7 @@ class SequenceBuilder:
         the official training does (official 512; BOS, system text, tags and images do not count).
         """
         if not turns:
-            raise ValueError('a DepictQA conversation needs at least one question')
+            raise InvalidInputError('a DepictQA conversation needs at least one question')
         parts = prompt_texts(task, self.unique_tag)
         pieces = [TextPiece((self.tokenizer.bos_token_id,))]
         for part in parts[:-1]:

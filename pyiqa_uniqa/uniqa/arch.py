@@ -41,6 +41,7 @@ from pyiqa_uniqa.backbones import (
 from pyiqa_uniqa.backbones.clip_input import ClipInput
 from pyiqa_uniqa.backbones.precision import check_precision, frozen_autocast
 from pyiqa_uniqa.data.images import three_channels
+from pyiqa_uniqa.errors import InvalidInputError, InvalidOptionError, UnknownNameError
 from pyiqa_uniqa.model_folder import loads_model_folders
 from pyiqa_uniqa.uniqa import VARIANTS
 from pyiqa_uniqa.uniqa.adapter import ResidualAdapter
@@ -111,9 +112,9 @@ class UniQA(FrozenTowerModule):
         super().__init__()
         self.precision = check_precision(precision, 'cpu')  # the vocabulary; the device is checked when it runs
         if test_crops not in CROP_MODES:
-            raise ValueError(f'test_crops must be one of {CROP_MODES}, got {test_crops!r}.')
+            raise UnknownNameError(f'test_crops must be one of {CROP_MODES}, got {test_crops!r}.')
         if num_crops < 1 or crop_size < 1:
-            raise ValueError(f'num_crops and crop_size must be >= 1, got {num_crops} and {crop_size}.')
+            raise InvalidOptionError(f'num_crops and crop_size must be >= 1, got {num_crops} and {crop_size}.')
         self.groups = len(prompt_groups(prompt_set))
         self.prompts = flat_prompts(prompt_set)
         self.pos_embedding = pos_embedding
@@ -184,4 +185,4 @@ class UniQA(FrozenTowerModule):
         try:
             return three_channels(images)
         except ValueError as err:
-            raise ValueError(f'UniQA expects images [B, 3, H, W] in [0, 1]: {err}.') from None
+            raise InvalidInputError(f'UniQA expects images [B, 3, H, W] in [0, 1]: {err}.') from None

@@ -20,6 +20,8 @@ import zlib
 import torch
 import torch.nn.functional as F
 
+from pyiqa_uniqa.errors import UnknownNameError
+
 CROP_MODES = ('random', 'five')
 
 
@@ -50,7 +52,7 @@ def crop_offsets(height, width, crop_size, mode='random', num_crops=10, seed=0):
         return random_crop_offsets(height, width, crop_size, num_crops, seed)
     if mode == 'five':
         return five_crop_offsets(height, width, crop_size)
-    raise ValueError(f'Unknown test crop mode {mode!r}; choose one of {CROP_MODES}.')
+    raise UnknownNameError(f'Unknown test crop mode {mode!r}; choose one of {CROP_MODES}.')
 
 
 def view_crops(images, crop_size, mode='random', num_crops=10, seed=0):

@@ -13,6 +13,7 @@ pre-trained on such captions has learned those words; the official prompts ("bad
 words it never met, as for a small CLIP pre-trained from scratch (``pyiqa-uniqa demo``), so it can
 only show zero-shot quality assessment with these.
 """
+from pyiqa_uniqa.errors import UnknownNameError
 
 LEVELS_PER_GROUP = 5
 
@@ -40,16 +41,13 @@ PROMPT_SETS = {
     'caption-level': (tuple(f'The quality of the image is {word}.' for word in LEVEL_WORDS),),
 }
 
-# positional embeddings in the official class for each prompt set (its constructor default)
-OFFICIAL_POS_EMBEDDING = {'level': True, 'ensemble': False, 'aigc': False}
-
 
 def prompt_groups(name):
     """The groups of the prompt set ``name``; an unknown name lists the known ones."""
     try:
         groups = PROMPT_SETS[name]
     except KeyError:
-        raise ValueError(f'Unknown UniQA prompt set {name!r}; choose one of {sorted(PROMPT_SETS)}.') from None
+        raise UnknownNameError(f'Unknown UniQA prompt set {name!r}; choose one of {sorted(PROMPT_SETS)}.') from None
     return groups
 
 

@@ -22,6 +22,7 @@ from torch import nn
 
 from pyiqa_uniqa.backbones import OPENAI_CLIP, create_clip, encode_prompts, get_tokenizer
 from pyiqa_uniqa.backbones.clip_input import ClipInput
+from pyiqa_uniqa.errors import InvalidOptionError, UnknownNameError
 from pyiqa_uniqa.uniqa.crops import CROP_MODES, per_view, view_crops
 from pyiqa_uniqa.uniqa.prompts import flat_prompts
 
@@ -49,7 +50,7 @@ class UniQAPretrainCLIP(nn.Module):
                  test_crops='random', num_crops=10, crop_seed=0):
         super().__init__()
         if test_crops not in CROP_MODES:
-            raise ValueError(f'test_crops must be one of {CROP_MODES}, got {test_crops!r}.')
+            raise UnknownNameError(f'test_crops must be one of {CROP_MODES}, got {test_crops!r}.')
         self.clip_model = clip_model
         self.clip = create_clip(clip_model, backbone_weights)
         self.test_crops, self.num_crops, self.crop_seed = test_crops, num_crops, crop_seed
@@ -70,14 +71,15 @@ class UniQAPretrainCLIP(nn.Module):
                 if not name.startswith('visual.') and name != 'logit_scale':
                     parameter.requires_grad_(train_text_tower)
         if not any(p.requires_grad for n, p in self.clip.named_parameters() if n != 'logit_scale'):
-            raise ValueError('Both CLIP towers are frozen and LoRA is off: nothing but the temperature would train.')
+            raise InvalidOptionError('Both CLIP towers are frozen and LoRA is off: nothing but the temperature '
+                                     'would train.')
 
     def _add_lora(self, options):
         from pyiqa_uniqa.backbones import lora  # only LoRA runs need peft, which imports transformers (seconds)
         unsupported = [t for t in options['target_modules'] if t.split('.')[-1] in UNSUPPORTED_LORA_TARGETS]
         if unsupported:
-            raise ValueError(f'LoRA on {unsupported} is not supported (attention layers are nn.MultiheadAttention); '
-                             "target the MLP layers, e.g. ['c_fc', 'c_proj'].")
+            raise InvalidOptionError(f'LoRA on {unsupported} is not supported (attention layers are '
+                                     "nn.MultiheadAttention); target the MLP layers, e.g. ['c_fc', 'c_proj'].")
         config = lora.LoraConfig(r=options['r'], lora_alpha=options['alpha'], lora_dropout=options['dropout'],
                                  target_modules=list(options['target_modules']))
         lora.inject_adapter_in_model(config, self.clip)  # in place; the open_clip class stays

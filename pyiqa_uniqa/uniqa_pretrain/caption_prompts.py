@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pyiqa_uniqa.errors import InvalidInputError
 from pyiqa_uniqa.options import load_yaml
 from pyiqa_uniqa.uniqa_pretrain.captioning_records import CaptionFileError
 
@@ -25,7 +26,7 @@ def mos_levels(mos, num_levels=5, mos_range=None, lower_better=False):
     if mos.size == 0:
         return np.zeros(0, dtype=int)
     if not np.all(np.isfinite(mos)):
-        raise ValueError('MOS values must be finite numbers; found NaN or inf.')
+        raise InvalidInputError('MOS values must be finite numbers; found NaN or inf.')
     low, high = (float(mos.min()), float(mos.max())) if mos_range is None else map(float, mos_range)
     if high <= low:
         return np.full(mos.shape, num_levels // 2, dtype=int)  # one score for all: the middle level

@@ -11,14 +11,14 @@ import json
 import os
 from pathlib import Path
 
-from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.errors import InvalidInputError, MissingFileError
 
 
-class CaptionFileError(UserError, ValueError):
+class CaptionFileError(InvalidInputError):
     """A caption, comment or data file the user gave (or a row or option in it) is missing or damaged."""
 
 
-class MissingImagesError(CaptionFileError, FileNotFoundError):
+class MissingImagesError(CaptionFileError, MissingFileError):
     """Images named by a data or caption file are not where the file says."""
 
 

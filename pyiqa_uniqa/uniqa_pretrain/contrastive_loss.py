@@ -23,13 +23,15 @@ from open_clip.loss import ClipLoss
 from pyiqa.utils.dist_util import get_dist_info
 from torch import nn
 
+from pyiqa_uniqa.errors import InvalidOptionError
+
 
 def check_equal_batches(features, world_size):
     sizes = [torch.zeros(1, dtype=torch.long, device=features.device) for _ in range(world_size)]
     dist.all_gather(sizes, torch.tensor([features.shape[0]], device=features.device))
     if len({int(s) for s in sizes}) != 1:
-        raise ValueError(f'Contrastive loss: ranks have different batch sizes {[int(s) for s in sizes]}; '
-                         'use drop_last (pyiqa does for training loaders) and equal batch_size_per_gpu.')
+        raise InvalidOptionError(f'Contrastive loss: ranks have different batch sizes {[int(s) for s in sizes]}; '
+                                 'use drop_last (pyiqa does for training loaders) and equal batch_size_per_gpu.')
 
 
 class SymmetricContrastiveLoss(nn.Module):

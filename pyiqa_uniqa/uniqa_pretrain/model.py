@@ -25,6 +25,7 @@ from collections import OrderedDict
 from pyiqa.losses import build_loss
 from pyiqa.utils import get_root_logger
 
+from pyiqa_uniqa.errors import InvalidOptionError
 from pyiqa_uniqa.training.base_model import (
     FrozenBackboneIQAModel,
     trainable_state_dict,
@@ -81,8 +82,8 @@ class UniQAPretrainModel(FrozenBackboneIQAModel):
 
     def compute_loss(self):
         if self.text_tokens is None:
-            raise ValueError('UniQAPretrainModel trains on image-caption batches (an ImageTextDataset); '
-                             'the training batch has no text_tokens.')
+            raise InvalidOptionError('UniQAPretrainModel trains on image-caption batches (an ImageTextDataset); '
+                                     'the training batch has no text_tokens.')
         image_features, text_features, logit_scale = self.net(self.img_input, self.text_tokens)
         loss = self.cri_contrastive(image_features, text_features, logit_scale)
         return loss, OrderedDict(l_contrastive=loss, logit_scale=logit_scale)

@@ -38,12 +38,9 @@ def check_device_precision(precision, device):
     """``--precision`` must be one the device can run (half precisions need torch.autocast there)."""
     if precision == 'fp32':
         return
-    # imported here: the backbones package loads open_clip (seconds), which fp32 runs never need
-    from pyiqa_uniqa.backbones.precision import PrecisionError, check_precision
-    try:
-        check_precision(precision, device, what='--precision')
-    except PrecisionError as err:
-        raise UserError(str(err)) from None
+    # imported here: this module stays torch-free at import (backbones.precision imports torch)
+    from pyiqa_uniqa.backbones.precision import check_precision
+    check_precision(precision, device, what='--precision')  # a PrecisionError is the user's InvalidOptionError
 
 
 def with_precision(spec, precision):

@@ -1,28 +1,29 @@
-"""Run ``pyiqa-uniqa train`` for a demo stage in its own process and show its progress.
+"""Run a demo stage's training in its own process and show its progress.
 
-Each training is the command a user would type, in a child process with one torch thread: the
-two CPU cores then serve two trainings side by side (the demo runs the random-backbone adapter
-while the backbone pre-trains), which on a small shared CPU beats two threads in one process
-(one thread per process measured faster here). pyiqa logs everything (options, environment,
-one line per ``print_freq`` iterations, validation results) to the experiment's log file; the
-demo shows one line per logged step (epoch, iteration, loss) and per validation (SRCC, PLCC,
-best so far), prefixed with the stage, and on failure the end of the log.
+Each training is what ``pyiqa-uniqa train -opt <file>`` runs (``training.pipeline.train_in_process``,
+pyiqa's own loop) in a child process with one torch thread by default (``--threads``): two CPU cores then serve two
+trainings side by side (the demo runs the random-backbone adapter while the backbone pre-trains),
+which on a small CPU beats two threads in one process. The child follows its loop through
+callbacks (``ProgressLines``): one line per logged step (``logger.print_freq``) and per validation
+(SRCC, best so far), prefixed with the stage, sent to the demo through a queue. pyiqa's own log
+goes to ``<options file>.out`` beside the options file; on failure the demo shows its end.
 """
 import collections
+import contextlib
+import multiprocessing
 import os
-import re
-import subprocess
+import queue
 import sys
 import threading
 import time
+import traceback
+from pathlib import Path
+from types import SimpleNamespace
 
-_TOTAL_EPOCHS = re.compile(r'Total epochs: (\d+);')
-_STEP = re.compile(r'\[epoch:\s*(\d+), iter:\s*([\d,]+), lr:\(([^,)]+)')
-_LOSS = re.compile(r'\b(l_\w+): (\S+)')
-_VALIDATION = re.compile(r'^Validation (\S+)')
-_METRIC = re.compile(r'# (\w+): (\S+)\s+Best: (\S+) @ (\d+) iter')
+from pyiqa_uniqa.training.pipeline import TrainingCallbacks
 
 print_lock = threading.Lock()
+STOP_GRACE_S = 5.0  # how long a stopped training may take to finish its iteration before it is terminated
 
 
 def say(line):
@@ -30,70 +31,120 @@ def say(line):
         print(line, flush=True)
 
 
-class TrainingProgress:
-    """Turns pyiqa's training log, line by line, into the demo's progress lines (None for the rest)."""
+class ProgressLines(TrainingCallbacks):
+    """The demo's progress lines of one training, from inside pyiqa's loop; ``stop`` (an Event) ends it."""
 
-    def __init__(self, label):
-        self.label, self.epochs, self.validating = label, '?', None
+    def __init__(self, label, send, stop=None):
+        self.label, self.send, self.stop = label, send, stop
+        self.total, self.every = '?', 1
 
-    def line(self, text):
-        if match := _TOTAL_EPOCHS.search(text):
-            self.epochs = match.group(1)
-        elif match := _STEP.search(text):
-            epoch, step, lr = match.groups()
-            losses = '  '.join(f'{name[2:]} loss {float(value):.4f}' for name, value in _LOSS.findall(text))
-            return f'  {self.label}: epoch {epoch}/{self.epochs}  step {step}  {losses}  lr {float(lr):.2e}'
-        elif match := _VALIDATION.search(text.split('INFO: ')[-1]):
-            self.validating = match.group(1)
-        elif (match := _METRIC.search(text)) and self.validating and match.group(1) == 'srcc':
-            _, value, best, at = match.groups()
-            return (f'  {self.label}: validation on {self.validating}: SRCC {float(value):.4f} '
-                    f'(best {float(best):.4f} at step {at})')
-        return None
+    def started(self, model, total_iters):
+        self.total, self.every = total_iters, model.opt['logger'].get('print_freq', 1)
+
+    def iteration_done(self, model, iteration):
+        if iteration % self.every:
+            return
+        losses = '  '.join(f'{name[2:]} loss {value:.4f}' for name, value in model.get_current_log().items()
+                           if name.startswith('l_'))
+        self.send(f'  {self.label}: step {iteration}/{self.total}  {losses}  '
+                  f'lr {model.get_current_learning_rate()[0]:.2e}')
+
+    def validated(self, model, iteration, dataset, results):
+        if 'srcc' in results:
+            best = model.best_metric_results[dataset]['srcc']
+            self.send(f'  {self.label}: validation on {dataset}: SRCC {results["srcc"]:.4f} '
+                      f'(best {best["val"]:.4f} at step {best["iter"]})')
+
+    def should_stop(self):
+        return self.stop is not None and self.stop.is_set()
+
+
+def _train(label, options_file, workdir, lines, stop, console, threads=1):
+    """The child process: train ``options_file`` in ``workdir`` as the train command does; exit status 2
+    for a user error (its one line in ``console``), 1 for a bug (its traceback there)."""
+    import torch
+
+    from pyiqa_uniqa.errors import UserError
+    from pyiqa_uniqa.training.pipeline import train_in_process
+
+    torch.set_num_threads(threads)
+    os.chdir(workdir)  # the demo's recipes name their datasets relative to the work folder
+    args = SimpleNamespace(opt=options_file, force_yml=None, auto_resume=False, debug=False, launcher='none',
+                           local_rank=0, strict_options=False)
+    status = 0
+    with open(console, 'w', encoding='utf-8') as log, contextlib.redirect_stdout(log), \
+            contextlib.redirect_stderr(log):
+        try:
+            train_in_process(args, ProgressLines(label, lines.put, stop))
+        except UserError as err:
+            print(f'pyiqa-uniqa train: error: {err}', file=log)
+            status = 2
+        except BaseException:  # noqa: B036 - reported to the demo, which stops
+            traceback.print_exc(file=log)
+            status = 1
+    lines.put(None)
+    sys.exit(status)
 
 
 class TrainingJob:
-    """``pyiqa-uniqa train -opt <options_file>`` started in ``workdir`` with ``threads`` torch threads;
-    ``wait()`` returns its run time."""
+    """The training of ``options_file`` started in ``workdir`` with ``threads`` torch threads; ``wait()``
+    returns its run time."""
 
     def __init__(self, label, options_file, workdir, threads=1):
-        self.label, self.workdir = label, workdir
-        self.progress = TrainingProgress(label)
-        self.tail = collections.deque(maxlen=40)
+        self.label, self.workdir = label, Path(workdir)
+        self.console = Path(f'{options_file}.out')
+        context = multiprocessing.get_context('spawn')  # a fresh interpreter: no forked torch threads
+        self.lines, self.stop_event = context.Queue(), context.Event()
         self.seconds = None
-        environment = {**os.environ, 'OMP_NUM_THREADS': str(threads), 'MKL_NUM_THREADS': str(threads),
-                       'PYTHONUNBUFFERED': '1'}
         self.started = time.perf_counter()
-        self.process = subprocess.Popen(
-            [sys.executable, '-m', 'pyiqa_uniqa', 'train', '-opt', str(options_file)], cwd=workdir,
-            env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.process = context.Process(target=_train, daemon=True, args=(
+            label, str(options_file), str(self.workdir), self.lines, self.stop_event, str(self.console), threads))
+        self.process.start()
+        self.reader = threading.Thread(target=self._show, daemon=True)
         self.reader.start()
 
-    def _read(self):
-        for line in self.process.stdout:
-            self.tail.append(line.rstrip())
-            if shown := self.progress.line(line):
-                say(shown)
+    def _show(self):
+        while True:
+            try:
+                line = self.lines.get(timeout=0.5)
+            except queue.Empty:
+                if self.process.is_alive():
+                    continue
+                break
+            if line is None:
+                break
+            say(line)
+        self.process.join()
         self.seconds = time.perf_counter() - self.started  # the child's own run time, whenever it is waited for
 
     def stop(self):
-        """End the training if it still runs (the demo stopped for another reason)."""
-        if self.process.poll() is None:
+        """End the training if it still runs (the demo stopped for another reason): after its current
+        iteration, or at once if it does not get there within ``STOP_GRACE_S``."""
+        if self.process.is_alive():
+            self.stop_event.set()
+            self.process.join(STOP_GRACE_S)
+        if self.process.is_alive():
             self.process.terminate()
-            self.process.wait()
+            self.process.join()
 
     def wait(self):
         """Seconds the training took; a failed training raises with the end of its output."""
-        code = self.process.wait()
+        self.process.join()
         self.reader.join()
-        if code != 0:
-            log = '\n'.join(f'    {line}' for line in self.tail)
-            raise DemoStageError(f'{self.label} failed (exit status {code}); the end of its output:\n{log}\n'
-                                 f'The full log is under {self.workdir}/experiments/.')
+        if self.process.exitcode != 0:
+            tail = collections.deque(self._console_lines(), maxlen=40)
+            log = '\n'.join(f'    {line}' for line in tail)
+            raise DemoStageError(f'{self.label} failed (exit status {self.process.exitcode}); the end of its '
+                                 f'output:\n{log}\nThe full log is {self.console} and under '
+                                 f'{self.workdir}/experiments/.')
         return self.seconds
+
+    def _console_lines(self):
+        try:
+            return self.console.read_text(encoding='utf-8', errors='replace').splitlines()
+        except FileNotFoundError:
+            return []
 
 
 class DemoStageError(RuntimeError):
     """A training stage of the demo failed: a bug or a broken installation, not a user mistake."""
-

@@ -19,14 +19,14 @@ from pathlib import Path
 import yaml
 
 from pyiqa_uniqa.data.dataset_files import PATH_KEYS, missing_paths
-from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.errors import InvalidOptionError
 from pyiqa_uniqa.options import load_yaml
 
 PRESETS_FILE = Path(__file__).with_name('dataset_presets.yml')
 PYIQA_SOURCE = 'pyiqa default_dataset_configs.yml'
 
 
-class DatasetOptionsError(UserError, ValueError):
+class DatasetOptionsError(InvalidOptionError):
     """A dataset name or --data-opt entry that cannot be used as given."""
 
 

@@ -14,13 +14,13 @@ pickle that asks for anything else is refused, never run.
 import re
 from dataclasses import dataclass
 
-from pyiqa_uniqa.errors import UserError
+from pyiqa_uniqa.errors import InvalidOptionError
 from pyiqa_uniqa.safe_pickle import UnreadablePickleError, UnsafePickleError, load_plain_pickle
 
 NUMBERED_SPLIT_COLUMN = re.compile(r'^ratio\w+_seed\d+_split_\d+$')
 
 
-class SplitError(UserError, ValueError):
+class SplitError(InvalidOptionError):
     pass
 
 
