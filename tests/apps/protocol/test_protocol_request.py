@@ -38,3 +38,30 @@ def test_a_recipe_is_a_one_recipe_protocol_completed_by_flags(monkeypatch):
     assert as_file['recipes']['uniqa_koniq']['recipe'] == str(REPO / 'options' / 'uniqa' / 'koniq.yml')
     with pytest.raises(ProtocolError, match='val_fraction must be a number between 0 and 1'):
         read_request(flags('options/uniqa/koniq.yml', val_fraction=1.5))
+
+
+def test_a_unit_trains_the_recipe_on_its_split_and_validates_every_tested_set(monkeypatch):
+    from pyiqa_uniqa.apps.protocol.plan import dataset_identity, unit_options
+    from pyiqa_uniqa.options import load_yaml
+    from pyiqa_uniqa.training.option_check import unknown_keys
+
+    monkeypatch.chdir(REPO)
+    request = read_request(flags('options/protocol/demo.yml'))
+    identities = {name: dataset_identity(options)
+                  for name, options in load_yaml('options/protocol/demo_datasets.yml').items()}
+    recipe = request.recipes[0]
+    opt = unit_options(recipe, identities, 'photos-a', ['photos-b'], request.settings[0], request.overrides,
+                       Path('/out/splits/photos-a.pkl'), 2)
+    datasets = opt['datasets']
+    assert list(datasets) == ['train', 'val', 'val_test', 'val_cross1']
+    assert [(d['name'], d.get('source_phase'), d['part'], d['split_file']) for d in datasets.values()] == [
+        ('photos-a train', 'train', 'train', '/out/splits/photos-a.pkl'),
+        ('val', 'val', 'all', '/out/splits/photos-a.pkl'), ('test', 'test', 'all', '/out/splits/photos-a.pkl'),
+        ('cross-photos-b', None, 'all', None)]
+    assert datasets['train']['augment'] == recipe.options['datasets']['train']['augment']  # the recipe's loading
+    assert datasets['val_cross1']['build_opts'] == identities['photos-b']['build_opts']
+    assert datasets['train']['dataroot_target'] == str(REPO / 'datasets' / 'protocol_demo' / 'photos_a')
+    assert opt['name'] == 'run' and opt['train']['total_epoch'] == 6 and opt['network']['num_crops'] == 8
+    assert opt['logger']['save_checkpoint_freq'] == opt['val']['val_freq'] == 6
+    assert opt['logger']['use_tb_logger'] is True and opt['val']['key_metric'] == 'srcc'
+    assert unknown_keys(opt) == []  # nothing pyiqa would ignore (a wrapper's keys for its base type included)
