@@ -127,9 +127,9 @@ def run(args):
     preflight(plan, args.opt)
     manifest = make_manifest(request, plan)
     check_out_folder(out_dir, manifest)
+    write_manifest(out_dir, manifest)  # first: a shard starting beside this one then finds the same protocol
     for dataset in plan.split_files:
         write_split_file(dataset.file, dataset.splits)
-    write_manifest(out_dir, manifest)
 
     units = shard_of(plan.units, *shard) if shard else plan.units
     progress = Progress(len(units), args.jobs)

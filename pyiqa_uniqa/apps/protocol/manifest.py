@@ -51,7 +51,8 @@ def check_out_folder(out_dir, manifest):
         return
     if existing != manifest:
         old, new = existing.get('protocol') or {}, manifest['protocol']
-        changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k)) or ['the units']
+        changed = (sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+                   or ["the units' training options (a recipe changed?)"])
         raise ProtocolError(f'--out {out_dir} holds another protocol (it differs in: {", ".join(changed)}); '
                             'rerun with its protocol.yml to resume it, or choose another --out.')
 

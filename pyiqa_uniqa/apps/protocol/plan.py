@@ -150,8 +150,12 @@ def make_plan(request, out_dir):
     """Every unit with its options and every dataset's protocol splits; raises ``ProtocolError``."""
     identities, trained_on = _datasets(request)
     out_dir = Path(out_dir).resolve()
+    trained = list(dict.fromkeys(n for names in trained_on.values() for n in names))
+    if '*' in request.split_files and len(trained) > 1:
+        raise ProtocolError(f'--split-file holds the splits of one dataset, but the protocol trains on {len(trained)} '
+                            f'({", ".join(trained)}); give split_files: {{dataset: file}} in a protocol file.')
     split_files = {}
-    for name in dict.fromkeys(n for names in trained_on.values() for n in names):
+    for name in trained:
         meta_info = _meta_info(identities[name], name)
         split_file = request.split_files.get(name, request.split_files.get('*'))
         if split_file and not Path(split_file).is_file():

@@ -10,7 +10,7 @@ A protocol file (YAML, read as plain data; paths relative to the current directo
     cross: [livec, spaq]                      # tested on whole, never trained on; or {koniq10k: [livec]}
     settings:                                 # label: --force_yml entries, or {overrides, paper, datasets}
       full: []
-      50 labels: {overrides: ['datasets:train:num_labels=50'], paper: 'few-label: 50 labels', datasets: [koniq10k]}
+      50 labels: {overrides: ['datasets:train:num_labels=50'], paper: 'few-label: 50 training labels', datasets: [koniq10k]}
     splits: 10
     split_files: {koniq10k: koniq10k_seed123.pkl}   # optional; see splits.py for the defaults
     test_fraction: 0.2                        # of the seeded splits written when a dataset has none
