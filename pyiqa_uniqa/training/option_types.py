@@ -125,6 +125,9 @@ def _paths(value):
 
 
 def _kind(value):
+    kind = type(value).__name__
+    kind = f'{"an" if kind[0] in "aeiou" else "a"} {kind}'
+    if isinstance(value, (dict, list)):
+        return kind
     shown = repr(value)
-    shown = shown if len(shown) <= 40 else shown[:37] + '...'
-    return f'{shown} (a {type(value).__name__})' if not isinstance(value, (dict, list)) else f'a {type(value).__name__}'
+    return f'{shown if len(shown) <= 40 else shown[:37] + "..."} ({kind})'
