@@ -47,7 +47,9 @@ def type_problems(opt):
     problems = []
     for section in SECTIONS + OPTIONAL_SECTIONS:
         value = opt.get(section)
-        if value is not None and not isinstance(value, dict):
+        if value is None and section in SECTIONS and section in opt:  # 'path:' with nothing after it
+            problems.append(f'{section} is empty (null); it must be a mapping: write {section}: {{}} for none')
+        elif value is not None and not isinstance(value, dict):
             problems.append(f'{section} is {_kind(value)}; it must be a mapping (key: value, ...)')
     datasets = opt.get('datasets') if isinstance(opt.get('datasets'), dict) else {}
     for phase, dataset in datasets.items():

@@ -275,3 +275,12 @@ def test_values_of_the_wrong_kind_are_one_line_each(workdir, capsys, change, for
     err = capsys.readouterr().err
     assert err.startswith('pyiqa-uniqa train: error: kinds.yml has options of the wrong kind') and expected in err, err
     assert 'Traceback' not in err and outputs(workdir) == []
+
+
+def test_an_empty_required_section_says_how_to_write_none(workdir, capsys):
+    # found by tests/properties (long profile): 'path:' with nothing after it reached pyiqa's make_paths
+    opt = toy_recipe()
+    opt['path'] = None
+    assert main(['train', '-opt', write(workdir / 'empty.yml', opt)]) == 2
+    assert 'path is empty (null); it must be a mapping: write path: {} for none' in capsys.readouterr().err
+    assert outputs(workdir) == []
