@@ -52,9 +52,10 @@ class _PlainLoader(_BaseLoader):
             raise
         except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as err:  # PyYAML's constructors
             tag = node.tag.replace(_CORE, '!!')
+            why = ('it has more digits than Python converts' if 'Exceeds the limit' in str(err)  # not Python's advice
+                   else f'{err.__class__.__name__}: {err}')
             raise yaml.constructor.ConstructorError(
-                None, None, f'this {tag} value cannot be read ({err.__class__.__name__}: {err})',
-                node.start_mark) from None
+                None, None, f'this {tag} value cannot be read ({why})', node.start_mark) from None
 
     def construct_mapping(self, node, deep=False):
         if not isinstance(node, yaml.MappingNode):

@@ -47,7 +47,9 @@ def type_problems(opt):
     problems = []
     for section in SECTIONS + OPTIONAL_SECTIONS:
         value = opt.get(section)
-        if value is not None and not isinstance(value, dict):
+        if value is None and section in SECTIONS and section in opt:  # 'path:' with nothing after it
+            problems.append(f'{section} is empty (null); it must be a mapping: write {section}: {{}} for none')
+        elif value is not None and not isinstance(value, dict):
             problems.append(f'{section} is {_kind(value)}; it must be a mapping (key: value, ...)')
     datasets = opt.get('datasets') if isinstance(opt.get('datasets'), dict) else {}
     for phase, dataset in datasets.items():
@@ -125,6 +127,9 @@ def _paths(value):
 
 
 def _kind(value):
+    kind = type(value).__name__
+    kind = f'{"an" if kind[0] in "aeiou" else "a"} {kind}'
+    if isinstance(value, (dict, list)):
+        return kind
     shown = repr(value)
-    shown = shown if len(shown) <= 40 else shown[:37] + '...'
-    return f'{shown} (a {type(value).__name__})' if not isinstance(value, (dict, list)) else f'a {type(value).__name__}'
+    return f'{shown if len(shown) <= 40 else shown[:37] + "..."} ({kind})'

@@ -172,3 +172,67 @@ def test_every_awkward_file_of_the_test_kit_reads_or_fails_naming_itself(tmp_pat
     for kind in ('truncated', 'empty', 'not_an_image', 'bomb'):
         with pytest.raises(UnreadableImageError, match=f'Cannot read image .*{kind}'):
             read_image(paths[kind])
+
+
+def _tiff_claiming(width, height):
+    """A small 16-bit TIFF whose header says ``width`` x ``height`` (little-endian, LONG or SHORT tags)."""
+    import io
+    import struct
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((8, 8), 1000, np.uint16)).save(buffer, 'TIFF')
+    data = bytearray(buffer.getvalue())
+    directory = struct.unpack('<I', data[4:8])[0]
+    entries = struct.unpack('<H', data[directory:directory + 2])[0]
+    for at in range(directory + 2, directory + 2 + 12 * entries, 12):
+        tag, kind = struct.unpack('<HH', data[at:at + 4])
+        if tag in (256, 257):  # ImageWidth, ImageLength
+            value = width if tag == 256 else height
+            data[at + 8:at + 12] = struct.pack('<HH', value, 0) if kind == 3 else struct.pack('<I', value)
+    return bytes(data)
+
+
+@pytest.mark.parametrize('name, data', [
+    ('claims.png', png_header_only(16384, 16384)),  # under the pixel limit; 805 MB if decoded
+    ('claims.tif', _tiff_claiming(16000, 16000)),  # 16-bit: 512 MB before the conversion
+])
+def test_a_header_claiming_more_pixels_than_the_file_holds_is_refused_before_decoding(tmp_path, name, data):
+    (tmp_path / name).write_bytes(data)
+    with pytest.raises(UnreadableImageError, match=rf'{name}: it is truncated: its header declares \d+x\d+ pixels, '
+                                                   r'more than [\d,]+ bytes of (PNG|TIFF) can hold'):
+        read_image(tmp_path / name)
+
+
+def test_the_memory_bound_counts_the_files_mode_the_rgb_copy_and_the_callers_tensors(tmp_path, monkeypatch):
+    Image.fromarray(np.full((100, 100), 1000, np.uint16)).save(tmp_path / 'deep.png')  # I;16: 2 bytes a pixel
+    needed = 100 * 100 * (2 + 4)
+    assert read_image(tmp_path / 'deep.png', max_bytes=needed).size == (100, 100)
+    with pytest.raises(UnreadableImageError, match=r'deep.png: 100x100 I;16 pixels would take .* GiB to decode and '
+                                                   r'score, more than the .* allowed; downscale it first, or raise the '
+                                                   r'limit \(\$PYIQA_UNIQA_MAX_IMAGE_BYTES'):
+        read_image(tmp_path / 'deep.png', max_bytes=needed - 1)
+    monkeypatch.setenv('PYIQA_UNIQA_MAX_IMAGE_BYTES', str(needed + 100 * 100 * 24 - 1))
+    assert read_image(tmp_path / 'deep.png').size == (100, 100)
+    with pytest.raises(UnreadableImageError, match='would take'):  # the float tensor counts too
+        image_to_tensor(tmp_path / 'deep.png')
+
+
+def test_a_jpeg_cut_short_behind_a_new_end_marker_is_refused(tmp_path):
+    import io
+
+    from skimage import data
+    for progressive in (False, True):
+        buffer = io.BytesIO()
+        Image.fromarray(data.astronaut()).save(buffer, 'JPEG', progressive=progressive)
+        whole = buffer.getvalue()
+        (tmp_path / 'cut.jpg').write_bytes(whole[:int(len(whole) * 0.6)] + b'\xff\xd9')
+        with pytest.raises(UnreadableImageError, match='cut.jpg: it is truncated'):
+            read_image(tmp_path / 'cut.jpg')
+        assert read_image(whole).size == (512, 512)
+
+
+def test_sixteen_bit_conversion_works_a_band_of_rows_at_a_time(monkeypatch):
+    import pyiqa_uniqa.data.images as images
+    monkeypatch.setattr(images, 'CHUNK_PIXELS', 7)  # a band is one row here: the result must not change
+    array = (np.random.default_rng(0).random((5, 6, 3)) * 65535).astype(np.uint16)
+    expected = np.clip(array / 65535 * 255 + 0.5, 0, 255).astype(np.uint8)
+    assert np.array_equal(np.asarray(read_image(array)), expected)

@@ -4,7 +4,7 @@ replaced by a stub: what is checked is everything before training starts) and ``
 A case starts from a valid toy recipe and changes it: a value replaced by a generated one (of any
 YAML type, a huge number, a name that climbs out of the folder...), a key removed, a YAML tag put
 before a value, the text cut or bytes flipped, ``--force_yml`` entries added. The outcome must be
-the stub reached (status 0) or status 2 with one ``pyiqa-uniqa train: error:`` message naming the
+the stub reached (status 0, with the run's folders inside the working folder) or status 2 with one ``pyiqa-uniqa train: error:`` message naming the
 file or ``--force_yml``, no traceback, and the working folder as it was (property_bounds.py).
 """
 import contextlib
@@ -110,6 +110,9 @@ def train(folder, text, force):
         assert message.startswith('pyiqa-uniqa train: error: '), message
         raise UserError(message)
     assert status == 0 and pipeline.called, (status, message)
+    opt = pipeline.call_args.args[1]
+    for run in (folder / 'experiments' / opt['name'], folder / 'tb_logger' / opt['name']):
+        assert run.resolve().is_relative_to(folder.resolve()), f'the run would be written at {run}'
     return status
 
 

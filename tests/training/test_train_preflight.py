@@ -245,3 +245,42 @@ def test_an_untested_pyiqa_is_refused(workdir, capsys, monkeypatch):
     assert main(['train', '-opt', write(workdir / 'toy.yml', toy_recipe())]) == 2
     err = capsys.readouterr().err
     assert 'written for pyiqa 0.1.16' in err and 'this is pyiqa 0.2.0' in err and 'pyiqa==0.1.16' in err
+
+
+@pytest.mark.parametrize('name', ['../../escaped_run', '/tmp/absolute_run', 'runs/../../up'])
+def test_a_name_that_leaves_the_working_folder_is_refused_before_anything_is_created(workdir, capsys, name):
+    opt = toy_recipe()
+    opt['name'] = name
+    assert main(['train', '-opt', write(workdir / 'escape.yml', opt)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('pyiqa-uniqa train: error: escape.yml has options of the wrong kind') and 'points outside' in err
+    assert outputs(workdir) == [] and not (workdir.parent.parent / 'escaped_run').exists()
+
+
+@pytest.mark.parametrize('change, force, expected', [
+    (lambda opt: opt.update(datasets=[opt['datasets']['train']]), [], 'datasets is a list; it must be a mapping'),
+    (lambda opt: opt['datasets']['train'].update(type=7), [], 'datasets.train.type is 7 (an int); it must be text'),
+    (lambda opt: opt.update(network='TinyIQANet'), [], "network is 'TinyIQANet' (a str); it must be a mapping"),
+    (lambda opt: opt.update(name=None), [], 'name is not set'),
+    (lambda opt: None, ['manual_seed=99999999999999999999'], 'manual_seed is 99999999999999999999 (an int); it must be '
+                                                             'a whole number from 0 to'),
+    (lambda opt: None, ['train:total_iter=²'], "train.total_iter is '²' (a str); it must be a whole number"),
+    (lambda opt: None, ['datasets:train:batch_size_per_gpu=0'], 'datasets.train.batch_size_per_gpu is 0'),
+])
+def test_values_of_the_wrong_kind_are_one_line_each(workdir, capsys, change, force, expected):
+    opt = toy_recipe()
+    change(opt)
+    argv = ['train', '-opt', write(workdir / 'kinds.yml', opt)] + (['--force_yml', *force] if force else [])
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('pyiqa-uniqa train: error: kinds.yml has options of the wrong kind') and expected in err, err
+    assert 'Traceback' not in err and outputs(workdir) == []
+
+
+def test_an_empty_required_section_says_how_to_write_none(workdir, capsys):
+    # found by tests/properties (long profile): 'path:' with nothing after it reached pyiqa's make_paths
+    opt = toy_recipe()
+    opt['path'] = None
+    assert main(['train', '-opt', write(workdir / 'empty.yml', opt)]) == 2
+    assert 'path is empty (null); it must be a mapping: write path: {} for none' in capsys.readouterr().err
+    assert outputs(workdir) == []
