@@ -1,9 +1,9 @@
 """Run ``pyiqa-uniqa train`` for a demo stage in its own process and show its progress.
 
-Each training is the command a user would type, in a child process with one torch thread: the
-two CPU cores then serve two trainings side by side (the demo runs the random-backbone adapter
-while the backbone pre-trains), which on a small shared CPU beats two threads in one process
-(one thread per process measured faster here). pyiqa logs everything (options, environment,
+Each training is the command a user would type, in a child process with the demo's ``--threads``
+torch threads. One is the default: two CPU cores then serve two trainings side by side (the demo
+runs the random-backbone adapter while the backbone pre-trains), which on a small shared CPU beats
+two threads in one process (one thread per process measured faster here). pyiqa logs everything (options, environment,
 one line per ``print_freq`` iterations, validation results) to the experiment's log file; the
 demo shows one line per logged step (epoch, iteration, loss) and per validation (SRCC, PLCC,
 best so far), prefixed with the stage, and on failure the end of the log.
