@@ -33,11 +33,16 @@ ROWS = ('random init, zero-shot (official prompts)', RANDOM_ZERO_SHOT, 'pre-trai
         PRETRAINED_ZERO_SHOT, RANDOM_ADAPTER, FULL_RECIPE, PIQE)
 STAGES = ('a  photo dataset', 'b  captions', 'c  pre-training', 'd  zero-shot, pre-trained', '   piqe, classical baseline',
           'e  adapter, random backbone', 'e  adapter, pre-trained backbone', 'f  scoring, pre-trained backbone')
-# the largest SRCC/PLCC difference measured between runs with 1 and 2 torch threads, rounded up (docs/uniqa.md)
-TOLERANCE = 0.01
-# the story's margins: each about half of what the docs' table shows, so a regression fails, run noise does not
-ZERO_SHOT_GAIN = 0.1
-ADAPTER_GAIN = 0.1
+# runs with 1 and 2 torch threads and from two installs printed the same figures to the last digit (docs/uniqa.md):
+# one unit of the fourth decimal, for a rounding that falls the other way on another CPU
+TOLERANCE = 1e-4
+# the story's margins, about half of what the docs' table shows (0.470, 0.487 and 0.320 SRCC): a regression fails
+ZERO_SHOT_GAIN = 0.2
+ADAPTER_GAIN = 0.25
+PIQE_GAIN = 0.15
+# as measured: the full recipe is ahead of piqe by more than 0.1 SRCC on the global distortions, and behind it
+# on blur, noise, JPEG and pixelation, which piqe's block statistics are made for
+AHEAD_OF_PIQE = {'brighten', 'darken', 'contrast_low', 'saturation_low'}
 
 
 def run_demo(workdir, cwd, *options):
@@ -75,7 +80,7 @@ def story_failures(table):
         f'>= {ZERO_SHOT_GAIN}': srcc[PRETRAINED_ZERO_SHOT] - srcc[RANDOM_ZERO_SHOT] >= ZERO_SHOT_GAIN,
         f'the full recipe > the adapter on the random backbone by >= {ADAPTER_GAIN}':
             srcc[FULL_RECIPE] - srcc[RANDOM_ADAPTER] >= ADAPTER_GAIN,
-        'the full recipe > piqe': srcc[FULL_RECIPE] > srcc[PIQE],
+        f'the full recipe > piqe by >= {PIQE_GAIN}': srcc[FULL_RECIPE] - srcc[PIQE] >= PIQE_GAIN,
     }
     return [claim for claim, holds in claims.items() if not holds]
 
@@ -116,6 +121,9 @@ def test_every_stage_runs_with_progress_and_the_tables_are_printed(demo_runs):
 def test_the_table_tells_the_story_with_margins(demo_runs):
     _, _, full, _ = demo_runs
     assert story_failures(results_table(full.stdout)) == []
+    per_distortion = distortion_srcc(full.stdout)
+    ahead = {name for name, srcc in per_distortion[FULL_RECIPE].items() if srcc > per_distortion[PIQE][name] + 0.1}
+    assert ahead == AHEAD_OF_PIQE
 
 
 def test_without_pretraining_the_story_fails():
