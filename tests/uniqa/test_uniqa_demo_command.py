@@ -1,6 +1,7 @@
 """The README's main job, `pyiqa-uniqa demo`, end to end, as a user runs it (the default settings).
 
-One full run (about 100 CPU-seconds) and one ``--quick`` run in the same work folder. The full run's
+One full run and one ``--quick`` run on a copy of its dataset: 170 CPU-seconds for this file (35 min
+wall on the 2-core machine at load average 20; about 2-3 min idle). The full run's
 table must tell the story the docs tell, with margins (``story_failures``), and be the table
 docs/uniqa.md shows, to the tolerance measured across torch thread counts; the quick run reuses the
 dataset and prints the same rows it shares with the full run. The printed reuse line rebuilds the
@@ -33,9 +34,9 @@ ROWS = ('random init, zero-shot (official prompts)', RANDOM_ZERO_SHOT, 'pre-trai
         PRETRAINED_ZERO_SHOT, RANDOM_ADAPTER, FULL_RECIPE, PIQE)
 STAGES = ('a  photo dataset', 'b  captions', 'c  pre-training', 'd  zero-shot, pre-trained', '   piqe, classical baseline',
           'e  adapter, random backbone', 'e  adapter, pre-trained backbone', 'f  scoring, pre-trained backbone')
-# runs with 1 and 2 torch threads and from two installs printed the same figures to the last digit (docs/uniqa.md):
-# one unit of the fourth decimal, for a rounding that falls the other way on another CPU
-TOLERANCE = 1e-4
+# measured (docs/uniqa.md): 1 and 2 torch threads differ by at most 1e-4 (one row, 0.0540 / 0.0539), two
+# installs with 1 thread not at all; twice that, as printed figures are rounded to 1e-4
+TOLERANCE = 2e-4
 # the story's margins, about half of what the docs' table shows (0.470, 0.487 and 0.320 SRCC): a regression fails
 ZERO_SHOT_GAIN = 0.2
 ADAPTER_GAIN = 0.25
