@@ -1,6 +1,7 @@
 """The README's main job, `pyiqa-uniqa demo`, end to end, as a user runs it (the default settings).
 
-One full run (about 100 CPU-seconds) and one ``--quick`` run in the same work folder. The full run's
+One full run and one ``--quick`` run on a copy of its dataset: 170 CPU-seconds for this file (35 min
+wall on the 2-core machine at load average 20; about 2-3 min idle). The full run's
 table must tell the story the docs tell, with margins (``story_failures``), and be the table
 docs/uniqa.md shows, to the tolerance measured across torch thread counts; the quick run reuses the
 dataset and prints the same rows it shares with the full run. The printed reuse line rebuilds the
@@ -33,11 +34,16 @@ ROWS = ('random init, zero-shot (official prompts)', RANDOM_ZERO_SHOT, 'pre-trai
         PRETRAINED_ZERO_SHOT, RANDOM_ADAPTER, FULL_RECIPE, PIQE)
 STAGES = ('a  photo dataset', 'b  captions', 'c  pre-training', 'd  zero-shot, pre-trained', '   piqe, classical baseline',
           'e  adapter, random backbone', 'e  adapter, pre-trained backbone', 'f  scoring, pre-trained backbone')
-# the largest SRCC/PLCC difference measured between runs with 1 and 2 torch threads, rounded up (docs/uniqa.md)
-TOLERANCE = 0.01
-# the story's margins: each about half of what the docs' table shows, so a regression fails, run noise does not
-ZERO_SHOT_GAIN = 0.1
-ADAPTER_GAIN = 0.1
+# measured (docs/uniqa.md): 1 and 2 torch threads differ by at most 1e-4 (one row, 0.0540 / 0.0539), two
+# installs with 1 thread not at all; twice that, as printed figures are rounded to 1e-4
+TOLERANCE = 2e-4
+# the story's margins, about half of what the docs' table shows (0.470, 0.487 and 0.320 SRCC): a regression fails
+ZERO_SHOT_GAIN = 0.2
+ADAPTER_GAIN = 0.25
+PIQE_GAIN = 0.15
+# as measured: the full recipe is ahead of piqe by more than 0.1 SRCC on the global distortions, and behind it
+# on blur, noise, JPEG and pixelation, which piqe's block statistics are made for
+AHEAD_OF_PIQE = {'brighten', 'darken', 'contrast_low', 'saturation_low'}
 
 
 def run_demo(workdir, cwd, *options):
@@ -75,7 +81,7 @@ def story_failures(table):
         f'>= {ZERO_SHOT_GAIN}': srcc[PRETRAINED_ZERO_SHOT] - srcc[RANDOM_ZERO_SHOT] >= ZERO_SHOT_GAIN,
         f'the full recipe > the adapter on the random backbone by >= {ADAPTER_GAIN}':
             srcc[FULL_RECIPE] - srcc[RANDOM_ADAPTER] >= ADAPTER_GAIN,
-        'the full recipe > piqe': srcc[FULL_RECIPE] > srcc[PIQE],
+        f'the full recipe > piqe by >= {PIQE_GAIN}': srcc[FULL_RECIPE] - srcc[PIQE] >= PIQE_GAIN,
     }
     return [claim for claim, holds in claims.items() if not holds]
 
@@ -116,6 +122,9 @@ def test_every_stage_runs_with_progress_and_the_tables_are_printed(demo_runs):
 def test_the_table_tells_the_story_with_margins(demo_runs):
     _, _, full, _ = demo_runs
     assert story_failures(results_table(full.stdout)) == []
+    per_distortion = distortion_srcc(full.stdout)
+    ahead = {name for name, srcc in per_distortion[FULL_RECIPE].items() if srcc > per_distortion[PIQE][name] + 0.1}
+    assert ahead == AHEAD_OF_PIQE
 
 
 def test_without_pretraining_the_story_fails():

@@ -1,12 +1,12 @@
 """Run a demo stage's training in its own process and show its progress.
 
 Each training is what ``pyiqa-uniqa train -opt <file>`` runs (``training.pipeline.train_in_process``,
-pyiqa's own loop) in a child process with one torch thread by default (``--threads``): two CPU cores then serve two
-trainings side by side (the demo runs the random-backbone adapter while the backbone pre-trains),
-which on a small CPU beats two threads in one process. The child follows its loop through
-callbacks (``ProgressLines``): one line per logged step (``logger.print_freq``) and per validation
-(SRCC, best so far), prefixed with the stage, sent to the demo through a queue. pyiqa's own log
-goes to ``<options file>.out`` beside the options file; on failure the demo shows its end.
+pyiqa's own loop) in a child process with the demo's ``--threads`` torch threads. One is the default:
+two CPU cores then serve two trainings side by side (the demo runs the random-backbone adapter while
+the backbone pre-trains), which on a small CPU beats two threads in one process. The child follows
+its loop through callbacks (``ProgressLines``): one line per logged step (``logger.print_freq``) and
+per validation (SRCC, best so far), prefixed with the stage, sent to the demo through a queue.
+pyiqa's own log goes to ``<options file>.out`` beside the options file; on failure the demo shows its end.
 """
 import collections
 import contextlib
