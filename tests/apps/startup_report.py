@@ -57,12 +57,19 @@ def commands(images, second, work):
     ]
 
 
-def probe(tree, argv, folder, work):
-    report = Path(work) / 'probe.json'
-    report.unlink(missing_ok=True)
-    environment = {**os.environ, 'PYTHONPATH': str(Path(tree).resolve()), 'HF_HUB_OFFLINE': '1'}
-    done = subprocess.run([sys.executable, '-c', PROBE, folder, str(report), json.dumps(HEAVY), *argv],
-                          capture_output=True, text=True, env=environment, cwd=work)
+def probe(tree, name, first, second):
+    """One run of command ``name`` with ``tree`` on ``PYTHONPATH``, writing into a fresh folder (no journal
+    to resume from)."""
+    with tempfile.TemporaryDirectory() as work:
+        argv = dict(commands(first, second, work))[name]
+        report = Path(work) / 'probe.json'
+        environment = {**os.environ, 'PYTHONPATH': str(Path(tree).resolve()), 'HF_HUB_OFFLINE': '1'}
+        done = subprocess.run([sys.executable, '-c', PROBE, first, str(report), json.dumps(HEAVY), *argv],
+                              capture_output=True, text=True, env=environment, cwd=work)
+        return _result(report, argv, done)
+
+
+def _result(report, argv, done):
     if not report.exists():
         raise RuntimeError(f'{argv[0]} read no image: {done.stderr[-1500:]}')
     return json.loads(report.read_text())
@@ -88,13 +95,13 @@ def main():
               f'{args.rounds} rounds, trees taking turns; CPU-s and wall-s until the first image is opened')
         print('| command | tree | CPU-s to first image | wall-s to first image | heavy modules loaded by then |')
         print('|---|---|---|---|---|')
-        for name, argv in commands(first, second, work):
+        for name, _ in commands(first, second, work):
             if args.only and name not in args.only:
                 continue
             runs = {tree: [] for tree in args.trees}
             for _ in range(args.rounds):
                 for tree in args.trees:
-                    runs[tree].append(probe(tree, argv, first, work))
+                    runs[tree].append(probe(tree, name, first, second))
             for tree, results in runs.items():
                 print(f'| {name} | {tree} | {median_range([r["cpu_s"] for r in results])} | '
                       f'{median_range([r["wall_s"] for r in results])} | {", ".join(results[-1]["heavy"])} |',
