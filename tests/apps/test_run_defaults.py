@@ -31,6 +31,13 @@ def test_a_single_image_gets_no_reader_and_cores_default_to_the_affinity_mask():
         run_defaults('huge')
 
 
+def test_torchrun_ranks_on_one_machine_share_its_cores(monkeypatch):
+    monkeypatch.setenv('LOCAL_WORLD_SIZE', str(usable_cores() * 2))
+    assert usable_cores() == 1  # never below one
+    monkeypatch.setenv('LOCAL_WORLD_SIZE', '1')
+    assert run_defaults('tower', 'cpu').threads == usable_cores()
+
+
 def test_metric_kinds_from_the_built_network(tiny_clip_checkpoint):
     assert metric_kind(pyiqa.create_metric('piqe', device='cpu')) == 'pixel'
     assert metric_kind(pyiqa.create_metric('psnr', device='cpu')) == 'pixel'

@@ -163,7 +163,8 @@ def report(rows, context):
     lines = [context, '', '| ' + ' | '.join(head) + ' |', '|---' * len(head) + '|']
     for r in rows:
         ratio = '–' if math.isnan(r.ratio) else f'{r.ratio:.2f}' + (' (below target)' if r.ratio < TARGET else '')
-        lines.append('| ' + ' | '.join([r.metric, r.precision, f'{r.end_to_end or "–"}', f'{r.floor or "–"}', ratio,
+        rates = [f'{rate:.3g}' if rate else '–' for rate in (r.end_to_end, r.floor)]
+        lines.append('| ' + ' | '.join([r.metric, r.precision, *rates, ratio,
                                         '–' if math.isnan(r.peak_mib) else f'{r.peak_mib:.0f}', r.note]) + ' |')
     lines += ['', f'Medians (lowest–highest) of the rounds. Target: end to end >= {TARGET:.0%} of the floor.']
     return '\n'.join(lines)

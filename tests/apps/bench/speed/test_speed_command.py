@@ -73,6 +73,8 @@ def test_bench_table_has_a_row_per_metric(image_folder, tiny_clip_checkpoint, tm
     (['--repeats', '0'], '--repeats must be >= 1'),
     (['--images', 'nowhere'], 'not a folder'),
     (['--pipeline', '--images', 'nowhere'], 'no such folder'),
+    (['--defaults', '--threads', '2'], 'drop --threads'),
+    (['--defaults', '--pipeline'], 'give one of --defaults and --pipeline'),
 ])
 def test_bench_refuses_bad_arguments(argv, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
