@@ -12,6 +12,7 @@
   into a temporary folder beside them and moved into place only when all of them are written.
 """
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -63,7 +64,12 @@ def check_output_folder(path, flag='--out'):
 
 @contextlib.contextmanager
 def output_lock(path, flag='--out'):
-    """Hold the output ``path`` (a file or a folder) for this run; ``OutputBusyError`` when another holds it."""
+    """Hold the output ``path`` (a file or a folder) for this run; ``OutputBusyError`` when another holds it.
+
+    A POSIX record lock (``lockf``) belongs to this process alone: reader processes forked from it do not
+    hold it, so a run killed while its readers wind down frees its output at once. Such a lock never
+    keeps a process from itself, hence ``_HELD``.
+    """
     try:
         import fcntl
     except ImportError:  # not POSIX: no advisory locks; runs are not kept apart
@@ -73,15 +79,25 @@ def output_lock(path, flag='--out'):
     existing = _nearest_existing(target.parent)
     target.parent.mkdir(parents=True, exist_ok=True)
     lock_path = target.with_name(f'.{target.name}.lock')
+
+    def busy(descriptor):
+        holder = os.pread(descriptor, 100, 0).decode(errors='replace').strip() or 'unknown'
+        return OutputBusyError(f'{flag} {path}: another run (process {holder}) is writing it; wait for it '
+                               f'to end or give another {flag}.')
+
     while True:
         descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(descriptor, 100).decode(errors='replace').strip() or 'unknown'
+            if lock_path in _HELD:
+                raise BlockingIOError
+            fcntl.lockf(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            if not isinstance(err, BlockingIOError) and err.errno not in (errno.EACCES, errno.EAGAIN):
+                os.close(descriptor)
+                raise
+            error = busy(descriptor)
             os.close(descriptor)
-            raise OutputBusyError(f'{flag} {path}: another run (process {holder}) is writing it; wait for it '
-                                  f'to end or give another {flag}.') from None
+            raise error from None
         try:  # the holder before us may have removed the file after we opened it: lock the file that is there
             same = os.stat(lock_path).st_ino == os.fstat(descriptor).st_ino
         except FileNotFoundError:
@@ -89,15 +105,20 @@ def output_lock(path, flag='--out'):
         if same:
             break
         os.close(descriptor)
+    _HELD.add(lock_path)
     try:
         os.ftruncate(descriptor, 0)
-        os.write(descriptor, str(os.getpid()).encode())
+        os.pwrite(descriptor, str(os.getpid()).encode(), 0)
         yield
     finally:
+        _HELD.discard(lock_path)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(lock_path)
         os.close(descriptor)
         _remove_if_empty(target.parent, existing)
+
+
+_HELD = set()  # the lock files this process holds
 
 
 def _remove_if_empty(folder, stop):

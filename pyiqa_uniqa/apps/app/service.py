@@ -8,7 +8,7 @@ number from the page or the API equals the table's for the same file.
 
 Batching (``batcher.py``): concurrent requests for the same metric and image size run as one
 forward pass of up to ``max_batch`` images. Metrics that ``score`` runs one image at a time
-(language models, ``columns.default_batch_size``) and DepictQA's A/B comparison are never batched.
+(language models: ``run_defaults.metric_kind`` says 'language') and DepictQA's A/B comparison are never batched.
 """
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,12 +81,8 @@ class ScoringService:
     def _load(self, spec):
         import pyiqa
 
-        from pyiqa_uniqa.apps.scoring.columns import (
-            Column,
-            default_batch_size,
-            gives_attributes,
-            network_can,
-        )
+        from pyiqa_uniqa.apps.run_defaults import metric_kind
+        from pyiqa_uniqa.apps.scoring.columns import Column, gives_attributes, network_can
         from pyiqa_uniqa.data.pyiqa_reading import is_ours
 
         metric = pyiqa.create_metric(spec.name, device=self.settings.device, **spec.options)
@@ -94,7 +90,7 @@ class ScoringService:
         columns = {'score': Column(spec)}
         if network_can(spec.name, 'describe'):
             columns['describe'] = Column(spec, 'describe')
-        one_at_a_time = default_batch_size(spec.name, 'cuda') == 1
+        one_at_a_time = metric_kind(metric, spec.name) == 'language'
         return ServedMetric(spec, metric, columns, is_ours(type(metric.net)), gives_attributes(metric),
                             network_can(spec.name, 'compare'), 1 if one_at_a_time else self.settings.max_batch,
                             weights_note(spec))

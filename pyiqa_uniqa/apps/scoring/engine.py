@@ -161,10 +161,11 @@ def _create(column, device):
     from pyiqa_uniqa.apps.bench.metric_checks import refused_options
     try:
         metric = pyiqa.create_metric(column.spec.name, device=device, **column.spec.options)
-    except (TypeError, ValueError) as err:
-        if isinstance(err, UserError) or refused_options(column.spec, err) is None:
+    except (TypeError, ValueError) as err:  # the family's option errors are ValueErrors too: named the same way
+        refused = refused_options(column.spec, err)
+        if refused is None:
             raise
-        raise refused_options(column.spec, err) from err
+        raise refused from err
     check_describable(metric, column)
     return metric
 
