@@ -107,4 +107,4 @@ def test_every_photo_the_probe_can_load_passes_the_early_check(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(select_prompts, 'build_clip_from_args', reached)
     with pytest.raises(ClipReached):
-        main(['select-prompts', '--photos', 'astronaut', 'china', '--out', 'p.yml'])
+        main(['--debug', 'select-prompts', '--photos', 'astronaut', 'china', '--out', 'p.yml'])

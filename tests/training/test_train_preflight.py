@@ -218,7 +218,7 @@ def test_a_failure_before_the_first_iteration_leaves_the_folders_as_they_were(wo
     pyiqa.train.create_train_val_dataloader = broken_dataloaders
     try:
         with pytest.raises(RuntimeError, match='dataset failed'):
-            main(['train', '-opt', name])
+            main(['--debug', 'train', '-opt', name])
     finally:
         pyiqa.train.create_train_val_dataloader = original
     assert len(calls[0]) == 2 and any('_archived_' in n for n in calls[0])  # the start really happened
