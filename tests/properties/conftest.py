@@ -10,8 +10,9 @@ error of the project's family); a property that fails prints Hypothesis' minimal
 """
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
-from property_bounds import TALLY
+from property_bounds import TALLY, start
 
 _COMMON = dict(deadline=None, database=None, print_blob=True,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
@@ -19,6 +20,11 @@ settings.register_profile('ci', derandomize=True, max_examples=40, **_COMMON)
 settings.register_profile('long', derandomize=False, max_examples=int(os.environ.get('PYIQA_UNIQA_PROPERTY_CASES', 5000)),
                           **_COMMON)
 settings.load_profile(os.environ.get('PYIQA_UNIQA_PROPERTIES', 'ci'))
+
+
+@pytest.fixture(autouse=True)
+def _memory_measured_from_each_test():
+    start()  # the memory bound counts what this property's cases take, not what earlier tests took
 
 
 def pytest_terminal_summary(terminalreporter):
