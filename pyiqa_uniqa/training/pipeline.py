@@ -169,6 +169,29 @@ def train_in_process(args, callbacks=None, root=None):
     check_inputs(opt, args.opt)
     report_unknown_keys(opt, strict=args.strict_options)
     start_options(opt, args, root)
-    with undone_unless_started(root, opt) as started, pyiqa_for_our_training(), \
+    with undone_unless_started(root, opt) as started, pyiqa_for_our_training(), _own_log_file(), \
             _followed_by(callbacks or TrainingCallbacks(), started):
         pyiqa.train.train_pipeline(root, opt, args)
+
+
+@contextlib.contextmanager
+def _own_log_file():
+    """Each run logs to its own experiment's log file. pyiqa sets its logger up once per process (the
+    first run's file handler would take every later run's lines), so a run starts and ends with a logger
+    pyiqa has not set up: its handlers closed and removed, its name forgotten."""
+    import logging
+
+    from pyiqa.utils import logger as pyiqa_logger
+
+    def forget():
+        logger = logging.getLogger('pyiqa')
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            handler.close()
+        pyiqa_logger.initialized_logger.pop('pyiqa', None)
+
+    forget()
+    try:
+        yield
+    finally:
+        forget()
