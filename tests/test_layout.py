@@ -1,4 +1,5 @@
-"""The package's layout: the library never imports the applications, and no two folders import each other.
+"""The package's layout: the library never imports the applications, and no two rooms (top-level folders,
+subfolders included) import each other.
 
 Every ``import`` statement counts, also those inside functions (that is where this package imports its
 heavy modules), so a lazy import against the grain is caught too.
@@ -55,23 +56,27 @@ def test_the_library_never_imports_the_applications():
     assert not against_the_grain, '\n'.join(against_the_grain)
 
 
-def _folder(module):
-    """The folder a module lives in (``pyiqa_uniqa.apps.scoring.engine`` -> ``pyiqa_uniqa.apps.scoring``)."""
-    path = PACKAGE.parent.joinpath(*module.split('.'))
-    return module if path.is_dir() else module.rpartition('.')[0]
+def _room(module):
+    """The room a module belongs to: a top-level folder of the library (``pyiqa_uniqa.data``) or of the
+    applications (``pyiqa_uniqa.apps.bench``), subfolders included (``apps.bench.eval`` is in
+    ``apps.bench``); a module directly in ``pyiqa_uniqa/`` or ``pyiqa_uniqa/apps/`` is a room of its own."""
+    parts = module.split('.')
+    depth = 3 if module.startswith(APPS + '.') else 2
+    room = '.'.join(parts[:depth])
+    return room if PACKAGE.parent.joinpath(*parts[:depth]).is_dir() else module
 
 
 def _folder_graph():
+    """room -> the rooms it imports. The package root is left out: it is the lazy public API, whose one
+    import of an application ``test_the_root_reaches_the_applications_only_for_score_images`` checks."""
     graph = defaultdict(set)
     known = {_module_name(path) for path in PACKAGE.rglob('*.py')}
     for module, targets in _imports().items():
         for target, _ in targets:
             while target not in known and '.' in target:  # `from pkg.mod import name` names a function
                 target = target.rpartition('.')[0]
-            source, destination = _folder(module), _folder(target)
-            # a folder may use its own subfolders and its parents' modules; only distinct, unrelated folders count
-            if source != destination and not destination.startswith(source + '.') \
-                    and not source.startswith(destination + '.'):
+            source, destination = _room(module), _room(target)
+            if source != destination and 'pyiqa_uniqa' not in (source, destination):
                 graph[source].add(destination)
     return graph
 
@@ -99,6 +104,9 @@ def test_the_checks_see_a_violation():
     imports = _imports()
     assert any(target == 'pyiqa_uniqa.apps' for target, _ in imports['pyiqa_uniqa.apps.cli'])
     assert _is_app('pyiqa_uniqa.apps.scoring.engine') and not _is_app('pyiqa_uniqa.weights')
+    assert _room('pyiqa_uniqa.apps.bench.eval.runner') == 'pyiqa_uniqa.apps.bench'
+    assert _room('pyiqa_uniqa.data.images') == 'pyiqa_uniqa.data' and _room('pyiqa_uniqa.weights') == 'pyiqa_uniqa.weights'
+    assert 'pyiqa_uniqa.apps.scoring' in _folder_graph()['pyiqa_uniqa.apps.bench']  # bench measures score
 
 
 def test_the_root_reaches_the_applications_only_for_score_images():

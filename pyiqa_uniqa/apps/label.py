@@ -25,7 +25,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from pyiqa_uniqa.apps.bench.metric_checks import check_device
+from pyiqa_uniqa.apps.metrics.metric_checks import check_device
 from pyiqa_uniqa.apps.run_defaults import settle
 from pyiqa_uniqa.attiqa.attributes import ATTRIBUTES
 from pyiqa_uniqa.attiqa.clip_scorer import (

@@ -1,7 +1,7 @@
 """-m name:key=value,... and --metric-opt parsing."""
 import pytest
 
-from pyiqa_uniqa.apps.bench.metric_specs import (
+from pyiqa_uniqa.apps.metrics.metric_specs import (
     MetricSpecError,
     check_metric_names,
     parse_metric_specs,

@@ -22,7 +22,7 @@ from pyiqa_uniqa.apps.app.service import (
     DEFAULT_TIMEOUT_S,
     DEFAULT_WAIT_MS,
 )
-from pyiqa_uniqa.apps.bench.command_setup import add_metric_arguments
+from pyiqa_uniqa.apps.metrics.command_setup import add_metric_arguments
 
 # the API's requests run in the server's 40 worker threads; more admitted requests would wait there, unbounded
 MAX_QUEUE_SIZE = 32
@@ -120,7 +120,7 @@ def settings_of(args):
 
 def run(args):
     _validate(args)
-    from pyiqa_uniqa.apps.bench.command_setup import prepare_metric_command
+    from pyiqa_uniqa.apps.metrics.command_setup import prepare_metric_command
 
     specs = prepare_metric_command('app', args)
     from pyiqa_uniqa.apps.app.limits import ServedFolders

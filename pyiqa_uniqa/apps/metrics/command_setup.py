@@ -33,9 +33,9 @@ def prepare_metric_command(name, args):
     import torch
 
     import pyiqa_uniqa  # noqa: F401 - merges the plugin's metric names into pyiqa
-    from pyiqa_uniqa.apps.bench.metric_checks import check_device, check_metric_options
-    from pyiqa_uniqa.apps.bench.metric_specs import check_metric_names, parse_metric_specs
-    from pyiqa_uniqa.apps.bench.pyiqa_downloads import guard_pyiqa_downloads
+    from pyiqa_uniqa.apps.metrics.metric_checks import check_device, check_metric_options
+    from pyiqa_uniqa.apps.metrics.metric_specs import check_metric_names, parse_metric_specs
+    from pyiqa_uniqa.apps.metrics.pyiqa_downloads import guard_pyiqa_downloads
 
     if args.threads:
         torch.set_num_threads(args.threads)

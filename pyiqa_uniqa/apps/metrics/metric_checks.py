@@ -14,7 +14,7 @@ driver's error after start-up.
 import difflib
 import inspect
 
-from pyiqa_uniqa.apps.bench.metric_specs import MetricSpecError, metric_config, network_class
+from pyiqa_uniqa.apps.metrics.metric_specs import MetricSpecError, metric_config, network_class
 from pyiqa_uniqa.errors import UserError
 
 # create_metric's own keywords (pyiqa's InferenceModel), accepted for every metric

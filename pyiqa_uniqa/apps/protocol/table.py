@@ -14,7 +14,7 @@ import numpy as np
 
 from pyiqa_uniqa.apps.bench.eval.correlations import summarise
 from pyiqa_uniqa.apps.bench.eval.references import DEFAULT_REFERENCES, load_references
-from pyiqa_uniqa.apps.bench.failures import shorten
+from pyiqa_uniqa.apps.metrics.failures import shorten
 from pyiqa_uniqa.apps.protocol.units import BEST_ON_TEST, HONEST
 
 RULE_LABELS = {HONEST: 'best on val part (honest)', BEST_ON_TEST: "best on test (papers' way)"}

@@ -18,7 +18,7 @@ import inspect
 import json
 from dataclasses import dataclass, replace
 
-from pyiqa_uniqa.apps.bench.metric_specs import metric_config, network_class
+from pyiqa_uniqa.apps.metrics.metric_specs import metric_config, network_class
 from pyiqa_uniqa.errors import UserError
 
 DEFAULT_MIN_CONFIDENCE = 0.5

@@ -15,7 +15,7 @@ import contextlib
 import sys
 from pathlib import Path
 
-from pyiqa_uniqa.apps.bench.command_setup import add_metric_arguments
+from pyiqa_uniqa.apps.metrics.command_setup import add_metric_arguments
 
 
 def add_arguments(parser):
@@ -120,7 +120,7 @@ def run(args):
 
 def _score(args, processes):
     from pyiqa_uniqa.errors import UserError
-    from pyiqa_uniqa.apps.bench.command_setup import prepare_metric_command
+    from pyiqa_uniqa.apps.metrics.command_setup import prepare_metric_command
 
     specs = prepare_metric_command('score', args)
     import shutil

@@ -14,7 +14,7 @@ import itertools
 import sys
 from pathlib import Path
 
-from pyiqa_uniqa.apps.bench.command_setup import add_metric_arguments, prepare_metric_command
+from pyiqa_uniqa.apps.metrics.command_setup import add_metric_arguments, prepare_metric_command
 
 
 def add_arguments(parser):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from pyiqa_uniqa.apps.bench.metric_specs import MetricSpec, check_metric_names, parse_metric_specs
+from pyiqa_uniqa.apps.metrics.metric_specs import MetricSpec, check_metric_names, parse_metric_specs
 from pyiqa_uniqa.content_keys import file_key, still_same
 from pyiqa_uniqa.errors import Interrupted, UserError
 from pyiqa_uniqa.apps.scoring.columns import (
@@ -146,7 +146,7 @@ def resolve_columns(metrics, precision='fp32', describe=False):
 def _device(settings):
     import torch
 
-    from pyiqa_uniqa.apps.bench.metric_checks import check_device
+    from pyiqa_uniqa.apps.metrics.metric_checks import check_device
     if settings.device:
         check_device(settings.device, 'device')
         return settings.device
@@ -158,7 +158,7 @@ def _device(settings):
 def _create(column, device):
     import pyiqa
 
-    from pyiqa_uniqa.apps.bench.metric_checks import refused_options
+    from pyiqa_uniqa.apps.metrics.metric_checks import refused_options
     try:
         metric = pyiqa.create_metric(column.spec.name, device=device, **column.spec.options)
     except (TypeError, ValueError) as err:  # the family's option errors are ValueErrors too: named the same way

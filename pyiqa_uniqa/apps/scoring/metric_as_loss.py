@@ -179,8 +179,8 @@ def run_demo(metric_spec=DEFAULT_METRIC, out=None, pixel_steps=40, train_steps=6
     """Both uses on the bundled photos; -> ``LossDemoResult`` (and the figure/JSON in ``out``)."""
     import pyiqa
 
-    from pyiqa_uniqa.apps.bench.metric_checks import check_device, check_metric_options
-    from pyiqa_uniqa.apps.bench.metric_specs import check_metric_names, parse_metric_specs
+    from pyiqa_uniqa.apps.metrics.metric_checks import check_device, check_metric_options
+    from pyiqa_uniqa.apps.metrics.metric_specs import check_metric_names, parse_metric_specs
 
     if pixel_steps < 1 or train_steps < 1:
         raise UserError(f'--pixel-steps and --train-steps must be >= 1, not {pixel_steps} and {train_steps}.')

@@ -241,8 +241,8 @@ def run(args):
 def _rank(args):
     import pyiqa
 
-    from pyiqa_uniqa.apps.bench.metric_checks import check_device, check_metric_options
-    from pyiqa_uniqa.apps.bench.pyiqa_downloads import guard_pyiqa_downloads
+    from pyiqa_uniqa.apps.metrics.metric_checks import check_device, check_metric_options
+    from pyiqa_uniqa.apps.metrics.pyiqa_downloads import guard_pyiqa_downloads
     from pyiqa_uniqa.apps.outputs import staged_files
     from pyiqa_uniqa.apps.run_defaults import metric_kind, settle
     from pyiqa_uniqa.errors import UserError

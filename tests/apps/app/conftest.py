@@ -33,7 +33,7 @@ def metric_options(tmp_path_factory):
 @pytest.fixture(scope='session')
 def service(metric_options):
     from pyiqa_uniqa.apps.app.service import ScoringService, ServiceSettings
-    from pyiqa_uniqa.apps.bench.metric_specs import parse_metric_specs
+    from pyiqa_uniqa.apps.metrics.metric_specs import parse_metric_specs
 
     service = ScoringService(parse_metric_specs(APP_METRICS, str(metric_options)), ServiceSettings(device='cpu'))
     yield service

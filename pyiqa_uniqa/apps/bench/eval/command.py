@@ -12,7 +12,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from pyiqa_uniqa.apps.bench.command_setup import add_metric_arguments
+from pyiqa_uniqa.apps.metrics.command_setup import add_metric_arguments
 from pyiqa_uniqa.errors import UserError
 
 
@@ -83,7 +83,7 @@ def run(args):
 
 
 def _evaluate(args):
-    from pyiqa_uniqa.apps.bench.command_setup import prepare_metric_command
+    from pyiqa_uniqa.apps.metrics.command_setup import prepare_metric_command
 
     metric_specs = prepare_metric_command('eval', args)
     import torch
@@ -93,7 +93,7 @@ def _evaluate(args):
     from pyiqa_uniqa.apps.bench.eval.references import DEFAULT_REFERENCES, load_references
     from pyiqa_uniqa.apps.bench.eval.report import markdown_report, write_tables
     from pyiqa_uniqa.apps.bench.eval.runner import EvalSettings, evaluate
-    from pyiqa_uniqa.apps.bench.failures import OK
+    from pyiqa_uniqa.apps.metrics.failures import OK
 
     dataset_specs = resolve_datasets(args.datasets, args.data_opt, args.data_root)
     device = args.device or ('cuda' if torch.cuda.is_available() else 'cpu')

@@ -11,7 +11,7 @@ import numpy as np
 
 from pyiqa_uniqa.apps.bench.eval.correlations import align_signs, fit_logistic_4
 from pyiqa_uniqa.apps.bench.eval.dataset_scoring import safe_file_stem
-from pyiqa_uniqa.apps.bench.failures import OK
+from pyiqa_uniqa.apps.metrics.failures import OK
 
 
 def _pyplot():

@@ -5,7 +5,7 @@ import csv
 import math
 
 from pyiqa_uniqa.apps.bench.eval.correlations import CORRELATION_NAMES
-from pyiqa_uniqa.apps.bench.failures import OK, shorten
+from pyiqa_uniqa.apps.metrics.failures import OK, shorten
 
 CONVENTIONS = (
     'SRCC/KRCC: rank correlations. PLCC: Pearson after the 4-parameter logistic fit '

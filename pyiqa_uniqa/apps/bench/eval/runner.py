@@ -29,7 +29,7 @@ from pyiqa_uniqa.apps.bench.eval.splits import (
     splits_from_file,
 )
 from pyiqa_uniqa.apps.run_defaults import metric_kind, settle
-from pyiqa_uniqa.apps.bench.failures import (
+from pyiqa_uniqa.apps.metrics.failures import (
     FAILED,
     MISSING_DATASET,
     MISSING_WEIGHTS,

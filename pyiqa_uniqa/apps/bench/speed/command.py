@@ -17,7 +17,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from pyiqa_uniqa.apps.bench.command_setup import add_metric_arguments
+from pyiqa_uniqa.apps.metrics.command_setup import add_metric_arguments
 from pyiqa_uniqa.errors import UserError
 
 
@@ -82,7 +82,7 @@ def run(args):
 
 
 def _bench(args):
-    from pyiqa_uniqa.apps.bench.command_setup import prepare_metric_command
+    from pyiqa_uniqa.apps.metrics.command_setup import prepare_metric_command
 
     if args.defaults and not args.metrics and not args.metric_opt:
         from pyiqa_uniqa.apps.bench.speed.defaults_table import DEFAULT_METRICS
@@ -94,7 +94,7 @@ def _bench(args):
 
     import torch
 
-    from pyiqa_uniqa.apps.bench.failures import OK
+    from pyiqa_uniqa.apps.metrics.failures import OK
     from pyiqa_uniqa.apps.bench.speed.images import load_bench_images
     from pyiqa_uniqa.apps.bench.speed.report import write_bench_report
     from pyiqa_uniqa.apps.bench.speed.runner import BenchSettings, measure_metric

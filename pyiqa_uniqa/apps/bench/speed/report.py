@@ -3,7 +3,7 @@ import csv
 import math
 from dataclasses import asdict, fields
 
-from pyiqa_uniqa.apps.bench.failures import OK, shorten
+from pyiqa_uniqa.apps.metrics.failures import OK, shorten
 from pyiqa_uniqa.apps.bench.speed.runner import BenchResult
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from tqdm import tqdm
 
-from pyiqa_uniqa.apps.bench.failures import (
+from pyiqa_uniqa.apps.metrics.failures import (
     FAILED,
     MISSING_WEIGHTS,
     OK,

@@ -29,7 +29,7 @@ def test_pipeline_bench_times_score_and_pyiqa_cli_on_the_same_images(tmp_path, t
 def test_the_encoder_floor_times_frozen_features_on_the_images(tmp_path, monkeypatch):
     from pyiqa.default_model_configs import DEFAULT_CONFIGS
 
-    from pyiqa_uniqa.apps.bench.metric_specs import MetricSpec
+    from pyiqa_uniqa.apps.metrics.metric_specs import MetricSpec
     from pyiqa_uniqa.apps.bench.speed.pipeline import PipelineSettings, _floor, write_photo_folder
     from pyiqa_uniqa.parts import nr_metric
 
