@@ -6,8 +6,10 @@
   root alike), so a mistake is one line before the first image is read, not an error after the last.
 - ``output_lock(path)``: a second run on the same output refuses at once, naming the process that
   holds it (refusing rather than waiting: a wait could last for hours, and the user can choose to
-  wait). The lock is ``flock`` on ``.<name>.lock`` beside the output, released by the kernel when the
-  holder dies, so a killed run never leaves a stale lock; the file is removed when the run ends.
+  wait). The lock is a POSIX record lock (``lockf``) on ``.<name>.lock`` beside the output, released by
+  the kernel when the holding process dies (its forked readers do not hold it), so a killed run never
+  leaves a stale lock; the file is removed when the run ends.
+- ``report_folder(path)``: both, for the report folders of eval, bench, compare and rank.
 - ``staged_files(folder)``: a report of several files appears whole or not at all: they are written
   into a temporary folder beside them and moved into place only when all of them are written.
 """
@@ -119,6 +121,15 @@ def output_lock(path, flag='--out'):
 
 
 _HELD = set()  # the lock files this process holds
+
+
+@contextlib.contextmanager
+def report_folder(path, flag='--out'):
+    """The report folder of eval, bench, compare and rank: checked (``check_output_folder``), then held
+    for this run (``output_lock``)."""
+    check_output_folder(path, flag)
+    with output_lock(path, flag):
+        yield
 
 
 def _remove_if_empty(folder, stop):

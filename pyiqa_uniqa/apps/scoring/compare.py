@@ -156,12 +156,10 @@ def run(args):
         raise UserError('compare: give at least two folders to compare.')
     if args.resamples < 100 or not 0 < args.level < 1:
         raise UserError('compare: --resamples must be >= 100 and --level between 0 and 1.')
-    from pyiqa_uniqa.apps.outputs import check_output_folder, output_lock
+    from pyiqa_uniqa.apps.outputs import report_folder
 
-    check_output_folder(args.out)
-    specs = prepare_metric_command('compare', args)
-    with output_lock(args.out):
-        return _compare(args, specs)
+    with report_folder(args.out):
+        return _compare(args, prepare_metric_command('compare', args))
 
 
 def _compare(args, specs):

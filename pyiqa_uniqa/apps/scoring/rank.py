@@ -229,12 +229,11 @@ def markdown(rankings, models, pairs, value_name):
 
 
 def run(args):
-    from pyiqa_uniqa.apps.outputs import check_output_folder, output_lock
+    from pyiqa_uniqa.apps.outputs import report_folder
     from pyiqa_uniqa.network import offline_mode
 
-    check_output_folder(args.out)
-    offline_mode(args.offline)
-    with output_lock(args.out):
+    with report_folder(args.out):
+        offline_mode(args.offline)
         return _rank(args)
 
 

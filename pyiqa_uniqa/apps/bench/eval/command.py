@@ -74,11 +74,10 @@ def _validate(args):
 
 
 def run(args):
-    from pyiqa_uniqa.apps.outputs import check_output_folder, output_lock
+    from pyiqa_uniqa.apps.outputs import report_folder
 
     _validate(args)
-    check_output_folder(args.out)
-    with output_lock(args.out):
+    with report_folder(args.out):
         return _evaluate(args)
 
 
