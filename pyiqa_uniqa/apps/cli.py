@@ -20,7 +20,7 @@ import argparse
 import importlib
 import sys
 
-from pyiqa_uniqa.apps import COMMANDS
+from pyiqa_uniqa.apps import COMMANDS, free_cores, quick_torchvision
 from pyiqa_uniqa.errors import Interrupted, UserError
 
 USER_ERROR_STATUS = 2  # argparse's status for a usage error
@@ -64,6 +64,8 @@ def _interrupted_line(err):
 
 
 def main(argv=None):
+    free_cores.mark()  # the load of other processes is counted from here, over the start-up's imports
+    quick_torchvision.install()  # torchvision without torch._dynamo: about a second of every start-up
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(argv).parse_args(argv)
     prefix = f'pyiqa-uniqa {args.command}'

@@ -2,30 +2,29 @@
 
 Every command that runs metrics over many images (``score``, ``compare``, ``rank``, ``eval``, ``label``,
 ``score_images`` and the app) asks ``run_defaults`` once its model exists, so the defaults follow what
-the model is and how many cores this process may use (``os.sched_getaffinity``: a container's or
-``taskset``'s limit, not the machine's core count). Flags the user gives always win.
+the model is and how many cores are free for it now: the cores this process may use
+(``os.sched_getaffinity``: a container's or ``taskset``'s limit, not the machine's count) less those other
+processes keep busy (``free_cores.py``). Flags the user gives always win.
 
 Metric kinds, told apart by the built network (``metric_kind``):
 - ``'pixel'``: no learned parameters (pyiqa's classical metrics: psnr, ssim, niqe, brisque, piqe, ...).
-  Many small kernels per image, so extra intra-op threads mostly synchronise; decoding the image is a
-  large share of the work and runs in reader processes beside the metric.
-- ``'tower'``: a learned network (CLIP towers, timm backbones, pyiqa's deep metrics). Large matrix
-  products that split well over threads; decoding is a small share.
-- ``'language'``: a language model (DepictQA, Q-Align, ...): one image at a time, seconds per image;
-  decoding is negligible.
+- ``'tower'``: a learned network (CLIP towers, timm backbones, pyiqa's deep metrics).
+- ``'language'``: a language model (DepictQA, Q-Align, ...): one image at a time, seconds per image.
 
-The rule on a CPU (``cores`` = cores this process may use), chosen from the table in docs/speed.md
-(``pyiqa-uniqa bench --defaults`` prints it):
-- pixel: 1 torch thread and ``cores - 1`` readers (at least 1 reader, at most 8); batch 1.
-- tower: ``cores`` torch threads and 1 reader; batch 1 (a CPU gains nothing from batching these).
-- language: ``cores`` torch threads, no reader; batch 1.
-Batching does not make most metrics faster on a CPU and makes some slower (pyiqa's piqe: 77 -> 144 ms per
-512x512 image at batch 4, one thread); UniQA already batches an image's crops.
-With a GPU the CPU only reads and feeds: 1 torch thread, ``min(8, cores - 1)`` readers, batch 32
-(language models: 1). A reader is worth its start-up only when there is more than one image.
+The rule on a CPU (``free`` = free cores), chosen by ``pyiqa-uniqa bench --defaults`` (docs/speed.md):
+- every kind: ``free`` torch threads. A thread on a core another process keeps busy waits for it: beside
+  one busy process on 2 cores, two threads ran piqe 1.3 times and a CLIP tower 1.8 times slower than one.
+- readers: none while ``free`` is 1 or 2 (a reader then takes a core from the threads; measured no faster
+  for piqe or a CLIP tower on 2 cores), one beyond that (decoding the next image beside the threads);
+  none for a language model. Batch 1 (batching makes most metrics no faster on a CPU and some slower:
+  pyiqa's piqe 77 -> 144 ms per 512x512 image at batch 4; UniQA already batches an image's crops).
+With a GPU the CPU only reads and feeds: 1 torch thread, ``min(8, free - 1)`` readers (at least 1), batch 32
+(language models: 1). A single image gets no reader.
 """
 import os
 from dataclasses import dataclass
+
+from pyiqa_uniqa.apps.free_cores import free_cores
 
 KINDS = ('pixel', 'tower', 'language')
 # pyiqa's language-model metrics (name prefixes) run one image at a time everywhere, as pyiqa's own tests do
@@ -40,12 +39,27 @@ class RunDefaults:
     readers: int  # image-reading worker processes (0: read in the scoring process)
     batch_size: int  # images per forward pass
 
+    def __str__(self):
+        return (f'{self.threads} thread{"s" * (self.threads != 1)}, {self.readers} reader{"s" * (self.readers != 1)}, '
+                f'batch {self.batch_size}')
+
 
 def usable_cores():
     """Cores this process may run on (its affinity mask, else the machine's count), shared out among the
     processes torchrun started on this machine (``LOCAL_WORLD_SIZE``), so ranks do not oversubscribe it."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
-    return max(1, cores // max(1, int(os.environ.get('LOCAL_WORLD_SIZE', '1'))))
+    return max(1, cores // _local_ranks())
+
+
+def _local_ranks():
+    return max(1, int(os.environ.get('LOCAL_WORLD_SIZE', '1')))
+
+
+def free_usable_cores():
+    """``usable_cores()`` less those other processes keep busy; torchrun's ranks already share the cores
+    out among themselves (and would count each other as the load), so there it is ``usable_cores()``."""
+    usable = usable_cores()
+    return usable if _local_ranks() > 1 else free_cores(usable)
 
 
 def metric_kind(metric, name=''):
@@ -56,22 +70,18 @@ def metric_kind(metric, name=''):
     return 'tower' if any(True for _ in net.parameters()) else 'pixel'
 
 
-def run_defaults(kind, device='cpu', cores=None, images=None):
-    """The ``RunDefaults`` for a metric ``kind`` on ``device`` with ``cores`` usable cores (default: this
-    process's); ``images``: how many will be scored, when known (a single image gets no reader)."""
+def run_defaults(kind, device='cpu', free=None, images=None):
+    """The ``RunDefaults`` for a metric ``kind`` on ``device`` with ``free`` free cores (default: counted
+    now, ``free_usable_cores``); ``images``: how many will be scored, when known (one gets no reader)."""
     if kind not in KINDS:
         raise ValueError(f'kind must be one of {KINDS}, not {kind!r}')
-    cores = cores or usable_cores()
-    gpu = str(device).startswith('cuda')
-    batch_size = 1 if kind == 'language' or not gpu else GPU_BATCH_SIZE
-    if gpu:
-        threads, readers = 1, min(MAX_READERS, max(1, cores - 1))
-    elif kind == 'pixel':
-        threads, readers = 1, min(MAX_READERS, max(1, cores - 1))
-    elif kind == 'tower':
-        threads, readers = cores, 1
+    free = free or free_usable_cores()
+    if str(device).startswith('cuda'):
+        threads, readers = 1, min(MAX_READERS, max(1, free - 1))
+        batch_size = 1 if kind == 'language' else GPU_BATCH_SIZE
     else:
-        threads, readers = cores, 0
+        threads, batch_size = free, 1
+        readers = 0 if kind == 'language' or free <= 2 else 1
     if images is not None and images <= 1:
         readers = 0
     return RunDefaults(threads, readers, batch_size)

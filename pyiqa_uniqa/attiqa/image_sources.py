@@ -2,8 +2,6 @@
 import os
 from pathlib import Path
 
-import pandas as pd
-
 from pyiqa_uniqa.attiqa.errors import InputError, InputNotFoundError
 from pyiqa_uniqa.files import inside_folder
 
@@ -42,6 +40,8 @@ def list_images(source, image_root=None, flag='--images'):
 
 def _csv_paths(source, root, flag):
     """The first column of a CSV listing: checked to name images inside ``root``, some of them present."""
+    import pandas as pd  # here, not at the top: a folder listing (the common case) needs no pandas
+
     try:
         table = pd.read_csv(source)
     except Exception as err:  # noqa: BLE001 - pandas fails in many ways on a file that is no CSV

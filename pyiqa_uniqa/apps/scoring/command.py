@@ -37,7 +37,7 @@ def add_arguments(parser):
     parser.add_argument('--batch-size', type=int,
                         help='images per forward pass (default: 1 on CPU, 32 on GPU; 1 for language models)')
     parser.add_argument('--num-workers', type=int,
-                        help="image-reading processes (default: by the metric's kind and the usable cores, "
+                        help="image-reading processes (default: by the metric's kind and the free cores, "
                              'see docs/speed.md)')
     parser.add_argument('--shard', metavar='i/n', help='score only shard i of n (0-based), for one of n machines')
     parser.add_argument('--merge', nargs='+', metavar='TABLE', help='merge shard tables into --out and exit')
@@ -94,7 +94,7 @@ def summary_lines(run):
     lines = []
     for s in run.summaries:
         task = ' (describe)' if s.task == 'describe' else ''
-        rate = f', {s.images_per_second:.2f} images/s' if s.scored else ''
+        rate = f', {s.images_per_second:.2f} images/s with {s.setting}' if s.scored else ''
         lines.append(f'{s.label}{task}: {s.total} images ({s.scored} scored now in {s.seconds:.1f} s '
                      f'[{s.cpu_seconds:.2f} CPU-s]{rate}, {s.changed} of them again because the file changed; '
                      f'{s.cached} from the journal), {s.failed} without a value')
@@ -105,28 +105,35 @@ def run(args):
     from pyiqa_uniqa.apps.outputs import output_lock
     from pyiqa_uniqa.apps.scoring.processes import current_processes
 
+    from pyiqa_uniqa.apps.metrics.command_setup import parse_metric_request
+    from pyiqa_uniqa.apps.scoring.inputs import find_images, pair_with_folder
+
     _validate(args)
     if args.merge:
         with output_lock(args.out):
             return _merge(args)
+    # what needs no torch first: a wrong folder or metric file is answered without seconds of importing
+    specs = parse_metric_request(args)
+    images = find_images(args.images, args.image_root, args.path_column, args.ref_column)
+    if args.ref:
+        images = pair_with_folder(images, args.ref)
     processes = current_processes()
     try:
         # rank 0 holds the lock for all ranks: the others write only their own journal files
         with output_lock(args.out) if processes.rank == 0 else contextlib.nullcontext():
-            return _score(args, processes)
+            return _score(args, processes, specs, images)
     finally:
         processes.close()
 
 
-def _score(args, processes):
+def _score(args, processes, specs, images):
     from pyiqa_uniqa.errors import UserError
     from pyiqa_uniqa.apps.metrics.command_setup import prepare_metric_command
 
-    specs = prepare_metric_command('score', args)
+    specs = prepare_metric_command('score', args, specs)
     import shutil
 
     from pyiqa_uniqa.apps.scoring.engine import ScoreSettings, resolve_columns, score_rows
-    from pyiqa_uniqa.apps.scoring.inputs import find_images, pair_with_folder
     from pyiqa_uniqa.apps.scoring.shard_manifest import manifest_path, write_manifest
     from pyiqa_uniqa.apps.scoring.table import table_records, write_table
     from pyiqa_uniqa.sharding import parse_shard, shard_of
@@ -135,9 +142,6 @@ def _score(args, processes):
     if args.shard and processes.world > 1:
         raise UserError('--shard and torchrun both split the work; use one of them.')
     shard = parse_shard(args.shard) if args.shard else None
-    images = find_images(args.images, args.image_root, args.path_column, args.ref_column)
-    if args.ref:
-        images = pair_with_folder(images, args.ref)
     needs_ref = [c.spec.label for c in columns if c.full_reference and c.task == 'score']
     if needs_ref and not any(row.ref for row in images.rows):
         raise UserError(f'{", ".join(needs_ref)}: full-reference metric(s) need a reference per image: give '

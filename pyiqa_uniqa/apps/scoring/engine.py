@@ -68,6 +68,7 @@ class ColumnSummary:
     failed: int = 0  # rows without a result at the end
     seconds: float = 0.0  # wall time of this run's scoring loop (rank 0)
     cpu_seconds: float = 0.0  # CPU time of that loop in rank 0's own process (image reading runs in workers)
+    setting: str = ''  # the threads, readers and batch size the loop ran with (run_defaults.RunDefaults)
 
     @property
     def images_per_second(self):
@@ -200,7 +201,7 @@ def _records_of_group(metric, column, batch, rows, device, attributes):
 
 
 def _score_column(metric, column, rows, settings, device, journal, show_progress):
-    """Score ``rows`` for ``column``; -> the new records."""
+    """Score ``rows`` for ``column``; -> (the new records, the ``RunDefaults`` it ran with)."""
     import torch
     from torch.utils.data import DataLoader
 
@@ -229,7 +230,7 @@ def _score_column(metric, column, rows, settings, device, journal, show_progress
                 journal.append(records)
             new += records
             bar.update(len(records))
-    return new
+    return new, chosen
 
 
 def score_rows(rows, columns, settings, processes=None):
@@ -276,8 +277,10 @@ def score_rows(rows, columns, settings, processes=None):
             start, start_cpu = time.perf_counter(), time.process_time()
             share = shard_of(todo[column.id], processes.rank, processes.world)
             if share:
-                new += _score_column(metrics[column.spec.label], column, share, settings, device, journal,
-                                     settings.progress and processes.rank == 0)
+                scored, chosen = _score_column(metrics[column.spec.label], column, share, settings, device,
+                                               journal, settings.progress and processes.rank == 0)
+                new += scored
+                summary.setting = str(chosen)
             summary.seconds = time.perf_counter() - start
             summary.cpu_seconds = time.process_time() - start_cpu
             summaries.append(summary)

@@ -238,8 +238,6 @@ def run(args):
 
 
 def _rank(args):
-    import pyiqa
-
     from pyiqa_uniqa.apps.metrics.metric_checks import check_device, check_metric_options
     from pyiqa_uniqa.apps.metrics.pyiqa_downloads import guard_pyiqa_downloads
     from pyiqa_uniqa.apps.outputs import staged_files
@@ -248,9 +246,11 @@ def _rank(args):
     from pyiqa_uniqa.apps.scoring.columns import network_can
     from pyiqa_uniqa.apps.scoring.engine import ScoreSettings, resolve_columns
 
-    scenes, over_folders = find_scenes(args.candidates, args.ref)
+    scenes, over_folders = find_scenes(args.candidates, args.ref)  # before importing torch: a typo is instant
     if not scenes:
         raise UserError('rank: no scene has two candidates: the folders share no relative path.')
+    import pyiqa
+
     column = resolve_columns([args.metric])[0]
     check_metric_options([column.spec])
     check_device(args.device)

@@ -160,3 +160,18 @@ def test_a_csv_not_in_utf8_is_one_line(photos, tmp_path, capsys):
     listing.write_bytes('path,name\nphotos/im0.png,caf\xe9\n'.encode('latin-1'))
     assert _score('-m', 'piqe', '--images', str(listing), '--out', str(tmp_path / 'o.csv')) == 2
     assert 'list.csv: not UTF-8 text; save the CSV as UTF-8' in capsys.readouterr().err
+
+
+def test_a_folder_without_images_is_answered_before_torch_is_imported(tmp_path):
+    """The image source is checked first: a user's typo costs no seconds of importing torch and pyiqa."""
+    import subprocess
+    import sys
+
+    (tmp_path / 'empty').mkdir()
+    probe = ('import sys; from pyiqa_uniqa.apps.cli import main; '
+             f'status = main(["score", "-m", "piqe", "--images", {str(tmp_path / "empty")!r}, '
+             f'"--out", {str(tmp_path / "out.csv")!r}]); '
+             'print(status, "torch" in sys.modules, "pyiqa" in sys.modules)')
+    done = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ['2', 'False', 'False'], done.stderr
+    assert 'no images in folder' in done.stderr and not (tmp_path / 'out.csv').exists()

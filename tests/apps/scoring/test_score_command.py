@@ -8,7 +8,8 @@ import pyiqa
 import pytest
 import torch
 from conftest import spec_text
-from PIL import ImageFile
+import numpy as np
+from PIL import Image, ImageFile
 
 from pyiqa_uniqa.apps.cli import main
 from pyiqa_uniqa.apps.scoring.engine import score_images
@@ -109,16 +110,21 @@ def test_inputs_glob_list_and_names_outside_the_root(photo_pairs, tmp_path):
     (['-m', 'piqe', '--out', 'x.csv'], '--images is required'),
     (['-m', 'piqe', '--images', 'nowhere/', '--out', 'x.csv'], 'no such folder'),
     (['-m', 'piqe', '--images', '.', '--out', 'x.xlsx'], 'unknown table format'),
-    (['-m', 'no_such_metric', '--images', '.', '--out', 'x.csv'], 'unknown metric'),
-    (['-m', 'piqe', '--images', '.', '--out', 'x.csv', '--precision', 'fp16'], 'no reduced-precision mode'),
-    (['-m', 'piqe', '--images', '.', '--out', 'x.csv', '--describe'], 'none of the metrics describes'),
+    (['-m', 'piqe', '--images', '.', '--out', 'x.csv'], 'no images in folder'),  # before torch is imported
+    (['-m', 'no_such_metric', '--images', 'imgs', '--out', 'x.csv'], 'unknown metric'),
+    (['-m', 'piqe', '--images', 'imgs', '--out', 'x.csv', '--precision', 'fp16'], 'no reduced-precision mode'),
+    (['-m', 'piqe', '--images', 'imgs', '--out', 'x.csv', '--describe'], 'none of the metrics describes'),
 ])
 def test_user_mistakes_are_one_line_with_status_2_and_write_nothing(argv, message, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    images = tmp_path / 'imgs'
+    if 'imgs' in argv:
+        images.mkdir()
+        Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(images / 'a.png')
     assert main(['score', *argv, '--no-progress']) == 2
     err = capsys.readouterr().err
     assert err.startswith('pyiqa-uniqa score: error: ') and message in err and 'Traceback' not in err
-    assert list(tmp_path.iterdir()) == []
+    assert [p for p in tmp_path.iterdir() if p != images] == [] and (not images.exists() or len(list(images.iterdir())) == 1)
 
 
 def test_precision_goes_to_metrics_that_take_it_and_is_part_of_the_column(photo_pairs, tmp_path, monkeypatch):

@@ -39,7 +39,7 @@ def add_arguments(parser):
     parser.add_argument('--batch-size', type=int,
                         help="images per forward pass (default: by the metric's kind and the device, docs/speed.md)")
     parser.add_argument('--num-workers', type=int,
-                        help="image-reading processes (default: by the metric's kind and the usable cores)")
+                        help="image-reading processes (default: by the metric's kind and the free cores)")
     parser.add_argument('--no-resume', action='store_true', help='rescore even what scores/ already holds')
     parser.add_argument('--no-plots', action='store_true')
     parser.add_argument('--references', metavar='CSV',
