@@ -7,15 +7,14 @@ up to 1.8 times slower than with one thread (docs/speed.md). So the defaults cou
 How: Linux's ``/proc/stat`` gives each CPU's busy and idle time. Two snapshots over a window (from
 ``mark()``, which the CLI calls first thing, to the moment a command chooses its defaults: the seconds of
 importing torch and pyiqa, free of charge) give the CPU time spent on this process's CPUs; less this
-process's own CPU time over the same window (``resource.getrusage``: every thread, and its finished
-reader processes), the rest is what other
-processes used: ``others / window`` cores, each counted as taken from half a core up. A window shorter
-than ``MIN_WINDOW`` (a library call right after import) is extended by sleeping; one older than
-``MAX_WINDOW`` (a long-lived process: the app, a notebook) is restarted, so the figure is about now.
+process's own CPU time over the same window (``os.times``: every thread, and its finished reader
+processes), the rest is what other processes used: ``others / window`` cores, each counted as taken from
+half a core up. A window shorter than ``MIN_WINDOW`` (a library call right after import) is extended by
+sleeping; one older than ``MAX_WINDOW`` (a long-lived process: a notebook) is restarted, so the figure is
+about now.
 Where ``/proc/stat`` does not exist (macOS, Windows) every usable core counts as free.
 """
 import os
-import resource
 import time
 
 MIN_WINDOW = 0.2  # seconds: 20 clock ticks per CPU at Linux's 100 Hz
@@ -53,9 +52,8 @@ def _snapshot():
             ticks = cpu_ticks(stat.read())
     except OSError:
         ticks = None
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    ended = resource.getrusage(resource.RUSAGE_CHILDREN)  # reader processes of an earlier loop, once reaped
-    return time.monotonic(), ticks, own.ru_utime + own.ru_stime + ended.ru_utime + ended.ru_stime
+    own = os.times()  # every thread, and reader processes of an earlier loop once reaped (children_*)
+    return time.monotonic(), ticks, own.user + own.system + own.children_user + own.children_system
 
 
 def mark():

@@ -92,7 +92,10 @@ def settle(kind, device, threads=None, readers=None, batch_size=None, images=Non
     torch; -> the ``RunDefaults`` in force."""
     import torch
 
-    chosen = run_defaults(kind, device, images=images)
+    if threads and readers is not None and batch_size:  # all given: nothing to count
+        chosen = RunDefaults(threads, readers, batch_size)
+    else:
+        chosen = run_defaults(kind, device, images=images)
     chosen = RunDefaults(threads or chosen.threads, chosen.readers if readers is None else readers,
                          batch_size or chosen.batch_size)
     if torch.get_num_threads() != chosen.threads:

@@ -26,6 +26,11 @@ def test_the_rule_by_kind_free_cores_and_device(kind, free, device, expected):
     assert run_defaults(kind, device, free) == expected
 
 
+def test_the_setting_reads_as_score_prints_it():
+    assert str(RunDefaults(2, 0, 1)) == '2 threads, 0 readers, batch 1'
+    assert str(RunDefaults(1, 1, 32)) == '1 thread, 1 reader, batch 32'
+
+
 def test_a_single_image_gets_no_reader_and_free_cores_are_counted_when_not_given():
     assert run_defaults('pixel', 'cpu', free=4, images=1).readers == 0
     assert 1 <= run_defaults('tower', 'cpu', images=5).threads <= usable_cores()
@@ -57,5 +62,14 @@ def test_settle_keeps_what_the_user_gave_and_applies_the_threads():
         assert chosen.readers == 0 and chosen.batch_size == 3 and torch.get_num_threads() == chosen.threads >= 1
         chosen = settle('tower', 'cpu', threads=1, readers=None, batch_size=None, images=10)
         assert chosen.threads == 1 and chosen.batch_size == 1 and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_nothing_is_counted_when_the_user_gave_everything(monkeypatch):
+    monkeypatch.setattr(rule, 'free_cores', lambda usable, cpus=None: pytest.fail('counted free cores'))
+    before = torch.get_num_threads()
+    try:
+        assert settle('pixel', 'cpu', threads=1, readers=2, batch_size=4) == RunDefaults(1, 2, 4)
     finally:
         torch.set_num_threads(before)

@@ -2,13 +2,14 @@
 import csv
 import json
 import math
+import os
 
+import numpy as np
 import pandas as pd
 import pyiqa
 import pytest
 import torch
 from conftest import spec_text
-import numpy as np
 from PIL import Image, ImageFile
 
 from pyiqa_uniqa.apps.cli import main
@@ -148,3 +149,15 @@ def test_precision_goes_to_metrics_that_take_it_and_is_part_of_the_column(photo_
     assert main(['score', *base]) == 0  # fp32: a column of its own in the same journal
     journal = (tmp_path / 'bf16.csv.journal' / 'main.jsonl').read_text().splitlines()
     assert len({json.loads(line)['column'] for line in journal}) == 2
+
+
+def test_the_summary_names_the_threads_readers_and_batch_it_ran_with(photo_pairs, tmp_path, capsys):
+    dist = photo_pairs / 'dist'
+    assert main(['score', '-m', 'piqe', '--images', str(dist), '--out', str(tmp_path / 'given.csv'), '--threads', '1',
+                 '--num-workers', '0', '--no-progress', '--device', 'cpu']) == 0
+    assert 'images/s with 1 thread, 0 readers, batch 1,' in capsys.readouterr().err
+    assert main(['score', '-m', 'piqe', '--images', str(dist), '--out', str(tmp_path / 'default.csv'),
+                 '--no-progress', '--device', 'cpu']) == 0
+    line = next(line for line in capsys.readouterr().err.splitlines() if 'images/s with' in line)
+    threads = int(line.split('images/s with ')[1].split(' thread')[0])
+    assert 1 <= threads <= len(os.sched_getaffinity(0)) and 'batch 1,' in line
