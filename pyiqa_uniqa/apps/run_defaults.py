@@ -13,9 +13,9 @@ Metric kinds, told apart by the built network (``metric_kind``):
 
 The rule on a CPU (``free`` = free cores), chosen by ``pyiqa-uniqa bench --defaults`` (docs/speed.md):
 - every kind: ``free`` torch threads. A thread on a core another process keeps busy waits for it: beside
-  one busy process on 2 cores, two threads ran piqe 1.3 times and a CLIP tower 1.8 times slower than one.
-- readers: none while ``free`` is 1 or 2 (a reader then takes a core from the threads; measured no faster
-  for piqe or a CLIP tower on 2 cores), one beyond that (decoding the next image beside the threads);
+  one busy process on 2 cores, two threads ran piqe 1.2 times and a CLIP tower 1.6 times slower than one.
+- readers: none while ``free`` is 1 or 2 (a reader then takes a core from the threads; 4-10% slower for
+  piqe and a CLIP tower on 2 cores), one beyond that (decoding the next image beside the threads);
   none for a language model. Batch 1 (batching makes most metrics no faster on a CPU and some slower:
   pyiqa's piqe 77 -> 144 ms per 512x512 image at batch 4; UniQA already batches an image's crops).
 With a GPU the CPU only reads and feeds: 1 torch thread, ``min(8, free - 1)`` readers (at least 1), batch 32

@@ -11,6 +11,7 @@ pyiqa's own log goes to ``<options file>.out`` beside the options file; on failu
 import collections
 import contextlib
 import multiprocessing
+import multiprocessing.connection
 import os
 import queue
 import sys
@@ -104,17 +105,20 @@ class TrainingJob:
         self.reader.start()
 
     def _show(self):
+        # this thread watches the process's sentinel and never waits on the process itself: two threads in
+        # waitpid on one child race, and the loser sees no exit code (the main thread's stop/wait reap it)
+        ended = self.process.sentinel
         while True:
             try:
                 line = self.lines.get(timeout=0.5)
             except queue.Empty:
-                if self.process.is_alive():
-                    continue
-                break
+                if multiprocessing.connection.wait([ended], timeout=0):
+                    break
+                continue
             if line is None:
                 break
             say(line)
-        self.process.join()
+        multiprocessing.connection.wait([ended])
         self.seconds = time.perf_counter() - self.started  # the child's own run time, whenever it is waited for
 
     def stop(self):
