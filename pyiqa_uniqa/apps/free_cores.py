@@ -11,8 +11,7 @@ process's own CPU time over the same window (``os.times``: every thread, and its
 processes), the rest is what other processes used: ``others / window`` cores, each counted as taken from
 half a core up. A window shorter than ``MIN_WINDOW`` (a library call right after import) is extended by
 sleeping; one older than ``MAX_WINDOW`` (a long-lived process: a notebook) is restarted, so the figure is
-about now.
-Where ``/proc/stat`` does not exist (macOS, Windows) every usable core counts as free.
+about now. Where ``/proc/stat`` does not exist (macOS, Windows) every usable core counts as free.
 """
 import os
 import time

@@ -16,6 +16,7 @@ any later ``import torch._dynamo`` load the real thing. Nothing is done where to
 """
 import importlib
 import importlib.abc
+import importlib.util
 import sys
 import types
 
@@ -67,8 +68,6 @@ class _Finder(importlib.abc.MetaPathFinder):
         if name != 'torchvision':
             return None
         uninstall()  # once: the real finders find torchvision, this only wraps its loader
-        import importlib.util
-
         spec = importlib.util.find_spec(name)
         if spec is not None and spec.loader is not None:
             spec.loader = _WrappedLoader(spec.loader)

@@ -1,7 +1,7 @@
 """Torch threads, image-reading processes and batch size when the user gives none.
 
-Every command that runs metrics over many images (``score``, ``compare``, ``rank``, ``eval``, ``label``,
-``score_images`` and the app) asks ``run_defaults`` once its model exists, so the defaults follow what
+Every command that runs metrics over many images (``score``, ``compare``, ``rank``, ``eval``, ``label`` and
+``score_images``) asks ``run_defaults`` once its model exists, so the defaults follow what
 the model is and how many cores are free for it now: the cores this process may use
 (``os.sched_getaffinity``: a container's or ``taskset``'s limit, not the machine's count) less those other
 processes keep busy (``free_cores.py``). Flags the user gives always win.
@@ -73,18 +73,23 @@ def metric_kind(metric, name=''):
 def run_defaults(kind, device='cpu', free=None, images=None):
     """The ``RunDefaults`` for a metric ``kind`` on ``device`` with ``free`` free cores (default: counted
     now, ``free_usable_cores``); ``images``: how many will be scored, when known (one gets no reader)."""
-    if kind not in KINDS:
-        raise ValueError(f'kind must be one of {KINDS}, not {kind!r}')
+    batch_size = default_batch_size(kind, device)
     free = free or free_usable_cores()
     if str(device).startswith('cuda'):
         threads, readers = 1, min(MAX_READERS, max(1, free - 1))
-        batch_size = 1 if kind == 'language' else GPU_BATCH_SIZE
     else:
-        threads, batch_size = free, 1
+        threads = free
         readers = 0 if kind == 'language' or free <= 2 else 1
     if images is not None and images <= 1:
         readers = 0
     return RunDefaults(threads, readers, batch_size)
+
+
+def default_batch_size(kind, device='cpu'):
+    """The batch size of ``run_defaults``, which depends on the kind and the device only (no core count)."""
+    if kind not in KINDS:
+        raise ValueError(f'kind must be one of {KINDS}, not {kind!r}')
+    return GPU_BATCH_SIZE if str(device).startswith('cuda') and kind != 'language' else 1
 
 
 def settle(kind, device, threads=None, readers=None, batch_size=None, images=None):
@@ -95,9 +100,9 @@ def settle(kind, device, threads=None, readers=None, batch_size=None, images=Non
     if threads and readers is not None and batch_size:  # all given: nothing to count
         chosen = RunDefaults(threads, readers, batch_size)
     else:
-        chosen = run_defaults(kind, device, images=images)
-    chosen = RunDefaults(threads or chosen.threads, chosen.readers if readers is None else readers,
-                         batch_size or chosen.batch_size)
+        defaults = run_defaults(kind, device, images=images)
+        chosen = RunDefaults(threads or defaults.threads, defaults.readers if readers is None else readers,
+                             batch_size or defaults.batch_size)
     if torch.get_num_threads() != chosen.threads:
         torch.set_num_threads(chosen.threads)
     return chosen

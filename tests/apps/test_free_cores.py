@@ -41,7 +41,7 @@ def test_free_cores_stay_between_one_and_the_usable_and_fall_as_the_load_rises(u
     assert free_of(usable, 0.49) == usable and free_of(usable, 0.5) == max(1, usable - 1)
 
 
-def test_a_busy_neighbour_takes_a_core(monkeypatch):
+def test_a_busy_neighbour_takes_a_core():
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         pytest.skip('needs two usable cores')

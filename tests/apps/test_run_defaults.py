@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from pyiqa_uniqa.apps import run_defaults as rule
-from pyiqa_uniqa.apps.run_defaults import (RunDefaults, free_usable_cores, metric_kind, run_defaults, settle,
-                                           usable_cores)
+from pyiqa_uniqa.apps.run_defaults import (RunDefaults, default_batch_size, free_usable_cores, metric_kind,
+                                           run_defaults, settle, usable_cores)
 
 
 @pytest.mark.parametrize('kind, free, device, expected', [
@@ -24,6 +24,14 @@ from pyiqa_uniqa.apps.run_defaults import (RunDefaults, free_usable_cores, metri
 ])
 def test_the_rule_by_kind_free_cores_and_device(kind, free, device, expected):
     assert run_defaults(kind, device, free) == expected
+
+
+def test_the_batch_size_needs_no_core_count(monkeypatch):
+    monkeypatch.setattr(rule, 'free_cores', lambda usable, cpus=None: pytest.fail('counted free cores'))
+    cases = [('tower', 'cuda'), ('language', 'cuda'), ('pixel', 'cpu')]
+    assert [default_batch_size(kind, device) for kind, device in cases] == [32, 1, 1]
+    with pytest.raises(ValueError, match='kind must be one of'):
+        default_batch_size('huge')
 
 
 def test_the_setting_reads_as_score_prints_it():

@@ -102,11 +102,10 @@ def summary_lines(run):
 
 
 def run(args):
-    from pyiqa_uniqa.apps.outputs import output_lock
-    from pyiqa_uniqa.apps.scoring.processes import current_processes
-
     from pyiqa_uniqa.apps.metrics.command_setup import parse_metric_request
+    from pyiqa_uniqa.apps.outputs import output_lock
     from pyiqa_uniqa.apps.scoring.inputs import find_images, pair_with_folder
+    from pyiqa_uniqa.apps.scoring.processes import current_processes
 
     _validate(args)
     if args.merge:

@@ -105,14 +105,14 @@ class Floor:
     def __init__(self, column, rows, device):
         import pyiqa
 
-        from pyiqa_uniqa.apps.run_defaults import metric_kind, run_defaults
+        from pyiqa_uniqa.apps.run_defaults import default_batch_size, metric_kind
         from pyiqa_uniqa.apps.scoring.batching import collate_by_size
         from pyiqa_uniqa.apps.scoring.engine import read_like_pyiqa
         from pyiqa_uniqa.data.pyiqa_reading import is_ours
 
         self.device, self.count = device, len(rows)
         self.metric = pyiqa.create_metric(column.spec.name, device=device, **column.spec.options)
-        batch_size = run_defaults(metric_kind(self.metric, column.spec.name), device).batch_size
+        batch_size = default_batch_size(metric_kind(self.metric, column.spec.name), device)
         ours = is_ours(type(self.metric.net))
         records = [{'index': i, 'item': {'img': read_like_pyiqa(row.path, ours)}} for i, row in enumerate(rows)]
         self.batches = [group['img'].to(device) for start in range(0, len(records), batch_size)

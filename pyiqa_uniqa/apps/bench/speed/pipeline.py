@@ -124,7 +124,7 @@ def _floor(spec, folder, settings):
     from pyiqa_uniqa.backbones.frozen import has_frozen_features
     from pyiqa_uniqa.data.pyiqa_reading import is_ours
     from pyiqa_uniqa.apps.scoring.batching import collate_by_size
-    from pyiqa_uniqa.apps.run_defaults import metric_kind, run_defaults
+    from pyiqa_uniqa.apps.run_defaults import default_batch_size, metric_kind
     from pyiqa_uniqa.apps.scoring.engine import read_like_pyiqa
     from pyiqa_uniqa.apps.scoring.inputs import find_images
 
@@ -132,7 +132,7 @@ def _floor(spec, folder, settings):
     if not has_frozen_features(metric.net):
         return NOTHING, NOTHING, 'no frozen tower (frozen_features) to define a floor'
     rows = find_images(folder).rows
-    batch_size = settings.batch_size or run_defaults(metric_kind(metric, spec.name), settings.device).batch_size
+    batch_size = settings.batch_size or default_batch_size(metric_kind(metric, spec.name), settings.device)
     ours = is_ours(type(metric.net))
     records = [{'index': i, 'item': {'img': read_like_pyiqa(row.path, ours)}} for i, row in enumerate(rows)]
     batches = [group['img'] for start in range(0, len(records), batch_size)
