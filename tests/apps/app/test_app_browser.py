@@ -48,9 +48,18 @@ def wait_for(driver, check, what):
 
 
 def shown_errors(driver):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
-    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, '.toast-body.error, .error.toast-body')
-            if e.text.strip()]
+
+    texts = []
+    for element in driver.find_elements(By.CSS_SELECTOR, '.toast-body.error, .error.toast-body'):
+        try:
+            text = element.text
+        except StaleElementReferenceException:  # a closed toast left the page while it was read: it shows nothing
+            continue
+        if text.strip():
+            texts.append(text)
+    return texts
 
 
 def upload(driver, elem_id, path):
